@@ -1,0 +1,279 @@
+//! Command-line definition (clap derive). Parsing only: no I/O, no KMS calls.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Make AWS KMS asymmetric keys interoperate exactly with OpenSSL.
+///
+/// Exit codes: 0 success / `Verified OK`; 1 verification failure (as `openssl dgst`); 2 any other error.
+#[derive(Debug, Parser)]
+#[command(name = "kms-openssl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Output format for commands that print results.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// More log output on stderr (-v: info, -vv: debug, -vvv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// Where and as whom to call KMS (defaults: the AWS SDK's environment and config files).
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// AWS Region (default: AWS_REGION / the profile's region).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Named profile from ~/.aws/config.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// KMS endpoint URL, e.g. http://127.0.0.1:4566 (default: AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an asymmetric KMS key (CreateKey), optionally with an alias.
+    CreateKey(CreateKeyArgs),
+    /// Create an alias for a key (CreateAlias).
+    CreateAlias(CreateAliasArgs),
+    /// Sign a file in KMS; write the raw signature bytes and a sidecar.
+    Sign(SignArgs),
+    /// Download a key's public key (GetPublicKey) as DER and/or PEM.
+    GetPublicKey(GetPublicKeyArgs),
+    /// Verify a signature offline, with the output and exit code of `openssl dgst -verify`.
+    Verify(VerifyArgs),
+    /// Print the openssl command that verifies a signature.
+    OpensslCommand(OpensslCommandArgs),
+    /// Convert an ECDSA signature between DER and fixed-width r||s (IEEE P1363 / JWS).
+    ConvertSignature(ConvertSignatureArgs),
+    /// Convert a DER SubjectPublicKeyInfo to PEM, as `openssl pkey -pubin -inform DER -outform PEM`.
+    ConvertKey(ConvertKeyArgs),
+    /// Run the reference workflow end to end (key, alias, sign, public key, verify, tamper).
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateKeyArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// KeySpec, e.g. RSA_4096, ECC_NIST_P256, ML_DSA_65.
+    #[arg(long, visible_alias = "customer-master-key-spec", value_name = "KEY_SPEC")]
+    pub key_spec: String,
+    /// KeyUsage: SIGN_VERIFY, ENCRYPT_DECRYPT or KEY_AGREEMENT (KMS default: ENCRYPT_DECRYPT).
+    #[arg(long, default_value = "ENCRYPT_DECRYPT")]
+    pub key_usage: String,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Tag as KEY=VALUE; repeatable.
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// Also create this alias (alias/...).
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// Key policy JSON file (default: KMS's default key policy).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateAliasArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// alias/NAME
+    #[arg(long)]
+    pub alias_name: String,
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub target_key_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Key id, key ARN, alias name or alias ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// KMS SigningAlgorithm, e.g. RSASSA_PKCS1_V1_5_SHA_512.
+    #[arg(long)]
+    pub signing_algorithm: String,
+    /// auto (RAW up to 4096 bytes, else DIGEST / EXTERNAL_MU), raw, digest or external_mu.
+    #[arg(long, default_value = "auto")]
+    pub message_type: String,
+    /// File to sign, or - for stdin. With --message-type digest: a file holding the bare digest.
+    #[arg(value_name = "FILE", required_unless_present = "digest_hex")]
+    pub input: Option<String>,
+    /// Precomputed digest as hex (implies DIGEST, or EXTERNAL_MU for ML-DSA).
+    #[arg(long, value_name = "HEX", conflicts_with = "input")]
+    pub digest_hex: Option<String>,
+    /// Where to write the raw signature bytes (default: FILE.sig).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the signature as base64 on stdout instead of writing a file.
+    #[arg(long)]
+    pub base64: bool,
+    /// Do not write the FILE.sig.json sidecar.
+    #[arg(long)]
+    pub no_sidecar: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GetPublicKeyArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long)]
+    pub key_id: String,
+    /// Write the DER SubjectPublicKeyInfo here.
+    #[arg(long, value_name = "FILE")]
+    pub out_der: Option<PathBuf>,
+    /// Write the PEM (`BEGIN PUBLIC KEY`) here.
+    #[arg(long, value_name = "FILE")]
+    pub out_pem: Option<PathBuf>,
+    /// Write key metadata JSON here (- for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub metadata: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PssSalt {
+    /// Salt length = hash length, as KMS signs.
+    Digest,
+    /// Any salt length.
+    Auto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyOver {
+    /// The input is the message (openssl dgst).
+    Raw,
+    /// The input is the bare digest (openssl pkeyutl -verify).
+    Digest,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Public key file, PEM or DER SubjectPublicKeyInfo (detected). Not needed with --kms.
+    #[arg(long, value_name = "FILE", required_unless_present = "kms")]
+    pub public_key: Option<PathBuf>,
+    /// Raw signature bytes.
+    #[arg(long, value_name = "FILE")]
+    pub signature: PathBuf,
+    /// KMS SigningAlgorithm, or openssl-style -sha256/-sha384/-sha512.
+    #[arg(long, allow_hyphen_values = true)]
+    pub signing_algorithm: Option<String>,
+    /// Take the algorithm from a sidecar (default path: SIGNATURE.json).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    pub sidecar: Option<PathBuf>,
+    /// raw: FILE is the message; digest: FILE holds the bare digest (or μ), as `openssl pkeyutl -verify`.
+    #[arg(long, value_enum, default_value_t = VerifyOver::Raw)]
+    pub message_type: VerifyOver,
+    /// RSASSA-PSS salt-length check.
+    #[arg(long, value_enum, default_value_t = PssSalt::Digest)]
+    pub pss_salt_length: PssSalt,
+    /// SM2 distinguishing ID.
+    #[arg(long, default_value = kms_openssl::spec::SM2_DEFAULT_DISTID)]
+    pub sm2_distid: String,
+    /// Verify with the KMS Verify API instead of offline.
+    #[arg(long)]
+    pub kms: bool,
+    /// Key for --kms.
+    #[arg(long, requires = "kms")]
+    pub key_id: Option<String>,
+    /// Message file, or - for stdin.
+    #[arg(value_name = "FILE")]
+    pub input: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Over {
+    Message,
+    Digest,
+}
+
+#[derive(Debug, Args)]
+pub struct OpensslCommandArgs {
+    #[arg(long, allow_hyphen_values = true, required_unless_present = "sidecar")]
+    pub signing_algorithm: Option<String>,
+    /// Take the algorithm from this sidecar.
+    #[arg(long, value_name = "FILE")]
+    pub sidecar: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub public_key: String,
+    #[arg(long, value_name = "FILE")]
+    pub signature: String,
+    /// Check over the message or over a digest file.
+    #[arg(long, value_enum, default_value_t = Over::Message)]
+    pub over: Over,
+    /// SM2 distinguishing ID.
+    #[arg(long)]
+    pub sm2_distid: Option<String>,
+    /// The message (or digest) file.
+    #[arg(value_name = "FILE")]
+    pub input: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SigFormat {
+    /// Fixed-width r||s (IEEE P1363, JWS).
+    Raw,
+    /// DER ECDSA-Sig-Value (what KMS returns, what openssl reads).
+    Der,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertSignatureArgs {
+    #[arg(long, value_enum)]
+    pub to: SigFormat,
+    /// Curve, as a KMS KeySpec (ECC_NIST_P256...), or give --public-key.
+    #[arg(long, required_unless_present = "public_key")]
+    pub key_spec: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// Output file.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Signature file.
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertKeyArgs {
+    /// DER (or PEM) SubjectPublicKeyInfo.
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: PathBuf,
+    /// PEM output.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Folder for the workflow's files.
+    #[arg(long, default_value = "demo-out")]
+    pub out_dir: PathBuf,
+    /// KeySpec of the demo key.
+    #[arg(long, default_value = "RSA_4096")]
+    pub key_spec: String,
+    #[arg(long, default_value = "RSASSA_PKCS1_V1_5_SHA_512")]
+    pub signing_algorithm: String,
+    /// Alias to create (a suffix is added if it exists).
+    #[arg(long, default_value = "alias/sample-sign-verify-key")]
+    pub alias: String,
+}

@@ -1,0 +1,172 @@
+//! The library's one error type. Every variant carries the context a user needs (path, key,
+//! KMS error code and message, OpenSSL error stack); [`Error::hint`] adds what to do about it.
+
+use std::path::PathBuf;
+
+use crate::spec::{KeySpec, KeyUsage, MessageType, SigningAlgorithm};
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn join<T: std::fmt::Display>(v: &[T]) -> String {
+    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A value that is not one of a KMS enum's names.
+    #[error("invalid {what} `{value}` (expected one of: {allowed})")]
+    InvalidArgument { what: &'static str, value: String, allowed: String },
+
+    /// A request that cannot be right, caught before any call.
+    #[error("{0}")]
+    Usage(String),
+
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An input file exists but is not usable as given.
+    #[error("{path}: {reason}")]
+    BadInput { path: PathBuf, reason: String },
+
+    /// A public key that could not be parsed.
+    #[error("{path}: not a public key: {reason}")]
+    BadPublicKey { path: PathBuf, reason: String },
+
+    /// A PKCS#1 `RSAPublicKey` where an X.509 SubjectPublicKeyInfo was expected (case C16).
+    #[error("{path}: this is a PKCS#1 RSAPublicKey (`BEGIN RSA PUBLIC KEY`), not the X.509 SubjectPublicKeyInfo KMS GetPublicKey returns")]
+    Pkcs1PublicKey { path: PathBuf },
+
+    #[error("{algorithm} does not fit a {key_spec} key; algorithms that fit: {}", join(fitting))]
+    AlgorithmDoesNotFitKey { algorithm: String, key_spec: KeySpec, fitting: Vec<SigningAlgorithm> },
+
+    #[error("key usage {key_spec}/{key_usage} is not allowed; a {key_spec} key may be: {}", join(allowed))]
+    UsageDoesNotFitKeySpec { key_spec: KeySpec, key_usage: KeyUsage, allowed: Vec<KeyUsage> },
+
+    #[error("the key's KeyUsage is {actual}, but {operation} needs a {needed} key")]
+    WrongKeyUsage { operation: &'static str, actual: KeyUsage, needed: KeyUsage },
+
+    #[error("{algorithm} does not accept MessageType {message_type}; allowed: {}", join(allowed))]
+    MessageTypeNotAllowed { algorithm: SigningAlgorithm, message_type: MessageType, allowed: Vec<MessageType> },
+
+    /// RAW message outside KMS's 1–4096 bytes.
+    #[error("a RAW message must be 1 to 4096 bytes; this one is {len} bytes")]
+    RawMessageSize { len: u64 },
+
+    /// A DIGEST of the wrong length (case C07).
+    #[error("{algorithm} takes a {expected}-byte digest; this one is {got} bytes")]
+    DigestLength { algorithm: SigningAlgorithm, expected: usize, got: usize },
+
+    /// A DER DigestInfo where a bare digest was expected (case C09).
+    #[error("the digest is a {len}-byte DER DigestInfo ({hash} OID + hash), not a bare {expected}-byte hash")]
+    DigestInfoGiven { len: usize, hash: &'static str, expected: usize },
+
+    /// An error KMS answered with: its code and message as sent.
+    #[error("KMS {operation}: {code}: {message}")]
+    Kms { operation: &'static str, code: String, message: String },
+
+    /// The endpoint did not answer (connection refused, DNS, TLS, timeout).
+    #[error("KMS {operation}: could not reach the endpoint{}: {detail}", endpoint.as_deref().map(|e| format!(" {e}")).unwrap_or_default())]
+    Unreachable { operation: &'static str, endpoint: Option<String>, detail: String },
+
+    /// A KMS client or credentials configuration problem.
+    #[error("AWS configuration: {0}")]
+    Config(String),
+
+    /// A signature KMS returned that failed our checks; it was not written.
+    #[error("the signature KMS returned does not verify with the key's public key ({reason}); nothing was written")]
+    SelfVerifyFailed { reason: String },
+
+    /// The linked OpenSSL lacks an algorithm.
+    #[error("{what} needs OpenSSL {needed} or newer; this build links {linked}")]
+    OpensslTooOld { what: String, needed: &'static str, linked: String },
+
+    /// An OpenSSL call failed.
+    #[error("OpenSSL {call}: {stack}")]
+    OpenSsl { call: &'static str, stack: openssl::error::ErrorStack },
+
+    /// A sidecar that contradicts the public key or the command line.
+    #[error("sidecar {path}: {reason}")]
+    Sidecar { path: PathBuf, reason: String },
+
+    /// An alias name that KMS would refuse.
+    #[error("invalid alias name `{name}`: {reason}")]
+    InvalidAlias { name: String, reason: String },
+
+    /// Something the local KMS endpoint could not do at start-up or on disk.
+    #[error("local KMS: {0}")]
+    Server(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// Wraps an OpenSSL error stack with the EVP call that produced it.
+    pub fn openssl(call: &'static str) -> impl FnOnce(openssl::error::ErrorStack) -> Error {
+        move |stack| Error::OpenSsl { call, stack }
+    }
+
+    /// The KMS error code, when this is a KMS error.
+    pub fn kms_code(&self) -> Option<&str> {
+        match self {
+            Error::Kms { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// What the user can do about it, where the cause is known.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::Kms { operation, code, .. } => match code.as_str() {
+                "AccessDeniedException" => format!(
+                    "the caller lacks kms:{operation} on this key; the key policy (or an IAM policy the key policy enables) must allow it for this principal"
+                ),
+                "NotFoundException" => {
+                    "no key or alias by that name in this account and Region; check --key-id, --region and the endpoint".into()
+                }
+                "DisabledException" => "the key is disabled; enable it with `aws kms enable-key` or use another key".into(),
+                "KMSInvalidStateException" => "the key is not Enabled (pending deletion, pending import, or creating); check DescribeKey's KeyState".into(),
+                "InvalidKeyUsageException" => "the key's KeyUsage or KeySpec does not allow this algorithm; `kms-openssl get-public-key --metadata -` lists what it allows".into(),
+                "ThrottlingException" => "KMS request quota exceeded; lower the request rate (--jobs / --max-rps) and retry".into(),
+                "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException" => {
+                    "the credentials were not accepted; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or --profile".into()
+                }
+                "IncorrectKeyException" => "the ciphertext was made for another key".into(),
+                "InvalidCiphertextException" => "the ciphertext is damaged or was made with another EncryptionAlgorithm".into(),
+                "AlreadyExistsException" => "that alias exists; use `aws kms update-alias` or another name".into(),
+                _ => return None,
+            },
+            Error::Unreachable { .. } => {
+                "is the endpoint running? For an offline endpoint run `kms-openssl serve` or `interop-tests/local-kms.sh start`, then pass --endpoint-url".into()
+            }
+            Error::Config(_) => {
+                "set AWS_REGION (or --region) and credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or --profile)".into()
+            }
+            Error::RawMessageSize { len } if *len > 4096 => {
+                "use --message-type auto (or digest): the file is hashed locally and the digest is sent as DIGEST".into()
+            }
+            Error::RawMessageSize { .. } => "an empty message signs through DIGEST: use --message-type auto or digest".into(),
+            Error::DigestInfoGiven { .. } => {
+                "send the bare hash (the last bytes of the DigestInfo); KMS builds the DigestInfo itself for PKCS#1 v1.5".into()
+            }
+            Error::Pkcs1PublicKey { .. } => {
+                "convert it with `openssl rsa -RSAPublicKey_in -in key.pem -pubout` (writes BEGIN PUBLIC KEY)".into()
+            }
+            Error::OpensslTooOld { .. } => {
+                "build kms-openssl with `cargo build --features vendored`, which links a recent OpenSSL".into()
+            }
+            Error::BadPublicKey { .. } => {
+                "give the DER or PEM SubjectPublicKeyInfo from `kms-openssl get-public-key` or `aws kms get-public-key`".into()
+            }
+            _ => return None,
+        })
+    }
+}

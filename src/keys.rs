@@ -1,0 +1,234 @@
+//! Public keys as KMS hands them out: a DER X.509 SubjectPublicKeyInfo (RFC 5280 §4.1.2.7),
+//! loaded from DER or PEM, converted to the PEM `openssl pkey -pubin -outform PEM` writes, and
+//! mapped back to the KMS `KeySpec` it belongs to.
+
+use std::path::Path;
+
+use openssl::nid::Nid;
+use openssl::pkey::{Id, PKey, Public};
+
+use crate::error::{Error, Result};
+use crate::spec::KeySpec;
+
+/// DER OID bodies (without tag and length) of the ML-DSA parameter sets, FIPS 204 / RFC 9881:
+/// id-ml-dsa-44/65/87 = 2.16.840.1.101.3.4.3.17/.18/.19.
+const ML_DSA_OIDS: [([u8; 9], KeySpec); 3] = [
+    ([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x11], KeySpec::MlDsa44),
+    ([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x12], KeySpec::MlDsa65),
+    ([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x13], KeySpec::MlDsa87),
+];
+
+/// A public key with the exact SPKI bytes it came from.
+pub struct PublicKey {
+    pkey: PKey<Public>,
+    spki_der: Vec<u8>,
+    key_spec: Option<KeySpec>,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("key_spec", &self.key_spec)
+            .field("spki_der_len", &self.spki_der.len())
+            .finish()
+    }
+}
+
+impl PublicKey {
+    /// Parses a DER SubjectPublicKeyInfo (what KMS GetPublicKey returns).
+    ///
+    /// Errors: [`Error::Pkcs1PublicKey`] for a bare PKCS#1 `RSAPublicKey`; [`Error::OpensslTooOld`]
+    /// for an ML-DSA SPKI when the linked OpenSSL is older than 3.5; [`Error::BadPublicKey`] otherwise.
+    pub fn from_spki_der(der: &[u8], origin: &Path) -> Result<PublicKey> {
+        match PKey::public_key_from_der(der) {
+            Ok(pkey) => {
+                let key_spec = ml_dsa_spec(der).or_else(|| spec_of(&pkey));
+                Ok(PublicKey { pkey, spki_der: der.to_vec(), key_spec })
+            }
+            Err(stack) => {
+                if let Some(spec) = ml_dsa_spec(der) {
+                    return Err(Error::OpensslTooOld {
+                        what: format!("{spec} (ML-DSA) public keys"),
+                        needed: spec.min_openssl().1,
+                        linked: openssl::version::version().to_string(),
+                    });
+                }
+                if openssl::rsa::Rsa::public_key_from_der_pkcs1(der).is_ok() {
+                    return Err(Error::Pkcs1PublicKey { path: origin.to_path_buf() });
+                }
+                Err(Error::BadPublicKey { path: origin.to_path_buf(), reason: first_reason(&stack, "not a DER SubjectPublicKeyInfo") })
+            }
+        }
+    }
+
+    /// Parses a public key file: PEM (`BEGIN PUBLIC KEY`) or DER SPKI, detected from the bytes.
+    pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<PublicKey> {
+        let text = trim_ascii(bytes);
+        if text.starts_with(b"-----BEGIN RSA PUBLIC KEY-----") {
+            return Err(Error::Pkcs1PublicKey { path: origin.to_path_buf() });
+        }
+        if text.starts_with(b"-----BEGIN") {
+            let der = pem_body(text).ok_or_else(|| Error::BadPublicKey {
+                path: origin.to_path_buf(),
+                reason: "PEM without a `BEGIN PUBLIC KEY` block".into(),
+            })?;
+            return PublicKey::from_spki_der(&der, origin);
+        }
+        if bytes.is_empty() {
+            return Err(Error::BadPublicKey { path: origin.to_path_buf(), reason: "the file is empty".into() });
+        }
+        PublicKey::from_spki_der(bytes, origin)
+    }
+
+    /// Reads and parses a public key file (PEM or DER).
+    pub fn from_file(path: &Path) -> Result<PublicKey> {
+        let bytes = crate::io::read_small_file(path, 64 * 1024)?;
+        PublicKey::from_bytes(&bytes, path)
+    }
+
+    /// The OpenSSL key.
+    pub fn pkey(&self) -> &PKey<Public> {
+        &self.pkey
+    }
+
+    /// The DER SubjectPublicKeyInfo bytes.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+
+    /// The KMS key spec this key belongs to, when it is one KMS has.
+    pub fn key_spec(&self) -> Option<KeySpec> {
+        self.key_spec
+    }
+
+    /// `EVP_PKEY_get_size`: the largest signature this key makes, in bytes (RSA: modulus length).
+    pub fn max_signature_len(&self) -> usize {
+        self.pkey.size()
+    }
+
+    /// SPKI PEM (`-----BEGIN PUBLIC KEY-----`, 64-column base64, LF line ends), byte-identical to
+    /// `openssl pkey -pubin -inform DER -outform PEM` and `openssl rsa -pubin -pubout` (PEM_write_bio_PUBKEY).
+    pub fn to_pem(&self) -> Result<Vec<u8>> {
+        self.pkey.public_key_to_pem().map_err(Error::openssl("PEM_write_bio_PUBKEY"))
+    }
+}
+
+/// PEM armour for SPKI DER, exactly as OpenSSL's PEM_write_bio writes it.
+pub fn spki_der_to_pem(der: &[u8]) -> Result<Vec<u8>> {
+    PublicKey::from_spki_der(der, Path::new("<DER>"))?.to_pem()
+}
+
+fn first_reason(stack: &openssl::error::ErrorStack, default: &str) -> String {
+    stack
+        .errors()
+        .first()
+        .and_then(|e| e.reason().map(str::to_string))
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    &b[start..]
+}
+
+/// The base64 body of the first `BEGIN PUBLIC KEY` block, decoded.
+fn pem_body(text: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let s = std::str::from_utf8(text).ok()?;
+    let begin = s.find("-----BEGIN PUBLIC KEY-----")? + "-----BEGIN PUBLIC KEY-----".len();
+    let end = s[begin..].find("-----END PUBLIC KEY-----")? + begin;
+    let b64: String = s[begin..end].chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
+/// Finds an ML-DSA algorithm OID at the start of the SPKI's AlgorithmIdentifier.
+fn ml_dsa_spec(der: &[u8]) -> Option<KeySpec> {
+    // SEQUENCE(len 82 xx xx) SEQUENCE(0b) OID(09) ...: the OID sits at offset 6..15 for any ML-DSA SPKI.
+    let oid = der.get(4..17)?;
+    if oid[0] != 0x30 || oid[2] != 0x06 || oid[3] != 0x09 {
+        return None;
+    }
+    ML_DSA_OIDS.iter().find(|(o, _)| oid[4..13] == o[..]).map(|(_, s)| *s)
+}
+
+fn spec_of(pkey: &PKey<Public>) -> Option<KeySpec> {
+    match pkey.id() {
+        Id::RSA => match pkey.bits() {
+            2048 => Some(KeySpec::Rsa2048),
+            3072 => Some(KeySpec::Rsa3072),
+            4096 => Some(KeySpec::Rsa4096),
+            _ => None,
+        },
+        Id::ED25519 => Some(KeySpec::EccNistEdwards25519),
+        Id::SM2 => Some(KeySpec::Sm2),
+        Id::EC => {
+            let nid = pkey.ec_key().ok()?.group().curve_name()?;
+            match nid {
+                Nid::X9_62_PRIME256V1 => Some(KeySpec::EccNistP256),
+                Nid::SECP384R1 => Some(KeySpec::EccNistP384),
+                Nid::SECP521R1 => Some(KeySpec::EccNistP521),
+                Nid::SECP256K1 => Some(KeySpec::EccSecgP256k1),
+                Nid::SM2 => Some(KeySpec::Sm2),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::ec::{EcGroup, EcKey};
+
+    fn ec_spki(nid: Nid) -> Vec<u8> {
+        let k = EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap();
+        PKey::from_ec_key(k).unwrap().public_key_to_der().unwrap()
+    }
+
+    #[test]
+    fn ec_specs_are_recognised() {
+        for (nid, spec) in [
+            (Nid::X9_62_PRIME256V1, KeySpec::EccNistP256),
+            (Nid::SECP384R1, KeySpec::EccNistP384),
+            (Nid::SECP521R1, KeySpec::EccNistP521),
+            (Nid::SECP256K1, KeySpec::EccSecgP256k1),
+        ] {
+            let k = PublicKey::from_spki_der(&ec_spki(nid), Path::new("t")).unwrap();
+            assert_eq!(k.key_spec(), Some(spec));
+        }
+    }
+
+    #[test]
+    fn pem_and_der_load_the_same_key() {
+        let der = ec_spki(Nid::X9_62_PRIME256V1);
+        let k = PublicKey::from_spki_der(&der, Path::new("t")).unwrap();
+        let pem = k.to_pem().unwrap();
+        let k2 = PublicKey::from_bytes(&pem, Path::new("t")).unwrap();
+        assert_eq!(k2.spki_der(), &der[..]);
+    }
+
+    #[test]
+    fn c16_pkcs1_rsa_public_key_is_named() {
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        let pkcs1_der = rsa.public_key_to_der_pkcs1().unwrap();
+        let e = PublicKey::from_bytes(&pkcs1_der, Path::new("k.der")).unwrap_err();
+        assert!(matches!(e, Error::Pkcs1PublicKey { .. }), "{e}");
+        let pkcs1_pem = rsa.public_key_to_pem_pkcs1().unwrap();
+        let e = PublicKey::from_bytes(&pkcs1_pem, Path::new("k.pem")).unwrap_err();
+        assert!(matches!(e, Error::Pkcs1PublicKey { .. }), "{e}");
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        assert!(matches!(PublicKey::from_bytes(b"hello", Path::new("x")), Err(Error::BadPublicKey { .. })));
+        assert!(matches!(PublicKey::from_bytes(b"", Path::new("x")), Err(Error::BadPublicKey { .. })));
+    }
+
+    #[test]
+    fn ml_dsa_oid_is_detected_from_spki_prefix() {
+        // First 22 bytes of an ML-DSA-65 SPKI (1974 bytes): SEQ, SEQ{OID}, BIT STRING header.
+        let prefix = hex::decode("308207b2300b0609608648016503040312038207a100").unwrap();
+        assert_eq!(ml_dsa_spec(&prefix), Some(KeySpec::MlDsa65));
+    }
+}

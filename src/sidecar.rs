@@ -1,0 +1,73 @@
+//! The sidecar `FILE.sig.json` written next to a signature: KMS signatures carry no metadata, so
+//! the key, algorithm, message type and digest travel beside them (kms-facts §9 item 1).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::spec::{KeySpec, MessageType, SigningAlgorithm};
+
+/// Sidecar contents, in KMS's field names where KMS has one.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Sidecar {
+    /// Key ARN as Sign returned it.
+    pub key_id: String,
+    pub key_spec: KeySpec,
+    pub signing_algorithm: SigningAlgorithm,
+    pub message_type: MessageType,
+    /// Name of the digest below (`SHA-512`, `SM3`, `ML-DSA-MU`).
+    pub digest_algorithm: String,
+    /// Hex digest of the input (μ for ML-DSA).
+    pub digest: String,
+    /// Input size in bytes; absent when a precomputed digest was signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_size: Option<u64>,
+    /// SHA-256 of the DER SubjectPublicKeyInfo, hex.
+    pub public_key_sha256: String,
+    /// RFC 3339 UTC time of signing.
+    pub signed_at: String,
+    /// `kms-openssl <version>`.
+    pub tool: String,
+}
+
+/// The conventional sidecar path: `<signature>.json` (so `f.sig` → `f.sig.json`).
+pub fn path_for(signature: &Path) -> PathBuf {
+    let mut s = signature.as_os_str().to_owned();
+    s.push(".json");
+    PathBuf::from(s)
+}
+
+impl Sidecar {
+    /// Reads and parses a sidecar file.
+    pub fn load(path: &Path) -> Result<Sidecar> {
+        let bytes = crate::io::read_small_file(path, 1024 * 1024)?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Sidecar { path: path.to_path_buf(), reason: e.to_string() })
+    }
+
+    /// Serialises to pretty JSON with a final newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+
+    /// Refuses a sidecar that contradicts the public key it is used with.
+    pub fn check_against(&self, path: &Path, key: &crate::keys::PublicKey) -> Result<()> {
+        let fp = hex::encode(crate::digest::hash_bytes(crate::spec::Hash::Sha256, key.spki_der())?);
+        if let Some(spec) = key.key_spec() {
+            if spec != self.key_spec {
+                return Err(Error::Sidecar {
+                    path: path.to_path_buf(),
+                    reason: format!("it says KeySpec {}, but the public key is {spec}", self.key_spec),
+                });
+            }
+        }
+        if !self.public_key_sha256.eq_ignore_ascii_case(&fp) {
+            return Err(Error::Sidecar {
+                path: path.to_path_buf(),
+                reason: "it was written for another public key (PublicKeySha256 differs)".into(),
+            });
+        }
+        self.signing_algorithm.check_key_spec(self.key_spec).map_err(|e| Error::Sidecar { path: path.to_path_buf(), reason: e.to_string() })
+    }
+}
