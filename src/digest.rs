@@ -87,9 +87,71 @@ pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> 
     finish(h, Hash::Shake256)
 }
 
+/// SM2 Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A) (GM/T 0003.2-2012 §5.5), 32 bytes.
+/// `distid` is the distinguishing ID (KMS: `1234567812345678`).
+pub fn sm2_z(key: &crate::keys::PublicKey, distid: &[u8]) -> Result<Vec<u8>> {
+    use openssl::bn::{BigNum, BigNumContext};
+    // d2i_EC_PUBKEY: an OpenSSL 3 SM2-type EVP_PKEY has no legacy EC_KEY, the SPKI has the point.
+    let ec = openssl::ec::EcKey::public_key_from_der(key.spki_der()).map_err(Error::openssl("d2i_EC_PUBKEY"))?;
+    let group = ec.group();
+    let mut ctx = BigNumContext::new().map_err(Error::openssl("BN_CTX_new"))?;
+    let bn = || BigNum::new().map_err(Error::openssl("BN_new"));
+    let (mut p, mut a, mut b, mut xg, mut yg, mut xa, mut ya) = (bn()?, bn()?, bn()?, bn()?, bn()?, bn()?, bn()?);
+    group.components_gfp(&mut p, &mut a, &mut b, &mut ctx).map_err(Error::openssl("EC_GROUP_get_curve"))?;
+    let generator = group.generator_opt().ok_or_else(|| Error::Usage("the SM2 curve has no generator".into()))?;
+    generator.affine_coordinates(group, &mut xg, &mut yg, &mut ctx).map_err(Error::openssl("EC_POINT_get_affine_coordinates"))?;
+    ec.public_key().affine_coordinates(group, &mut xa, &mut ya, &mut ctx).map_err(Error::openssl("EC_POINT_get_affine_coordinates"))?;
+    let entl = u16::try_from(distid.len() * 8).map_err(|_| Error::Usage("the SM2 distinguishing ID is longer than 8191 bytes".into()))?;
+    let mut h = Hasher::new(Hash::Sm3.message_digest()).map_err(Error::openssl("EVP_DigestInit_ex"))?;
+    h.update(&entl.to_be_bytes()).map_err(Error::openssl("EVP_DigestUpdate"))?;
+    h.update(distid).map_err(Error::openssl("EVP_DigestUpdate"))?;
+    let width = p.num_bytes();
+    for n in [&a, &b, &xg, &yg, &xa, &ya] {
+        let bytes = n.to_vec_padded(width).map_err(Error::openssl("BN_bn2binpad"))?;
+        h.update(&bytes).map_err(Error::openssl("EVP_DigestUpdate"))?;
+    }
+    finish(h, Hash::Sm3)
+}
+
+/// SM2DSA DIGEST message e = SM3(Z_A ‖ M), streamed: what KMS SM2DSA takes as a DIGEST.
+pub fn sm2_digest(key: &crate::keys::PublicKey, distid: &[u8], reader: &mut dyn Read, origin: &Path) -> Result<Vec<u8>> {
+    let z = sm2_z(key, distid)?;
+    let mut prefixed = std::io::Cursor::new(z).chain(reader);
+    hash_reader(Hash::Sm3, &mut prefixed, origin)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sm2_digest_is_what_openssl_signs_with_the_distid() {
+        use openssl::md_ctx::MdCtx;
+        use openssl::pkey::Id;
+        use openssl::pkey_ctx::PkeyCtx;
+        let mut kctx = PkeyCtx::new_id(Id::SM2).unwrap();
+        kctx.keygen_init().unwrap();
+        let private = kctx.keygen().unwrap();
+        let spki = private.public_key_to_der().unwrap();
+        let public = crate::keys::PublicKey::from_spki_der(&spki, Path::new("t")).unwrap();
+        let msg = b"message signed by SM2DSA";
+        let distid = crate::spec::SM2_DEFAULT_DISTID.as_bytes();
+        let mut ctx = MdCtx::new().unwrap();
+        let pctx = ctx.digest_sign_init(Some(openssl::md::Md::sm3()), &private).unwrap();
+        crate::ossl::set_sm2_distid(pctx, distid).unwrap();
+        let mut sig = Vec::new();
+        ctx.digest_sign_to_vec(msg, &mut sig).unwrap();
+        let e = sm2_digest(&public, distid, &mut &msg[..], Path::new("t")).unwrap();
+        let alg = crate::spec::SigningAlgorithm::Sm2dsa;
+        let opts = crate::verify::VerifyOptions::default();
+        let over_digest = crate::verify::verify_digest(&public, alg, &e, &sig, &opts).unwrap();
+        assert_eq!(over_digest.verdict, crate::verify::Verdict::Verified, "{over_digest:?}");
+        let over_msg = crate::verify::verify_message(&public, alg, &mut &msg[..], Path::new("t"), &sig, &opts).unwrap();
+        assert_eq!(over_msg.verdict, crate::verify::Verdict::Verified, "{over_msg:?}");
+        let plain = hash_bytes(Hash::Sm3, msg).unwrap();
+        let wrong = crate::verify::verify_digest(&public, alg, &plain, &sig, &opts).unwrap();
+        assert_ne!(wrong.verdict, crate::verify::Verdict::Verified);
+    }
 
     #[test]
     fn sha512_matches_known_answer() {

@@ -42,7 +42,7 @@ impl PublicKey {
     pub fn from_spki_der(der: &[u8], origin: &Path) -> Result<PublicKey> {
         match PKey::public_key_from_der(der) {
             Ok(pkey) => {
-                let key_spec = ml_dsa_spec(der).or_else(|| spec_of(&pkey));
+                let key_spec = ml_dsa_spec(der).or_else(|| spec_of(&pkey, der));
                 Ok(PublicKey { pkey, spki_der: der.to_vec(), key_spec })
             }
             Err(stack) => {
@@ -151,7 +151,7 @@ fn ml_dsa_spec(der: &[u8]) -> Option<KeySpec> {
     ML_DSA_OIDS.iter().find(|(o, _)| oid[4..13] == o[..]).map(|(_, s)| *s)
 }
 
-fn spec_of(pkey: &PKey<Public>) -> Option<KeySpec> {
+fn spec_of(pkey: &PKey<Public>, der: &[u8]) -> Option<KeySpec> {
     match pkey.id() {
         Id::RSA => match pkey.bits() {
             2048 => Some(KeySpec::Rsa2048),
@@ -160,9 +160,9 @@ fn spec_of(pkey: &PKey<Public>) -> Option<KeySpec> {
             _ => None,
         },
         Id::ED25519 => Some(KeySpec::EccNistEdwards25519),
-        Id::SM2 => Some(KeySpec::Sm2),
-        Id::EC => {
-            let nid = pkey.ec_key().ok()?.group().curve_name()?;
+        _ => {
+            // d2i_EC_PUBKEY also reads SM2 keys, which OpenSSL 3 types apart from EC.
+            let nid = openssl::ec::EcKey::public_key_from_der(der).ok()?.group().curve_name()?;
             match nid {
                 Nid::X9_62_PRIME256V1 => Some(KeySpec::EccNistP256),
                 Nid::SECP384R1 => Some(KeySpec::EccNistP384),
@@ -172,7 +172,6 @@ fn spec_of(pkey: &PKey<Public>) -> Option<KeySpec> {
                 _ => None,
             }
         }
-        _ => None,
     }
 }
 

@@ -112,7 +112,7 @@ pub fn precheck(alg: SigningAlgorithm, choice: MessageTypeChoice, input_len: Opt
 }
 
 /// Reads the input and prepares what KMS is sent. Large inputs are hashed in constant memory.
-/// `spki` is needed only for ML-DSA μ.
+/// `spki` (the key's DER SPKI) is needed only for ML-DSA μ and the SM2 Z_A.
 pub fn prepare_input(alg: SigningAlgorithm, choice: MessageTypeChoice, input: &Input, spki: &[u8]) -> Result<Prepared> {
     let origin = input.display_path();
     let mut reader = input.open()?;
@@ -155,7 +155,13 @@ pub fn prepare_input(alg: SigningAlgorithm, choice: MessageTypeChoice, input: &I
             Prepared { message_type: mt, input_size: Some(head.len() as u64), payload: head, digest, digest_name: digest_name(alg) }
         }
         MessageType::Digest => {
-            let d = digest::hash_reader(hash, &mut counter, &origin)?;
+            let d = if alg.params().scheme == Scheme::Sm2 {
+                // KMS SM2DSA DIGEST is e = SM3(Z_A ‖ M) with KMS's distinguishing ID (kms-facts §2.2).
+                let key = PublicKey::from_spki_der(spki, Path::new("GetPublicKey"))?;
+                digest::sm2_digest(&key, crate::spec::SM2_DEFAULT_DISTID.as_bytes(), &mut counter, &origin)?
+            } else {
+                digest::hash_reader(hash, &mut counter, &origin)?
+            };
             Prepared { message_type: mt, payload: d.clone(), digest: d, digest_name: digest_name(alg), input_size: Some(counter.count) }
         }
         MessageType::ExternalMu => {

@@ -25,6 +25,9 @@ use crate::keys::PublicKey;
 use crate::ossl;
 use crate::spec::{Hash, KeyFamily, Scheme, SigningAlgorithm, SM2_DEFAULT_DISTID};
 
+/// Largest ML-DSA message verified one-shot; larger ones go through μ.
+const ML_DSA_ONESHOT_MAX: usize = 1024 * 1024;
+
 /// Read size for streamed hashing, in bytes.
 pub const CHUNK: usize = 256 * 1024;
 
@@ -162,7 +165,8 @@ fn md_for(hash: Hash) -> &'static openssl::md::MdRef {
 }
 
 /// Applies the algorithm's padding / salt / MGF1 / distid options to a verify context.
-fn apply_options(ctx: &mut PkeyCtxRef<Public>, alg: SigningAlgorithm, salt: PssSaltPolicy, opts: &VerifyOptions) -> Result<()> {
+/// `over_digest`: an EVP_PKEY_verify context, where SM2's Z_A is already inside the digest.
+fn apply_options(ctx: &mut PkeyCtxRef<Public>, alg: SigningAlgorithm, salt: PssSaltPolicy, opts: &VerifyOptions, over_digest: bool) -> Result<()> {
     let p = alg.params();
     match p.scheme {
         Scheme::RsaPkcs1V15 => ctx.set_rsa_padding(Padding::PKCS1).map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_padding"))?,
@@ -175,6 +179,7 @@ fn apply_options(ctx: &mut PkeyCtxRef<Public>, alg: SigningAlgorithm, salt: PssS
             ctx.set_rsa_pss_saltlen(saltlen).map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_pss_saltlen"))?;
             ctx.set_rsa_mgf1_md(md_for(p.hash)).map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_mgf1_md"))?;
         }
+        Scheme::Sm2 if over_digest => {}
         Scheme::Sm2 => ossl::set_sm2_distid(ctx, &opts.sm2_distid).map_err(Error::openssl("EVP_PKEY_CTX_set1_id"))?,
         Scheme::Ed25519ph => ossl::set_ed25519ph(ctx).map_err(|stack| Error::OpensslTooOld {
             what: format!("ED25519_PH_SHA_512 (Ed25519ph instance refused: {stack})"),
@@ -201,10 +206,21 @@ pub fn verify_message(key: &PublicKey, alg: SigningAlgorithm, reader: &mut dyn R
             let d = crate::digest::hash_reader(Hash::Sha512, reader, origin)?;
             verify_oneshot(key, alg, &d, sig, opts)
         }
-        Scheme::Ed25519 | Scheme::MlDsa => {
+        Scheme::Ed25519 => {
             let mut msg = Vec::new();
             reader.read_to_end(&mut msg).map_err(|e| Error::io(origin, e))?;
             verify_oneshot(key, alg, &msg, sig, opts)
+        }
+        Scheme::MlDsa => {
+            // Small messages one-shot, as `openssl dgst` does; large ones through μ in constant memory
+            // (the same signature either way: FIPS 204 Algorithm 3 computes the same μ).
+            let (head, more) = crate::io::read_up_to(reader, ML_DSA_ONESHOT_MAX, origin)?;
+            if !more {
+                return verify_oneshot(key, alg, &head, sig, opts);
+            }
+            let mut whole = std::io::Cursor::new(head).chain(reader);
+            let mu = crate::digest::ml_dsa_external_mu(key.spki_der(), &mut whole, origin)?;
+            verify_ml_dsa_mu(key, &mu, sig)
         }
         _ => {
             let outcome = verify_streaming(key, alg, reader, origin, sig, opts.pss_salt, opts)?;
@@ -218,7 +234,7 @@ fn verify_streaming(key: &PublicKey, alg: SigningAlgorithm, reader: &mut dyn Rea
     let mut ctx = MdCtx::new().map_err(Error::openssl("EVP_MD_CTX_new"))?;
     {
         let pctx = ctx.digest_verify_init(Some(md_for(p.hash)), key.pkey()).map_err(Error::openssl("EVP_DigestVerifyInit"))?;
-        apply_options(pctx, alg, salt, opts)?;
+        apply_options(pctx, alg, salt, opts, false)?;
     }
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -263,7 +279,7 @@ pub fn verify_digest(key: &PublicKey, alg: SigningAlgorithm, digest: &[u8], sig:
             let mut ctx = openssl::pkey_ctx::PkeyCtx::new(key.pkey()).map_err(Error::openssl("EVP_PKEY_CTX_new"))?;
             ctx.verify_init().map_err(Error::openssl("EVP_PKEY_verify_init"))?;
             ctx.set_signature_md(md_for(p.hash)).map_err(Error::openssl("EVP_PKEY_CTX_set_signature_md"))?;
-            apply_options(&mut ctx, alg, opts.pss_salt, opts)?;
+            apply_options(&mut ctx, alg, opts.pss_salt, opts, true)?;
             let rc = ossl::pkey_verify_raw(&mut ctx, digest, sig);
             let mut outcome = Outcome::from_rc(rc);
             if outcome.verdict != Verdict::Verified && p.scheme == Scheme::RsaPss && opts.pss_salt == PssSaltPolicy::Strict {
@@ -278,7 +294,7 @@ fn verify_oneshot(key: &PublicKey, alg: SigningAlgorithm, msg: &[u8], sig: &[u8]
     let mut ctx = MdCtx::new().map_err(Error::openssl("EVP_MD_CTX_new"))?;
     {
         let pctx = ctx.digest_verify_init(None, key.pkey()).map_err(Error::openssl("EVP_DigestVerifyInit"))?;
-        apply_options(pctx, alg, opts.pss_salt, opts)?;
+        apply_options(pctx, alg, opts.pss_salt, opts, false)?;
     }
     Ok(Outcome::from_rc(ossl::digest_verify_raw(&mut ctx, msg, sig)))
 }
