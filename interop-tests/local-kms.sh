@@ -12,16 +12,11 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${KMS_OPENSSL_VENV:-$root/.venv}
 state=${LOCAL_KMS_DIR:-$root/target/local-kms}
-requirements=$root/interop-tests/requirements.txt
 
 die() { echo "local-kms: $*" >&2; exit 1; }
 
 ensure_venv() {
-  if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/aws" ]; then
-    command -v python3 >/dev/null || die "python3 is missing: apt-get install python3 python3-venv"
-    [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || die "cannot create $venv: apt-get install python3-venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2 || die "pip install -r $requirements failed"
-  fi
+  "$root/interop-tests/setup-peers.sh" >&2 || die "could not set up $venv"
 }
 
 free_port() {
