@@ -64,6 +64,13 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+impl Command {
+    /// Whether the command serves many clients at once (everything else is one client).
+    pub fn wants_multi_thread_runtime(&self) -> bool {
+        false
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CreateKeyArgs {
     #[command(flatten)]
