@@ -373,8 +373,10 @@ impl SigningAlgorithm {
             .expect("SIGNING_TABLE has a row for every SigningAlgorithm (checked by a unit test)")
     }
 
-    /// Parses a KMS algorithm name; also the openssl-style `-sha256`/`-sha384`/`-sha512`, which mean
-    /// RSASSA_PKCS1_V1_5 or ECDSA with that hash depending on `key` (as `openssl dgst -sha512` does).
+    /// Parses a KMS algorithm name; also the openssl-style `-sha256`/`-sha384`/`-sha512` (and
+    /// `-sm3`), which mean what `openssl dgst -<hash>` does with that key type: RSASSA_PKCS1_V1_5,
+    /// ECDSA or SM2DSA with that hash. The result may not be one KMS allows for the key's spec
+    /// (`-sha384` on a P-256 key); signing refuses it, verification answers as openssl would.
     pub fn parse_for_key(s: &str, key: Option<KeySpec>) -> Result<SigningAlgorithm, Error> {
         if let Some(hash) = s.strip_prefix('-').and_then(Hash::from_openssl_option) {
             let Some(spec) = key else {
@@ -382,13 +384,16 @@ impl SigningAlgorithm {
                     "`{s}` names only a hash; give --signing-algorithm a KMS name such as RSASSA_PKCS1_V1_5_SHA_512"
                 )));
             };
-            return spec
-                .signing_algorithms()
-                .into_iter()
-                .find(|a| {
-                    let p = a.params();
-                    p.hash == hash && matches!(p.scheme, Scheme::RsaPkcs1V15 | Scheme::Ecdsa | Scheme::Sm2)
-                })
+            let scheme = match spec.family() {
+                KeyFamily::Rsa { .. } => Some(Scheme::RsaPkcs1V15),
+                KeyFamily::Ec { .. } => Some(Scheme::Ecdsa),
+                KeyFamily::Sm2 => Some(Scheme::Sm2),
+                KeyFamily::Ed25519 | KeyFamily::MlDsa { .. } => None,
+            };
+            return SIGNING_TABLE
+                .iter()
+                .find(|p| Some(p.scheme) == scheme && p.hash == hash)
+                .map(|p| p.algorithm)
                 .ok_or_else(|| Error::AlgorithmDoesNotFitKey {
                     algorithm: s.to_string(),
                     key_spec: spec,
@@ -658,7 +663,11 @@ mod tests {
         assert_eq!(a, SigningAlgorithm::RsassaPkcs1V15Sha512);
         let a = SigningAlgorithm::parse_for_key("-sha256", Some(KeySpec::EccSecgP256k1)).unwrap();
         assert_eq!(a, SigningAlgorithm::EcdsaSha256);
-        assert!(SigningAlgorithm::parse_for_key("-sha256", Some(KeySpec::EccNistP521)).is_err());
+        // As `openssl dgst -sha256` would on a P-521 key; KMS would refuse it for signing.
+        let a = SigningAlgorithm::parse_for_key("-sha256", Some(KeySpec::EccNistP521)).unwrap();
+        assert!(a.check_key_spec(KeySpec::EccNistP521).is_err());
+        assert!(SigningAlgorithm::parse_for_key("-sha256", Some(KeySpec::Sm2)).is_err());
+        assert!(SigningAlgorithm::parse_for_key("-sha512", Some(KeySpec::EccNistEdwards25519)).is_err());
     }
 
     #[test]

@@ -47,11 +47,14 @@ pub struct VerifyOptions {
     pub pss_salt: PssSaltPolicy,
     /// SM2 distinguishing ID; KMS uses `1234567812345678`.
     pub sm2_distid: Vec<u8>,
+    /// Refuse an algorithm KMS does not allow for the key's spec (default). Off for an
+    /// openssl-style `-sha384`, which verifies whatever `openssl dgst -sha384` would.
+    pub enforce_key_spec: bool,
 }
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        VerifyOptions { pss_salt: PssSaltPolicy::Strict, sm2_distid: SM2_DEFAULT_DISTID.as_bytes().to_vec() }
+        VerifyOptions { pss_salt: PssSaltPolicy::Strict, sm2_distid: SM2_DEFAULT_DISTID.as_bytes().to_vec(), enforce_key_spec: true }
     }
 }
 
@@ -123,15 +126,18 @@ pub fn dgst_signature_window<'a>(key: &PublicKey, sig: &'a [u8]) -> (&'a [u8], u
 }
 
 /// Checks that `alg` can be verified with this key and this OpenSSL.
-pub fn check_algorithm(key: &PublicKey, alg: SigningAlgorithm) -> Result<()> {
-    if let Some(spec) = key.key_spec() {
+pub fn check_algorithm(key: &PublicKey, alg: SigningAlgorithm, enforce_key_spec: bool) -> Result<()> {
+    if let (Some(spec), true) = (key.key_spec(), enforce_key_spec) {
         alg.check_key_spec(spec)?;
     } else {
         // A key KMS would not issue (e.g. RSA-1024): allow what its family allows.
+        let family = key.key_spec().map(|s| s.family());
         let fits = match alg.params().scheme {
             Scheme::RsaPkcs1V15 | Scheme::RsaPss => key.pkey().rsa().is_ok(),
-            Scheme::Ecdsa => key.pkey().ec_key().is_ok(),
-            _ => false,
+            Scheme::Ecdsa => matches!(family, Some(KeyFamily::Ec { .. })) || key.pkey().ec_key().is_ok(),
+            Scheme::Sm2 => family == Some(KeyFamily::Sm2),
+            Scheme::Ed25519 | Scheme::Ed25519ph => family == Some(KeyFamily::Ed25519),
+            Scheme::MlDsa => matches!(family, Some(KeyFamily::MlDsa { .. })),
         };
         if !fits {
             return Err(Error::Usage(format!("{alg} does not fit this public key")));
@@ -198,7 +204,7 @@ fn apply_options(ctx: &mut PkeyCtxRef<Public>, alg: SigningAlgorithm, salt: PssS
 /// Errors: I/O while reading, an algorithm that does not fit the key, an OpenSSL too old for it.
 /// A wrong or malformed signature is an `Ok` outcome, never an error.
 pub fn verify_message(key: &PublicKey, alg: SigningAlgorithm, reader: &mut dyn Read, origin: &Path, sig: &[u8], opts: &VerifyOptions) -> Result<Outcome> {
-    check_algorithm(key, alg)?;
+    check_algorithm(key, alg, opts.enforce_key_spec)?;
     let p = alg.params();
     match p.scheme {
         Scheme::Ed25519ph => {
@@ -260,7 +266,7 @@ fn verify_streaming(key: &PublicKey, alg: SigningAlgorithm, reader: &mut dyn Rea
 /// Errors: a digest of the wrong length, an algorithm with no digest form (pure Ed25519), or one the
 /// linked OpenSSL lacks.
 pub fn verify_digest(key: &PublicKey, alg: SigningAlgorithm, digest: &[u8], sig: &[u8], opts: &VerifyOptions) -> Result<Outcome> {
-    check_algorithm(key, alg)?;
+    check_algorithm(key, alg, opts.enforce_key_spec)?;
     let p = alg.params();
     let expected = match p.scheme {
         Scheme::MlDsa => crate::spec::EXTERNAL_MU_LEN,

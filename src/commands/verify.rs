@@ -4,7 +4,7 @@ use kms_openssl::io::{read_small_file, Input};
 use kms_openssl::keys::PublicKey;
 use kms_openssl::sidecar::{self, Sidecar};
 use kms_openssl::sign::{self, MessageTypeChoice};
-use kms_openssl::spec::SigningAlgorithm;
+use kms_openssl::spec::{OpensslTool, SigningAlgorithm};
 use kms_openssl::verify::{self, Outcome, PssSaltPolicy, Verdict, VerifyOptions};
 use kms_openssl::{Error, Result};
 
@@ -46,10 +46,16 @@ pub async fn run(a: VerifyArgs, ctx: &Ctx) -> Result<u8> {
             PssSalt::Auto => PssSaltPolicy::Auto,
         },
         sm2_distid: a.sm2_distid.as_bytes().to_vec(),
+        // `-sha384` means what `openssl dgst -sha384` does, even on a key KMS would not use it with.
+        enforce_key_spec: !a.signing_algorithm.as_deref().is_some_and(|s| s.starts_with('-')),
     };
     match a.message_type {
         VerifyOver::Raw => {
-            let (window, ignored) = verify::dgst_signature_window(&key, &sig);
+            // `openssl dgst` reads at most EVP_PKEY_get_size bytes of the signature; pkeyutl reads it all.
+            let (window, ignored) = match alg.params().openssl_tool {
+                OpensslTool::Dgst => verify::dgst_signature_window(&key, &sig),
+                OpensslTool::PkeyutlRawin => (&sig[..], 0),
+            };
             if ignored > 0 {
                 err_line(&format!(
                     "warning: {} has {ignored} bytes after the first {}; ignored, as `openssl dgst` reads only EVP_PKEY_get_size bytes",
@@ -59,7 +65,11 @@ pub async fn run(a: VerifyArgs, ctx: &Ctx) -> Result<u8> {
             }
             let mut reader = input.open()?;
             let outcome = verify::verify_message(&key, alg, &mut reader, &input.display_path(), window, &opts)?;
-            Ok(print_dgst(&outcome, alg, ctx))
+            // Answer as the openssl command that verifies this algorithm does (dgst, or pkeyutl -rawin for EdDSA).
+            Ok(match alg.params().openssl_tool {
+                OpensslTool::Dgst => print_dgst(&outcome, alg, ctx),
+                OpensslTool::PkeyutlRawin => print_pkeyutl(&outcome, alg, ctx),
+            })
         }
         VerifyOver::Digest => {
             let Input::File(p) = &input else {
