@@ -21,7 +21,8 @@ pub fn hash_reader(hash: Hash, reader: &mut dyn Read, origin: &Path) -> Result<V
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io(origin, e)),
         };
-        h.update(&buf[..n]).map_err(Error::openssl("EVP_DigestUpdate"))?;
+        h.update(&buf[..n])
+            .map_err(Error::openssl("EVP_DigestUpdate"))?;
     }
     finish(h, hash)
 }
@@ -36,10 +37,13 @@ pub fn hash_bytes(hash: Hash, data: &[u8]) -> Result<Vec<u8>> {
 fn finish(mut h: Hasher, hash: Hash) -> Result<Vec<u8>> {
     if hash == Hash::Shake256 {
         let mut out = vec![0u8; hash.output_len()];
-        h.finish_xof(&mut out).map_err(Error::openssl("EVP_DigestFinalXOF"))?;
+        h.finish_xof(&mut out)
+            .map_err(Error::openssl("EVP_DigestFinalXOF"))?;
         Ok(out)
     } else {
-        Ok(h.finish().map_err(Error::openssl("EVP_DigestFinal_ex"))?.to_vec())
+        Ok(h.finish()
+            .map_err(Error::openssl("EVP_DigestFinal_ex"))?
+            .to_vec())
     }
 }
 
@@ -69,11 +73,18 @@ pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> 
     let pk = spki
         .get(ML_DSA_SPKI_KEY_OFFSET..)
         .filter(|pk| matches!(pk.len(), 1312 | 1952 | 2592))
-        .ok_or_else(|| Error::Usage("not an ML-DSA SubjectPublicKeyInfo (raw key must be 1312, 1952 or 2592 bytes)".into()))?;
+        .ok_or_else(|| {
+            Error::Usage(
+                "not an ML-DSA SubjectPublicKeyInfo (raw key must be 1312, 1952 or 2592 bytes)"
+                    .into(),
+            )
+        })?;
     let tr = hash_bytes(Hash::Shake256, pk)?;
-    let mut h = Hasher::new(Hash::Shake256.message_digest()).map_err(Error::openssl("EVP_DigestInit_ex"))?;
+    let mut h = Hasher::new(Hash::Shake256.message_digest())
+        .map_err(Error::openssl("EVP_DigestInit_ex"))?;
     h.update(&tr).map_err(Error::openssl("EVP_DigestUpdate"))?;
-    h.update(&[0x00, 0x00]).map_err(Error::openssl("EVP_DigestUpdate"))?;
+    h.update(&[0x00, 0x00])
+        .map_err(Error::openssl("EVP_DigestUpdate"))?;
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = match reader.read(&mut buf) {
@@ -82,7 +93,8 @@ pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> 
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io(origin, e)),
         };
-        h.update(&buf[..n]).map_err(Error::openssl("EVP_DigestUpdate"))?;
+        h.update(&buf[..n])
+            .map_err(Error::openssl("EVP_DigestUpdate"))?;
     }
     finish(h, Hash::Shake256)
 }
@@ -92,29 +104,51 @@ pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> 
 pub fn sm2_z(key: &crate::keys::PublicKey, distid: &[u8]) -> Result<Vec<u8>> {
     use openssl::bn::{BigNum, BigNumContext};
     // d2i_EC_PUBKEY: an OpenSSL 3 SM2-type EVP_PKEY has no legacy EC_KEY, the SPKI has the point.
-    let ec = openssl::ec::EcKey::public_key_from_der(key.spki_der()).map_err(Error::openssl("d2i_EC_PUBKEY"))?;
+    let ec = openssl::ec::EcKey::public_key_from_der(key.spki_der())
+        .map_err(Error::openssl("d2i_EC_PUBKEY"))?;
     let group = ec.group();
     let mut ctx = BigNumContext::new().map_err(Error::openssl("BN_CTX_new"))?;
     let bn = || BigNum::new().map_err(Error::openssl("BN_new"));
-    let (mut p, mut a, mut b, mut xg, mut yg, mut xa, mut ya) = (bn()?, bn()?, bn()?, bn()?, bn()?, bn()?, bn()?);
-    group.components_gfp(&mut p, &mut a, &mut b, &mut ctx).map_err(Error::openssl("EC_GROUP_get_curve"))?;
-    let generator = group.generator_opt().ok_or_else(|| Error::Usage("the SM2 curve has no generator".into()))?;
-    generator.affine_coordinates(group, &mut xg, &mut yg, &mut ctx).map_err(Error::openssl("EC_POINT_get_affine_coordinates"))?;
-    ec.public_key().affine_coordinates(group, &mut xa, &mut ya, &mut ctx).map_err(Error::openssl("EC_POINT_get_affine_coordinates"))?;
-    let entl = u16::try_from(distid.len() * 8).map_err(|_| Error::Usage("the SM2 distinguishing ID is longer than 8191 bytes".into()))?;
-    let mut h = Hasher::new(Hash::Sm3.message_digest()).map_err(Error::openssl("EVP_DigestInit_ex"))?;
-    h.update(&entl.to_be_bytes()).map_err(Error::openssl("EVP_DigestUpdate"))?;
-    h.update(distid).map_err(Error::openssl("EVP_DigestUpdate"))?;
+    let (mut p, mut a, mut b, mut xg, mut yg, mut xa, mut ya) =
+        (bn()?, bn()?, bn()?, bn()?, bn()?, bn()?, bn()?);
+    group
+        .components_gfp(&mut p, &mut a, &mut b, &mut ctx)
+        .map_err(Error::openssl("EC_GROUP_get_curve"))?;
+    let generator = group
+        .generator_opt()
+        .ok_or_else(|| Error::Usage("the SM2 curve has no generator".into()))?;
+    generator
+        .affine_coordinates(group, &mut xg, &mut yg, &mut ctx)
+        .map_err(Error::openssl("EC_POINT_get_affine_coordinates"))?;
+    ec.public_key()
+        .affine_coordinates(group, &mut xa, &mut ya, &mut ctx)
+        .map_err(Error::openssl("EC_POINT_get_affine_coordinates"))?;
+    let entl = u16::try_from(distid.len() * 8)
+        .map_err(|_| Error::Usage("the SM2 distinguishing ID is longer than 8191 bytes".into()))?;
+    let mut h =
+        Hasher::new(Hash::Sm3.message_digest()).map_err(Error::openssl("EVP_DigestInit_ex"))?;
+    h.update(&entl.to_be_bytes())
+        .map_err(Error::openssl("EVP_DigestUpdate"))?;
+    h.update(distid)
+        .map_err(Error::openssl("EVP_DigestUpdate"))?;
     let width = p.num_bytes();
     for n in [&a, &b, &xg, &yg, &xa, &ya] {
-        let bytes = n.to_vec_padded(width).map_err(Error::openssl("BN_bn2binpad"))?;
-        h.update(&bytes).map_err(Error::openssl("EVP_DigestUpdate"))?;
+        let bytes = n
+            .to_vec_padded(width)
+            .map_err(Error::openssl("BN_bn2binpad"))?;
+        h.update(&bytes)
+            .map_err(Error::openssl("EVP_DigestUpdate"))?;
     }
     finish(h, Hash::Sm3)
 }
 
 /// SM2DSA DIGEST message e = SM3(Z_A ‖ M), streamed: what KMS SM2DSA takes as a DIGEST.
-pub fn sm2_digest(key: &crate::keys::PublicKey, distid: &[u8], reader: &mut dyn Read, origin: &Path) -> Result<Vec<u8>> {
+pub fn sm2_digest(
+    key: &crate::keys::PublicKey,
+    distid: &[u8],
+    reader: &mut dyn Read,
+    origin: &Path,
+) -> Result<Vec<u8>> {
     let z = sm2_z(key, distid)?;
     let mut prefixed = std::io::Cursor::new(z).chain(reader);
     hash_reader(Hash::Sm3, &mut prefixed, origin)
@@ -137,7 +171,9 @@ mod tests {
         let msg = b"message signed by SM2DSA";
         let distid = crate::spec::SM2_DEFAULT_DISTID.as_bytes();
         let mut ctx = MdCtx::new().unwrap();
-        let pctx = ctx.digest_sign_init(Some(openssl::md::Md::sm3()), &private).unwrap();
+        let pctx = ctx
+            .digest_sign_init(Some(openssl::md::Md::sm3()), &private)
+            .unwrap();
         crate::ossl::set_sm2_distid(pctx, distid).unwrap();
         let mut sig = Vec::new();
         ctx.digest_sign_to_vec(msg, &mut sig).unwrap();
@@ -145,9 +181,19 @@ mod tests {
         let alg = crate::spec::SigningAlgorithm::Sm2dsa;
         let opts = crate::verify::VerifyOptions::default();
         let over_digest = crate::verify::verify_digest(&public, alg, &e, &sig, &opts).unwrap();
-        assert_eq!(over_digest.verdict, crate::verify::Verdict::Verified, "{over_digest:?}");
-        let over_msg = crate::verify::verify_message(&public, alg, &mut &msg[..], Path::new("t"), &sig, &opts).unwrap();
-        assert_eq!(over_msg.verdict, crate::verify::Verdict::Verified, "{over_msg:?}");
+        assert_eq!(
+            over_digest.verdict,
+            crate::verify::Verdict::Verified,
+            "{over_digest:?}"
+        );
+        let over_msg =
+            crate::verify::verify_message(&public, alg, &mut &msg[..], Path::new("t"), &sig, &opts)
+                .unwrap();
+        assert_eq!(
+            over_msg.verdict,
+            crate::verify::Verdict::Verified,
+            "{over_msg:?}"
+        );
         let plain = hash_bytes(Hash::Sm3, msg).unwrap();
         let wrong = crate::verify::verify_digest(&public, alg, &plain, &sig, &opts).unwrap();
         assert_ne!(wrong.verdict, crate::verify::Verdict::Verified);

@@ -13,9 +13,18 @@ use crate::spec::KeySpec;
 /// DER OID bodies (without tag and length) of the ML-DSA parameter sets, FIPS 204 / RFC 9881:
 /// id-ml-dsa-44/65/87 = 2.16.840.1.101.3.4.3.17/.18/.19.
 const ML_DSA_OIDS: [([u8; 9], KeySpec); 3] = [
-    ([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x11], KeySpec::MlDsa44),
-    ([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x12], KeySpec::MlDsa65),
-    ([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x13], KeySpec::MlDsa87),
+    (
+        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x11],
+        KeySpec::MlDsa44,
+    ),
+    (
+        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x12],
+        KeySpec::MlDsa65,
+    ),
+    (
+        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x13],
+        KeySpec::MlDsa87,
+    ),
 ];
 
 /// A public key with the exact SPKI bytes it came from.
@@ -43,7 +52,11 @@ impl PublicKey {
         match PKey::public_key_from_der(der) {
             Ok(pkey) => {
                 let key_spec = ml_dsa_spec(der).or_else(|| spec_of(&pkey, der));
-                Ok(PublicKey { pkey, spki_der: der.to_vec(), key_spec })
+                Ok(PublicKey {
+                    pkey,
+                    spki_der: der.to_vec(),
+                    key_spec,
+                })
             }
             Err(stack) => {
                 if let Some(spec) = ml_dsa_spec(der) {
@@ -54,9 +67,14 @@ impl PublicKey {
                     });
                 }
                 if openssl::rsa::Rsa::public_key_from_der_pkcs1(der).is_ok() {
-                    return Err(Error::Pkcs1PublicKey { path: origin.to_path_buf() });
+                    return Err(Error::Pkcs1PublicKey {
+                        path: origin.to_path_buf(),
+                    });
                 }
-                Err(Error::BadPublicKey { path: origin.to_path_buf(), reason: first_reason(&stack, "not a DER SubjectPublicKeyInfo") })
+                Err(Error::BadPublicKey {
+                    path: origin.to_path_buf(),
+                    reason: first_reason(&stack, "not a DER SubjectPublicKeyInfo"),
+                })
             }
         }
     }
@@ -65,7 +83,9 @@ impl PublicKey {
     pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<PublicKey> {
         let text = trim_ascii(bytes);
         if text.starts_with(b"-----BEGIN RSA PUBLIC KEY-----") {
-            return Err(Error::Pkcs1PublicKey { path: origin.to_path_buf() });
+            return Err(Error::Pkcs1PublicKey {
+                path: origin.to_path_buf(),
+            });
         }
         if text.starts_with(b"-----BEGIN") {
             let der = pem_body(text).ok_or_else(|| Error::BadPublicKey {
@@ -75,7 +95,10 @@ impl PublicKey {
             return PublicKey::from_spki_der(&der, origin);
         }
         if bytes.is_empty() {
-            return Err(Error::BadPublicKey { path: origin.to_path_buf(), reason: "the file is empty".into() });
+            return Err(Error::BadPublicKey {
+                path: origin.to_path_buf(),
+                reason: "the file is empty".into(),
+            });
         }
         PublicKey::from_spki_der(bytes, origin)
     }
@@ -109,7 +132,9 @@ impl PublicKey {
     /// SPKI PEM (`-----BEGIN PUBLIC KEY-----`, 64-column base64, LF line ends), byte-identical to
     /// `openssl pkey -pubin -inform DER -outform PEM` and `openssl rsa -pubin -pubout` (PEM_write_bio_PUBKEY).
     pub fn to_pem(&self) -> Result<Vec<u8>> {
-        self.pkey.public_key_to_pem().map_err(Error::openssl("PEM_write_bio_PUBKEY"))
+        self.pkey
+            .public_key_to_pem()
+            .map_err(Error::openssl("PEM_write_bio_PUBKEY"))
     }
 }
 
@@ -127,7 +152,10 @@ fn first_reason(stack: &openssl::error::ErrorStack, default: &str) -> String {
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     &b[start..]
 }
 
@@ -137,7 +165,10 @@ fn pem_body(text: &[u8]) -> Option<Vec<u8>> {
     let s = std::str::from_utf8(text).ok()?;
     let begin = s.find("-----BEGIN PUBLIC KEY-----")? + "-----BEGIN PUBLIC KEY-----".len();
     let end = s[begin..].find("-----END PUBLIC KEY-----")? + begin;
-    let b64: String = s[begin..end].chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let b64: String = s[begin..end]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
@@ -148,7 +179,10 @@ fn ml_dsa_spec(der: &[u8]) -> Option<KeySpec> {
     if oid[0] != 0x30 || oid[2] != 0x06 || oid[3] != 0x09 {
         return None;
     }
-    ML_DSA_OIDS.iter().find(|(o, _)| oid[4..13] == o[..]).map(|(_, s)| *s)
+    ML_DSA_OIDS
+        .iter()
+        .find(|(o, _)| oid[4..13] == o[..])
+        .map(|(_, s)| *s)
 }
 
 fn spec_of(pkey: &PKey<Public>, der: &[u8]) -> Option<KeySpec> {
@@ -162,7 +196,10 @@ fn spec_of(pkey: &PKey<Public>, der: &[u8]) -> Option<KeySpec> {
         Id::ED25519 => Some(KeySpec::EccNistEdwards25519),
         _ => {
             // d2i_EC_PUBKEY also reads SM2 keys, which OpenSSL 3 types apart from EC.
-            let nid = openssl::ec::EcKey::public_key_from_der(der).ok()?.group().curve_name()?;
+            let nid = openssl::ec::EcKey::public_key_from_der(der)
+                .ok()?
+                .group()
+                .curve_name()?;
             match nid {
                 Nid::X9_62_PRIME256V1 => Some(KeySpec::EccNistP256),
                 Nid::SECP384R1 => Some(KeySpec::EccNistP384),
@@ -220,8 +257,14 @@ mod tests {
 
     #[test]
     fn garbage_is_refused() {
-        assert!(matches!(PublicKey::from_bytes(b"hello", Path::new("x")), Err(Error::BadPublicKey { .. })));
-        assert!(matches!(PublicKey::from_bytes(b"", Path::new("x")), Err(Error::BadPublicKey { .. })));
+        assert!(matches!(
+            PublicKey::from_bytes(b"hello", Path::new("x")),
+            Err(Error::BadPublicKey { .. })
+        ));
+        assert!(matches!(
+            PublicKey::from_bytes(b"", Path::new("x")),
+            Err(Error::BadPublicKey { .. })
+        ));
     }
 
     #[test]

@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn openssl() -> &'static str {
-    let ok = Command::new("openssl").arg("version").output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new("openssl")
+        .arg("version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     assert!(ok, "the openssl CLI is missing: apt-get install openssl");
     "openssl"
 }
@@ -26,7 +30,11 @@ struct Seen {
 }
 
 fn run(argv: &[String], dir: &Path) -> Seen {
-    let o = Command::new(&argv[0]).args(&argv[1..]).current_dir(dir).output().unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    let o = Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
     Seen {
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr_empty: o.stderr.is_empty(),
@@ -35,24 +43,58 @@ fn run(argv: &[String], dir: &Path) -> Seen {
 }
 
 fn sh(cmd: &str, dir: &Path) {
-    let o = Command::new("sh").arg("-c").arg(cmd).current_dir(dir).output().unwrap();
-    assert!(o.status.success(), "{cmd}: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn ours(args: &[&str]) -> Vec<String> {
-    std::iter::once(env!("CARGO_BIN_EXE_kms-openssl")).chain(args.iter().copied()).map(String::from).collect()
+    std::iter::once(env!("CARGO_BIN_EXE_kms-openssl"))
+        .chain(args.iter().copied())
+        .map(String::from)
+        .collect()
 }
 
 /// The command our tool prints for verifying `sig` over `data`, split into argv.
 fn printed_command(alg: &str, over: &str, sig: &str, data: &str, dir: &Path) -> Vec<String> {
     let o = Command::new(env!("CARGO_BIN_EXE_kms-openssl"))
-        .args(["openssl-command", "--output", "json", "--signing-algorithm", alg, "--public-key", "pub.pem", "--signature", sig, "--over", over, data])
+        .args([
+            "openssl-command",
+            "--output",
+            "json",
+            "--signing-algorithm",
+            alg,
+            "--public-key",
+            "pub.pem",
+            "--signature",
+            sig,
+            "--over",
+            over,
+            data,
+        ])
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(o.status.success(), "openssl-command: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "openssl-command: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    v["Argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect()
+    v["Argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
 }
 
 struct Family {
@@ -74,14 +116,29 @@ const PSS: &str = "-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest";
 
 fn families() -> Vec<Family> {
     let mut v = Vec::new();
-    for (bits, hash, h) in [(2048, "256", "sha256"), (3072, "384", "sha384"), (4096, "512", "sha512")] {
+    for (bits, hash, h) in [
+        (2048, "256", "sha256"),
+        (3072, "384", "sha384"),
+        (4096, "512", "sha512"),
+    ] {
         v.push(Family {
             name: Box::leak(format!("rsa{bits}_pkcs1_{h}").into_boxed_str()),
-            genpkey: Box::leak(format!("-algorithm RSA -pkeyopt rsa_keygen_bits:{bits}").into_boxed_str()),
+            genpkey: Box::leak(
+                format!("-algorithm RSA -pkeyopt rsa_keygen_bits:{bits}").into_boxed_str(),
+            ),
             alg: Box::leak(format!("RSASSA_PKCS1_V1_5_SHA_{hash}").into_boxed_str()),
-            sign_message: Box::leak(format!("openssl dgst -{h} -sign key.pem -out m.sig m").into_boxed_str()),
-            sign_digest: Some(Box::leak(format!("openssl pkeyutl -sign -inkey key.pem -pkeyopt digest:{h} -in m.dgst -out d.sig").into_boxed_str())),
-            digest_cmd: Some(Box::leak(format!("openssl dgst -{h} -binary -out m.dgst m").into_boxed_str())),
+            sign_message: Box::leak(
+                format!("openssl dgst -{h} -sign key.pem -out m.sig m").into_boxed_str(),
+            ),
+            sign_digest: Some(Box::leak(
+                format!(
+                    "openssl pkeyutl -sign -inkey key.pem -pkeyopt digest:{h} -in m.dgst -out d.sig"
+                )
+                .into_boxed_str(),
+            )),
+            digest_cmd: Some(Box::leak(
+                format!("openssl dgst -{h} -binary -out m.dgst m").into_boxed_str(),
+            )),
             wrong_alg: Box::leak(format!("RSASSA_PSS_SHA_{hash}").into_boxed_str()),
         });
         v.push(Family {
@@ -97,14 +154,30 @@ fn families() -> Vec<Family> {
             wrong_alg: Box::leak(format!("RSASSA_PKCS1_V1_5_SHA_{hash}").into_boxed_str()),
         });
     }
-    for (curve, alg, h) in [("P-256", "ECDSA_SHA_256", "sha256"), ("P-384", "ECDSA_SHA_384", "sha384"), ("P-521", "ECDSA_SHA_512", "sha512"), ("secp256k1", "ECDSA_SHA_256", "sha256")] {
+    for (curve, alg, h) in [
+        ("P-256", "ECDSA_SHA_256", "sha256"),
+        ("P-384", "ECDSA_SHA_384", "sha384"),
+        ("P-521", "ECDSA_SHA_512", "sha512"),
+        ("secp256k1", "ECDSA_SHA_256", "sha256"),
+    ] {
         v.push(Family {
             name: Box::leak(format!("ecdsa_{curve}").into_boxed_str()),
-            genpkey: Box::leak(format!("-algorithm EC -pkeyopt ec_paramgen_curve:{curve}").into_boxed_str()),
+            genpkey: Box::leak(
+                format!("-algorithm EC -pkeyopt ec_paramgen_curve:{curve}").into_boxed_str(),
+            ),
             alg,
-            sign_message: Box::leak(format!("openssl dgst -{h} -sign key.pem -out m.sig m").into_boxed_str()),
-            sign_digest: Some(Box::leak(format!("openssl pkeyutl -sign -inkey key.pem -pkeyopt digest:{h} -in m.dgst -out d.sig").into_boxed_str())),
-            digest_cmd: Some(Box::leak(format!("openssl dgst -{h} -binary -out m.dgst m").into_boxed_str())),
+            sign_message: Box::leak(
+                format!("openssl dgst -{h} -sign key.pem -out m.sig m").into_boxed_str(),
+            ),
+            sign_digest: Some(Box::leak(
+                format!(
+                    "openssl pkeyutl -sign -inkey key.pem -pkeyopt digest:{h} -in m.dgst -out d.sig"
+                )
+                .into_boxed_str(),
+            )),
+            digest_cmd: Some(Box::leak(
+                format!("openssl dgst -{h} -binary -out m.dgst m").into_boxed_str(),
+            )),
             // Same key, the hash option of another curve: `-sha384` on a SHA-256 signature.
             wrong_alg: if h == "sha384" { "-sha512" } else { "-sha384" },
         });
@@ -134,7 +207,10 @@ fn families() -> Vec<Family> {
 fn assert_parity(case: &str, ours_argv: Vec<String>, theirs_argv: Vec<String>, dir: &Path) -> Seen {
     let theirs = run(&theirs_argv, dir);
     let us = run(&ours_argv, dir);
-    assert_eq!(us, theirs, "{case}: ours {ours_argv:?} vs openssl {theirs_argv:?}");
+    assert_eq!(
+        us, theirs,
+        "{case}: ours {ours_argv:?} vs openssl {theirs_argv:?}"
+    );
     theirs
 }
 
@@ -142,8 +218,20 @@ fn setup(f: &Family, msg_len: usize) -> (tempfile::TempDir, PathBuf) {
     openssl();
     let d = tempfile::tempdir().unwrap();
     let p = d.path().to_path_buf();
-    sh(&format!("openssl genpkey {} -out key.pem 2>/dev/null && openssl pkey -in key.pem -pubout -out pub.pem", f.genpkey), &p);
-    std::fs::write(p.join("m"), (0..msg_len).map(|i| (i * 7 % 251) as u8).collect::<Vec<_>>()).unwrap();
+    sh(
+        &format!(
+            "openssl genpkey {} -out key.pem 2>/dev/null && openssl pkey -in key.pem -pubout -out pub.pem",
+            f.genpkey
+        ),
+        &p,
+    );
+    std::fs::write(
+        p.join("m"),
+        (0..msg_len)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     sh(f.sign_message, &p);
     (d, p)
 }
@@ -152,16 +240,46 @@ fn setup(f: &Family, msg_len: usize) -> (tempfile::TempDir, PathBuf) {
 fn every_family_signed_by_openssl_verifies_with_the_printed_command_and_with_us() {
     for f in families() {
         let (_d, p) = setup(&f, 5000);
-        let verify = |sig: &str, data: &str, alg: &str| ours(&["verify", "--public-key", "pub.pem", "--signature", sig, "--signing-algorithm", alg, data]);
-        let good = assert_parity(&format!("{} good", f.name), verify("m.sig", "m", f.alg), printed_command(f.alg, "message", "m.sig", "m", &p), &p);
-        let accepted = if f.alg == "ED25519_SHA_512" { "Signature Verified Successfully\n" } else { "Verified OK\n" };
-        assert_eq!((good.stdout.as_str(), good.code), (accepted, 0), "{}: openssl itself must accept", f.name);
+        let verify = |sig: &str, data: &str, alg: &str| {
+            ours(&[
+                "verify",
+                "--public-key",
+                "pub.pem",
+                "--signature",
+                sig,
+                "--signing-algorithm",
+                alg,
+                data,
+            ])
+        };
+        let good = assert_parity(
+            &format!("{} good", f.name),
+            verify("m.sig", "m", f.alg),
+            printed_command(f.alg, "message", "m.sig", "m", &p),
+            &p,
+        );
+        let accepted = if f.alg == "ED25519_SHA_512" {
+            "Signature Verified Successfully\n"
+        } else {
+            "Verified OK\n"
+        };
+        assert_eq!(
+            (good.stdout.as_str(), good.code),
+            (accepted, 0),
+            "{}: openssl itself must accept",
+            f.name
+        );
 
         // Tampered message: one bit.
         let mut m = std::fs::read(p.join("m")).unwrap();
         m[100] ^= 1;
         std::fs::write(p.join("m.tampered"), &m).unwrap();
-        let t = assert_parity(&format!("{} tampered", f.name), verify("m.sig", "m.tampered", f.alg), printed_command(f.alg, "message", "m.sig", "m.tampered", &p), &p);
+        let t = assert_parity(
+            &format!("{} tampered", f.name),
+            verify("m.sig", "m.tampered", f.alg),
+            printed_command(f.alg, "message", "m.sig", "m.tampered", &p),
+            &p,
+        );
         assert_ne!(t.code, 0, "{}: tampered must fail", f.name);
 
         // Truncated signature, flipped signature bit, random bytes.
@@ -170,9 +288,20 @@ fn every_family_signed_by_openssl_verifies_with_the_printed_command_and_with_us(
         let mut flipped = sig.clone();
         flipped[sig.len() / 2] ^= 0x10;
         std::fs::write(p.join("flip.sig"), &flipped).unwrap();
-        std::fs::write(p.join("junk.sig"), (0..sig.len()).map(|i| (i * 13 % 256) as u8).collect::<Vec<_>>()).unwrap();
+        std::fs::write(
+            p.join("junk.sig"),
+            (0..sig.len())
+                .map(|i| (i * 13 % 256) as u8)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
         for bad in ["trunc.sig", "flip.sig", "junk.sig"] {
-            let s = assert_parity(&format!("{} {bad}", f.name), verify(bad, "m", f.alg), printed_command(f.alg, "message", bad, "m", &p), &p);
+            let s = assert_parity(
+                &format!("{} {bad}", f.name),
+                verify(bad, "m", f.alg),
+                printed_command(f.alg, "message", bad, "m", &p),
+                &p,
+            );
             assert_ne!(s.code, 0, "{} {bad} must fail", f.name);
         }
     }
@@ -183,10 +312,29 @@ fn wrong_algorithm_fails_like_openssl_with_that_algorithm() {
     for f in families() {
         let (_d, p) = setup(&f, 300);
         let wrong = f.wrong_alg;
-        let ours_argv = ours(&["verify", "--public-key", "pub.pem", "--signature", "m.sig", "--signing-algorithm", wrong, "m"]);
+        let ours_argv = ours(&[
+            "verify",
+            "--public-key",
+            "pub.pem",
+            "--signature",
+            "m.sig",
+            "--signing-algorithm",
+            wrong,
+            "m",
+        ]);
         if wrong.starts_with('-') {
             // openssl-style hash option: compare with openssl dgst using that option directly.
-            let mut theirs: Vec<String> = ["openssl", "dgst", wrong, "-verify", "pub.pem", "-signature", "m.sig"].map(String::from).to_vec();
+            let mut theirs: Vec<String> = [
+                "openssl",
+                "dgst",
+                wrong,
+                "-verify",
+                "pub.pem",
+                "-signature",
+                "m.sig",
+            ]
+            .map(String::from)
+            .to_vec();
             if f.alg == "SM2DSA" {
                 theirs.extend(["-sigopt", "distid:1234567812345678"].map(String::from));
             }
@@ -204,7 +352,12 @@ fn wrong_algorithm_fails_like_openssl_with_that_algorithm() {
             let r = run(&ours_argv, &p);
             assert!(r.code == 2 || r.code == 1, "{r:?}");
         } else {
-            let s = assert_parity(&format!("{} as {wrong}", f.name), ours_argv, printed_command(wrong, "message", "m.sig", "m", &p), &p);
+            let s = assert_parity(
+                &format!("{} as {wrong}", f.name),
+                ours_argv,
+                printed_command(wrong, "message", "m.sig", "m", &p),
+                &p,
+            );
             assert_ne!(s.code, 0);
         }
     }
@@ -215,11 +368,26 @@ fn c18_pss_with_maximum_salt_fails_strictly_and_passes_with_auto_like_openssl() 
     openssl();
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem 2>/dev/null && openssl pkey -in key.pem -pubout -out pub.pem && printf 'salted' > m", p);
-    sh("openssl dgst -sha256 -sign key.pem -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:max -sigopt rsa_mgf1_md:sha256 -out m.sig m", p);
+    sh(
+        "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem 2>/dev/null && openssl pkey -in key.pem -pubout -out pub.pem && printf 'salted' > m",
+        p,
+    );
+    sh(
+        "openssl dgst -sha256 -sign key.pem -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:max -sigopt rsa_mgf1_md:sha256 -out m.sig m",
+        p,
+    );
     let strict = assert_parity(
         "pss max salt, strict",
-        ours(&["verify", "--public-key", "pub.pem", "--signature", "m.sig", "--signing-algorithm", "RSASSA_PSS_SHA_256", "m"]),
+        ours(&[
+            "verify",
+            "--public-key",
+            "pub.pem",
+            "--signature",
+            "m.sig",
+            "--signing-algorithm",
+            "RSASSA_PSS_SHA_256",
+            "m",
+        ]),
         printed_command("RSASSA_PSS_SHA_256", "message", "m.sig", "m", p),
         p,
     );
@@ -230,7 +398,18 @@ fn c18_pss_with_maximum_salt_fails_strictly_and_passes_with_auto_like_openssl() 
         .collect();
     let auto = assert_parity(
         "pss max salt, auto",
-        ours(&["verify", "--public-key", "pub.pem", "--signature", "m.sig", "--signing-algorithm", "RSASSA_PSS_SHA_256", "--pss-salt-length", "auto", "m"]),
+        ours(&[
+            "verify",
+            "--public-key",
+            "pub.pem",
+            "--signature",
+            "m.sig",
+            "--signing-algorithm",
+            "RSASSA_PSS_SHA_256",
+            "--pss-salt-length",
+            "auto",
+            "m",
+        ]),
         auto_theirs,
         p,
     );
@@ -245,15 +424,40 @@ fn digest_mode_signatures_verify_like_pkeyutl_and_over_the_original_file() {
         sh(f.sign_digest.unwrap_or_default(), &p);
         let good = assert_parity(
             &format!("{} digest", f.name),
-            ours(&["verify", "--public-key", "pub.pem", "--signature", "d.sig", "--signing-algorithm", f.alg, "--message-type", "digest", "m.dgst"]),
+            ours(&[
+                "verify",
+                "--public-key",
+                "pub.pem",
+                "--signature",
+                "d.sig",
+                "--signing-algorithm",
+                f.alg,
+                "--message-type",
+                "digest",
+                "m.dgst",
+            ]),
             printed_command(f.alg, "digest", "d.sig", "m.dgst", &p),
             &p,
         );
-        assert_eq!((good.stdout.as_str(), good.code), ("Signature Verified Successfully\n", 0), "{}", f.name);
+        assert_eq!(
+            (good.stdout.as_str(), good.code),
+            ("Signature Verified Successfully\n", 0),
+            "{}",
+            f.name
+        );
         // C06: a DIGEST-mode signature over H(file) verifies with `openssl dgst` over the file.
         let over_file = assert_parity(
             &format!("{} digest-signed, checked over the file", f.name),
-            ours(&["verify", "--public-key", "pub.pem", "--signature", "d.sig", "--signing-algorithm", f.alg, "m"]),
+            ours(&[
+                "verify",
+                "--public-key",
+                "pub.pem",
+                "--signature",
+                "d.sig",
+                "--signing-algorithm",
+                f.alg,
+                "m",
+            ]),
             printed_command(f.alg, "message", "d.sig", "m", &p),
             &p,
         );
@@ -263,7 +467,18 @@ fn digest_mode_signatures_verify_like_pkeyutl_and_over_the_original_file() {
         std::fs::write(p.join("bad.dgst"), &dg).unwrap();
         let bad = assert_parity(
             &format!("{} wrong digest", f.name),
-            ours(&["verify", "--public-key", "pub.pem", "--signature", "d.sig", "--signing-algorithm", f.alg, "--message-type", "digest", "bad.dgst"]),
+            ours(&[
+                "verify",
+                "--public-key",
+                "pub.pem",
+                "--signature",
+                "d.sig",
+                "--signing-algorithm",
+                f.alg,
+                "--message-type",
+                "digest",
+                "bad.dgst",
+            ]),
             printed_command(f.alg, "digest", "d.sig", "bad.dgst", &p),
             &p,
         );
@@ -277,10 +492,22 @@ fn c08_pkcs1_signature_over_a_bare_digest_is_a_verification_failure() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     // Raw RSA PKCS#1 v1.5 padding around the bare SHA-256 (no DigestInfo), as some emulators did.
-    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem 2>/dev/null && openssl pkey -in key.pem -pubout -out pub.pem && printf 'bare' > m && openssl dgst -sha256 -binary -out m.dgst m && openssl pkeyutl -sign -inkey key.pem -in m.dgst -out m.sig", p);
+    sh(
+        "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem 2>/dev/null && openssl pkey -in key.pem -pubout -out pub.pem && printf 'bare' > m && openssl dgst -sha256 -binary -out m.dgst m && openssl pkeyutl -sign -inkey key.pem -in m.dgst -out m.sig",
+        p,
+    );
     let s = assert_parity(
         "bare digest",
-        ours(&["verify", "--public-key", "pub.pem", "--signature", "m.sig", "--signing-algorithm", "RSASSA_PKCS1_V1_5_SHA_256", "m"]),
+        ours(&[
+            "verify",
+            "--public-key",
+            "pub.pem",
+            "--signature",
+            "m.sig",
+            "--signing-algorithm",
+            "RSASSA_PKCS1_V1_5_SHA_256",
+            "m",
+        ]),
         printed_command("RSASSA_PKCS1_V1_5_SHA_256", "message", "m.sig", "m", p),
         p,
     );
@@ -290,21 +517,66 @@ fn c08_pkcs1_signature_over_a_bare_digest_is_a_verification_failure() {
 #[test]
 fn c01_c04_convert_signature_round_trips_and_openssl_accepts_the_der_again() {
     openssl();
-    for (curve, alg, width) in [("P-256", "ECDSA_SHA_256", 64), ("P-384", "ECDSA_SHA_384", 96), ("P-521", "ECDSA_SHA_512", 132), ("secp256k1", "ECDSA_SHA_256", 64)] {
+    for (curve, alg, width) in [
+        ("P-256", "ECDSA_SHA_256", 64),
+        ("P-384", "ECDSA_SHA_384", 96),
+        ("P-521", "ECDSA_SHA_512", 132),
+        ("secp256k1", "ECDSA_SHA_256", 64),
+    ] {
         let d = tempfile::tempdir().unwrap();
         let p = d.path();
-        sh(&format!("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:{curve} -out key.pem && openssl pkey -in key.pem -pubout -out pub.pem"), p);
+        sh(
+            &format!(
+                "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:{curve} -out key.pem && openssl pkey -in key.pem -pubout -out pub.pem"
+            ),
+            p,
+        );
         // Many signatures, so that r or s with leading zero bytes occur (about 1 in 128 per integer).
         for i in 0..40 {
             std::fs::write(p.join("m"), format!("message {i}")).unwrap();
             let h = alg.rsplit('_').next().unwrap_or("256");
-            sh(&format!("openssl dgst -sha{h} -sign key.pem -out m.sig m"), p);
-            let to_raw = run(&ours(&["convert-signature", "--to", "raw", "--public-key", "pub.pem", "--out", "m.raw", "m.sig"]), p);
+            sh(
+                &format!("openssl dgst -sha{h} -sign key.pem -out m.sig m"),
+                p,
+            );
+            let to_raw = run(
+                &ours(&[
+                    "convert-signature",
+                    "--to",
+                    "raw",
+                    "--public-key",
+                    "pub.pem",
+                    "--out",
+                    "m.raw",
+                    "m.sig",
+                ]),
+                p,
+            );
             assert_eq!(to_raw.code, 0, "{curve}: {to_raw:?}");
-            assert_eq!(std::fs::read(p.join("m.raw")).unwrap().len(), width, "{curve}: fixed width");
-            let back = run(&ours(&["convert-signature", "--to", "der", "--public-key", "pub.pem", "--out", "m.der", "m.raw"]), p);
+            assert_eq!(
+                std::fs::read(p.join("m.raw")).unwrap().len(),
+                width,
+                "{curve}: fixed width"
+            );
+            let back = run(
+                &ours(&[
+                    "convert-signature",
+                    "--to",
+                    "der",
+                    "--public-key",
+                    "pub.pem",
+                    "--out",
+                    "m.der",
+                    "m.raw",
+                ]),
+                p,
+            );
             assert_eq!(back.code, 0);
-            assert_eq!(std::fs::read(p.join("m.der")).unwrap(), std::fs::read(p.join("m.sig")).unwrap(), "{curve}: DER round trip");
+            assert_eq!(
+                std::fs::read(p.join("m.der")).unwrap(),
+                std::fs::read(p.join("m.sig")).unwrap(),
+                "{curve}: DER round trip"
+            );
             let v = run(&printed_command(alg, "message", "m.der", "m", p), p);
             assert_eq!(v.stdout, "Verified OK\n");
         }

