@@ -207,7 +207,11 @@ fn ed25519ph_pycryptodome_signature_verifies_over_message_and_digest() {
         assert_clear_version_error(&out, &err, code, "3.2");
         return;
     }
-    assert_eq!((out.as_str(), code), ("Verified OK\n", 0), "{err}");
+    assert_eq!(
+        (out.as_str(), code),
+        ("Signature Verified Successfully\n", 0),
+        "{err}"
+    );
     let (out, err, code) = kms_openssl(
         &[&base[..], &["--message-type", "digest", "m.sha512"]].concat(),
         d.path(),
@@ -218,5 +222,9 @@ fn ed25519ph_pycryptodome_signature_verifies_over_message_and_digest() {
         "{err}"
     );
     let (out, err, code) = kms_openssl(&[&base[..], &["m.tampered"]].concat(), d.path());
-    assert_eq!((out.as_str(), code), ("Verification failure\n", 1), "{err}");
+    assert_eq!(
+        (out.as_str(), code),
+        ("Signature Verification Failure\n", 1),
+        "{err}"
+    );
 }
