@@ -62,6 +62,12 @@ pub enum Command {
     ConvertSignature(ConvertSignatureArgs),
     /// Convert a DER SubjectPublicKeyInfo to PEM, as `openssl pkey -pubin -inform DER -outform PEM`.
     ConvertKey(ConvertKeyArgs),
+    /// Encrypt with an RSA KMS public key offline (RSAES-OAEP as KMS decrypts it), or in KMS with --kms.
+    Encrypt(EncryptArgs),
+    /// Decrypt in KMS (Decrypt); the plaintext file is written with mode 0600.
+    Decrypt(DecryptArgs),
+    /// ECDH: in KMS (DeriveSharedSecret) with --key-id, or offline on the peer's side with --private-key.
+    DeriveSharedSecret(DeriveArgs),
     /// Run the reference workflow end to end (key, alias, sign, public key, verify, tamper).
     Demo(DemoArgs),
 }
@@ -289,4 +295,74 @@ pub struct DemoArgs {
     /// Alias to create (a suffix is added if it exists).
     #[arg(long, default_value = "alias/sample-sign-verify-key")]
     pub alias: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// RSA public key file (PEM or DER SPKI).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "key_id",
+        conflicts_with = "key_id"
+    )]
+    pub public_key: Option<PathBuf>,
+    /// Fetch the public key from KMS (GetPublicKey, once per run); its KeyUsage is checked.
+    #[arg(long)]
+    pub key_id: Option<String>,
+    /// Key metadata JSON from `get-public-key --metadata` (its KeyUsage is checked).
+    #[arg(long, value_name = "FILE")]
+    pub metadata: Option<PathBuf>,
+    /// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256.
+    #[arg(long, default_value = "RSAES_OAEP_SHA_256")]
+    pub encryption_algorithm: String,
+    /// Call the KMS Encrypt API instead of encrypting locally (needs --key-id).
+    #[arg(long, requires = "key_id")]
+    pub kms: bool,
+    /// Ciphertext output (raw bytes, modulus length).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Plaintext file, or - for stdin.
+    #[arg(value_name = "FILE")]
+    pub input: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long)]
+    pub key_id: String,
+    #[arg(long, default_value = "RSAES_OAEP_SHA_256")]
+    pub encryption_algorithm: String,
+    /// Plaintext output (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Ciphertext file.
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DeriveArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// KMS KEY_AGREEMENT key (DeriveSharedSecret).
+    #[arg(
+        long,
+        required_unless_present = "private_key",
+        conflicts_with = "private_key"
+    )]
+    pub key_id: Option<String>,
+    /// Offline: the peer's own private key (PEM or DER).
+    #[arg(long, value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+    /// The other side's public key (PEM or DER SPKI).
+    #[arg(long, value_name = "FILE")]
+    pub peer_public_key: PathBuf,
+    /// Raw shared secret output (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }

@@ -334,6 +334,70 @@ impl Kms {
     }
 }
 
+impl Kms {
+    /// Encrypt inside KMS (RSA OAEP for asymmetric keys). Returns the ciphertext blob.
+    pub async fn encrypt(
+        &self,
+        key_id: &str,
+        plaintext: Vec<u8>,
+        algorithm: EncryptionAlgorithm,
+    ) -> Result<Vec<u8>> {
+        let out = self
+            .client
+            .encrypt()
+            .key_id(key_id)
+            .plaintext(Blob::new(plaintext))
+            .encryption_algorithm(t::EncryptionAlgorithmSpec::from(algorithm.as_str()))
+            .send()
+            .await
+            .map_err(|e| self.err("Encrypt", e))?;
+        out.ciphertext_blob()
+            .map(|b| b.as_ref().to_vec())
+            .ok_or_else(|| missing("Encrypt", "CiphertextBlob"))
+    }
+
+    /// Decrypt inside KMS with the same KeyId and EncryptionAlgorithm that encrypted.
+    pub async fn decrypt(
+        &self,
+        key_id: &str,
+        ciphertext: Vec<u8>,
+        algorithm: EncryptionAlgorithm,
+    ) -> Result<Vec<u8>> {
+        let out = self
+            .client
+            .decrypt()
+            .key_id(key_id)
+            .ciphertext_blob(Blob::new(ciphertext))
+            .encryption_algorithm(t::EncryptionAlgorithmSpec::from(algorithm.as_str()))
+            .send()
+            .await
+            .map_err(|e| self.err("Decrypt", e))?;
+        out.plaintext()
+            .map(|b| b.as_ref().to_vec())
+            .ok_or_else(|| missing("Decrypt", "Plaintext"))
+    }
+
+    /// DeriveSharedSecret (ECDH) with the peer's DER SPKI. Returns the raw shared secret.
+    pub async fn derive_shared_secret(
+        &self,
+        key_id: &str,
+        peer_spki_der: Vec<u8>,
+    ) -> Result<Vec<u8>> {
+        let out = self
+            .client
+            .derive_shared_secret()
+            .key_id(key_id)
+            .key_agreement_algorithm(t::KeyAgreementAlgorithmSpec::Ecdh)
+            .public_key(Blob::new(peer_spki_der))
+            .send()
+            .await
+            .map_err(|e| self.err("DeriveSharedSecret", e))?;
+        out.shared_secret()
+            .map(|b| b.as_ref().to_vec())
+            .ok_or_else(|| missing("DeriveSharedSecret", "SharedSecret"))
+    }
+}
+
 fn missing(operation: &'static str, field: &str) -> Error {
     Error::Kms {
         operation,

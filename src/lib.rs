@@ -12,6 +12,7 @@
 pub mod alias;
 pub mod digest;
 pub mod ecdsa;
+pub mod encrypt;
 pub mod error;
 pub mod io;
 pub mod keys;

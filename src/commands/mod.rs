@@ -3,6 +3,7 @@
 mod convert;
 mod create_key;
 mod demo;
+mod encrypt;
 mod get_public_key;
 mod openssl_command;
 mod sign;
@@ -38,6 +39,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::OpensslCommand(a) => openssl_command::run(a, &ctx),
         Command::ConvertSignature(a) => convert::run_signature(a, &ctx),
         Command::ConvertKey(a) => convert::run_key(a, &ctx),
+        Command::Encrypt(a) => encrypt::run_encrypt(a, &ctx).await,
+        Command::Decrypt(a) => encrypt::run_decrypt(a, &ctx).await,
+        Command::DeriveSharedSecret(a) => encrypt::run_derive(a, &ctx).await,
         Command::Demo(a) => demo::run(a, &ctx).await,
     }
 }

@@ -1,0 +1,110 @@
+use std::io::Read;
+use std::path::Path;
+
+use kms_openssl::encrypt;
+use kms_openssl::io::{Input, Mode, read_small_file, write_atomic};
+use kms_openssl::keys::PublicKey;
+use kms_openssl::spec::{EncryptionAlgorithm, KeyUsage};
+use kms_openssl::{Error, Result};
+
+use super::{Ctx, EXIT_OK, connect};
+use crate::cli::{DecryptArgs, DeriveArgs, EncryptArgs};
+
+/// KMS's largest asymmetric plaintext is 470 bytes (RSA_4096, SHA-1); read a little more to report it.
+const MAX_PLAINTEXT_READ: usize = 4096;
+
+pub async fn run_encrypt(a: EncryptArgs, _ctx: &Ctx) -> Result<u8> {
+    let alg: EncryptionAlgorithm = a.encryption_algorithm.parse()?;
+    let input = Input::parse(&a.input);
+    let origin = input.display_path();
+    let (plaintext, more) =
+        kms_openssl::io::read_up_to(&mut input.open()?, MAX_PLAINTEXT_READ, &origin)?;
+    if more {
+        return Err(Error::BadInput {
+            path: origin,
+            reason: "larger than any RSA OAEP plaintext KMS can decrypt (470 bytes at most)".into(),
+        });
+    }
+    if let Some(m) = &a.metadata {
+        let v: serde_json::Value = serde_json::from_slice(&read_small_file(m, 1024 * 1024)?)
+            .map_err(|e| Error::BadInput {
+                path: m.clone(),
+                reason: format!("not key metadata JSON: {e}"),
+            })?;
+        if let Some(u) = v.get("KeyUsage").and_then(|u| u.as_str()) {
+            encrypt::check_usage(u.parse()?)?;
+        }
+    }
+    let ciphertext = match (&a.key_id, &a.public_key) {
+        (Some(key_id), _) => {
+            let kms = connect(&a.aws).await?;
+            let info = kms.get_public_key(key_id).await?;
+            encrypt::check_usage(info.key_usage)?;
+            if !info.encryption_algorithms.is_empty() && !info.encryption_algorithms.contains(&alg)
+            {
+                return Err(Error::Usage(format!(
+                    "the key does not allow {alg}; it allows {:?}",
+                    info.encryption_algorithms
+                )));
+            }
+            if a.kms {
+                kms.encrypt(key_id, plaintext, alg).await?
+            } else {
+                let key = PublicKey::from_spki_der(&info.spki_der, Path::new("GetPublicKey"))?;
+                encrypt::encrypt_oaep(&key, alg, &plaintext)?
+            }
+        }
+        (None, Some(p)) => encrypt::encrypt_oaep(&PublicKey::from_file(p)?, alg, &plaintext)?,
+        (None, None) => return Err(Error::Usage("give --public-key or --key-id".into())),
+    };
+    write_atomic(&a.out, &ciphertext, Mode::Default)?;
+    Ok(EXIT_OK)
+}
+
+pub async fn run_decrypt(a: DecryptArgs, _ctx: &Ctx) -> Result<u8> {
+    let alg: EncryptionAlgorithm = a.encryption_algorithm.parse()?;
+    let ciphertext = read_small_file(&a.input, 6144)?;
+    if ciphertext.is_empty() {
+        return Err(Error::BadInput {
+            path: a.input.clone(),
+            reason: "the ciphertext file is empty".into(),
+        });
+    }
+    let kms = connect(&a.aws).await?;
+    let plaintext = kms.decrypt(&a.key_id, ciphertext, alg).await?;
+    write_atomic(&a.out, &plaintext, Mode::OwnerOnly)?;
+    Ok(EXIT_OK)
+}
+
+pub async fn run_derive(a: DeriveArgs, _ctx: &Ctx) -> Result<u8> {
+    let peer = PublicKey::from_file(&a.peer_public_key)?;
+    let secret = match (&a.key_id, &a.private_key) {
+        (Some(key_id), _) => {
+            let kms = connect(&a.aws).await?;
+            let info = kms.get_public_key(key_id).await?;
+            if info.key_usage != KeyUsage::KeyAgreement {
+                return Err(Error::WrongKeyUsage {
+                    operation: "DeriveSharedSecret",
+                    actual: info.key_usage,
+                    needed: KeyUsage::KeyAgreement,
+                });
+            }
+            kms.derive_shared_secret(key_id, peer.spki_der().to_vec())
+                .await?
+        }
+        (None, Some(p)) => {
+            let mut bytes = Vec::new();
+            kms_openssl::io::open_regular(p)?
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(p, e))?;
+            encrypt::derive_ecdh(&encrypt::private_key_from_bytes(&bytes, p)?, &peer)?
+        }
+        (None, None) => {
+            return Err(Error::Usage(
+                "give --key-id (KMS) or --private-key (offline)".into(),
+            ));
+        }
+    };
+    write_atomic(&a.out, &secret, Mode::OwnerOnly)?;
+    Ok(EXIT_OK)
+}
