@@ -185,12 +185,13 @@ pub enum VerifyOver {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
-    /// Public key file, PEM or DER SubjectPublicKeyInfo (detected). Not needed with --kms.
+    /// Public key file, PEM or DER SubjectPublicKeyInfo (detected). Repeatable with --manifest
+    /// (each signature's sidecar picks its key). Not needed with --kms.
     #[arg(long, value_name = "FILE", required_unless_present = "kms")]
-    pub public_key: Option<PathBuf>,
+    pub public_key: Vec<PathBuf>,
     /// Raw signature bytes.
-    #[arg(long, value_name = "FILE")]
-    pub signature: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "manifest")]
+    pub signature: Option<PathBuf>,
     /// KMS SigningAlgorithm, or openssl-style -sha256/-sha384/-sha512.
     #[arg(long, allow_hyphen_values = true)]
     pub signing_algorithm: Option<String>,
@@ -207,14 +208,18 @@ pub struct VerifyArgs {
     #[arg(long, default_value = kms_openssl::spec::SM2_DEFAULT_DISTID)]
     pub sm2_distid: String,
     /// Verify with the KMS Verify API instead of offline.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "manifest")]
     pub kms: bool,
     /// Key for --kms.
     #[arg(long, requires = "kms")]
     pub key_id: Option<String>,
+    /// Verify many files: one per line, `FILE` (signature FILE.sig, sidecar FILE.sig.json) or
+    /// `FILE<TAB>SIGNATURE[<TAB>SIDECAR]`. Prints one line per file and a summary; exit 1 if any fails.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["signature", "input"])]
+    pub manifest: Option<PathBuf>,
     /// Message file, or - for stdin.
-    #[arg(value_name = "FILE")]
-    pub input: String,
+    #[arg(value_name = "FILE", required_unless_present = "manifest")]
+    pub input: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

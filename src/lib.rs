@@ -10,6 +10,7 @@
 //! - [`ecdsa`], [`openssl_cmd`], [`sidecar`], [`alias`], [`io`]: encodings, commands, files.
 
 pub mod alias;
+pub mod batch;
 pub mod digest;
 pub mod ecdsa;
 pub mod encrypt;

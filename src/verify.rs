@@ -129,6 +129,20 @@ pub fn dgst_signature_window<'a>(key: &PublicKey, sig: &'a [u8]) -> (&'a [u8], u
     (&sig[..n], sig.len() - n)
 }
 
+/// The signature bytes the openssl command for `alg` looks at: `dgst` reads at most
+/// `EVP_PKEY_get_size` bytes, `pkeyutl` (EdDSA) reads the whole file. Returns them and how many
+/// bytes were ignored.
+pub fn signature_as_openssl_reads_it<'a>(
+    key: &PublicKey,
+    alg: SigningAlgorithm,
+    sig: &'a [u8],
+) -> (&'a [u8], usize) {
+    match alg.params().openssl_tool {
+        crate::spec::OpensslTool::Dgst => dgst_signature_window(key, sig),
+        crate::spec::OpensslTool::PkeyutlRawin => (sig, 0),
+    }
+}
+
 /// Checks that `alg` can be verified with this key and this OpenSSL.
 pub fn check_algorithm(
     key: &PublicKey,

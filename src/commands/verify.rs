@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use kms_openssl::batch::{self, KeyRing};
 use kms_openssl::io::{Input, read_small_file};
 use kms_openssl::keys::PublicKey;
 use kms_openssl::sidecar::{self, Sidecar};
@@ -15,18 +16,31 @@ use crate::cli::{OutputFormat, PssSalt, VerifyArgs, VerifyOver};
 const MAX_SIGNATURE_FILE: u64 = 64 * 1024;
 
 pub async fn run(a: VerifyArgs, ctx: &Ctx) -> Result<u8> {
-    let input = Input::parse(&a.input);
+    if let Some(m) = &a.manifest {
+        return run_manifest(&a, m, ctx);
+    }
+    let (Some(input), Some(signature)) = (a.input.as_deref(), a.signature.as_ref()) else {
+        return Err(Error::Usage(
+            "give FILE and --signature (or --manifest)".into(),
+        ));
+    };
+    let input = Input::parse(input);
     if let Input::File(p) = &input {
         kms_openssl::io::open_regular(p)?;
     }
-    let sig = read_small_file(&a.signature, MAX_SIGNATURE_FILE)?;
+    let sig = read_small_file(signature, MAX_SIGNATURE_FILE)?;
     if sig.is_empty() {
         return Err(Error::BadInput {
-            path: a.signature.clone(),
+            path: signature.clone(),
             reason: "the signature file is empty".into(),
         });
     }
-    let key = match &a.public_key {
+    if a.public_key.len() > 1 {
+        return Err(Error::Usage(
+            "give one --public-key (several are for --manifest)".into(),
+        ));
+    }
+    let key = match a.public_key.first() {
         Some(p) => Some(PublicKey::from_file(p)?),
         None => None,
     };
@@ -44,34 +58,19 @@ pub async fn run(a: VerifyArgs, ctx: &Ctx) -> Result<u8> {
         key.ok_or_else(|| Error::Usage("--public-key is needed for offline verification".into()))?;
     if verify::is_base64_text_signature(&key, &sig) {
         return Err(Error::BadInput {
-            path: a.signature.clone(),
+            path: signature.clone(),
             reason: "holds base64 text, not signature bytes; decode it first (`base64 --decode f.b64 > f.sig`)".into(),
         });
     }
-    let opts = VerifyOptions {
-        pss_salt: match a.pss_salt_length {
-            PssSalt::Digest => PssSaltPolicy::Strict,
-            PssSalt::Auto => PssSaltPolicy::Auto,
-        },
-        sm2_distid: a.sm2_distid.as_bytes().to_vec(),
-        // `-sha384` means what `openssl dgst -sha384` does, even on a key KMS would not use it with.
-        enforce_key_spec: !a
-            .signing_algorithm
-            .as_deref()
-            .is_some_and(|s| s.starts_with('-')),
-    };
+    let opts = options(&a);
     match a.message_type {
         VerifyOver::Raw => {
-            // `openssl dgst` reads at most EVP_PKEY_get_size bytes of the signature; pkeyutl reads it all.
-            let (window, ignored) = match alg.params().openssl_tool {
-                OpensslTool::Dgst => verify::dgst_signature_window(&key, &sig),
-                OpensslTool::PkeyutlRawin => (&sig[..], 0),
-            };
+            let (window, ignored) = verify::signature_as_openssl_reads_it(&key, alg, &sig);
             if ignored > 0 {
                 // stderr stays as openssl's (empty here); the detail is for -v.
                 tracing::info!(
                     "{} has {ignored} bytes after the first {}; ignored, as `openssl dgst` reads only EVP_PKEY_get_size bytes (OpenSSL issue 25589)",
-                    a.signature.display(),
+                    signature.display(),
                     window.len()
                 );
             }
@@ -105,10 +104,14 @@ pub async fn run(a: VerifyArgs, ctx: &Ctx) -> Result<u8> {
 
 fn load_sidecar(a: &VerifyArgs, key: Option<&PublicKey>) -> Result<Option<Sidecar>> {
     let Some(p) = &a.sidecar else { return Ok(None) };
-    let path: PathBuf = if p.as_os_str().is_empty() {
-        sidecar::path_for(&a.signature)
-    } else {
-        p.clone()
+    let path: PathBuf = match (p.as_os_str().is_empty(), &a.signature) {
+        (true, Some(sig)) => sidecar::path_for(sig),
+        (true, None) => {
+            return Err(Error::Usage(
+                "--sidecar without a path needs --signature".into(),
+            ));
+        }
+        (false, _) => p.clone(),
     };
     let sc = Sidecar::load(&path)?;
     if let Some(k) = key {
@@ -231,5 +234,85 @@ async fn verify_in_kms(
     Ok(match a.message_type {
         VerifyOver::Raw => print_dgst(&o, alg, ctx),
         VerifyOver::Digest => print_pkeyutl(&o, alg, ctx),
+    })
+}
+
+fn options(a: &VerifyArgs) -> VerifyOptions {
+    VerifyOptions {
+        pss_salt: match a.pss_salt_length {
+            PssSalt::Digest => PssSaltPolicy::Strict,
+            PssSalt::Auto => PssSaltPolicy::Auto,
+        },
+        sm2_distid: a.sm2_distid.as_bytes().to_vec(),
+        // `-sha384` means what `openssl dgst -sha384` does, even on a key KMS would not use it with.
+        enforce_key_spec: !a
+            .signing_algorithm
+            .as_deref()
+            .is_some_and(|s| s.starts_with('-')),
+    }
+}
+
+/// `verify --manifest`: every file in parallel, one line each in `openssl dgst` words, a summary.
+fn run_manifest(a: &VerifyArgs, manifest: &std::path::Path, ctx: &Ctx) -> Result<u8> {
+    if a.public_key.is_empty() {
+        return Err(Error::Usage(
+            "--manifest needs at least one --public-key".into(),
+        ));
+    }
+    let keys = KeyRing::load(&a.public_key)?;
+    let entries = batch::read_manifest(manifest)?;
+    let algorithm = match a.signing_algorithm.as_deref() {
+        Some(s) if s.starts_with('-') => {
+            return Err(Error::Usage(
+                "with --manifest give a KMS algorithm name (or none: sidecars name it)".into(),
+            ));
+        }
+        Some(s) => Some(s.parse::<SigningAlgorithm>()?),
+        None => None,
+    };
+    let total = entries.len();
+    let results = batch::verify_all(entries, &keys, algorithm, &options(a));
+    let (mut ok, mut failed, mut errors) = (0usize, Vec::new(), Vec::new());
+    let mut lines = Vec::with_capacity(total);
+    for r in &results {
+        let name = r.entry.file.display().to_string();
+        match &r.outcome {
+            Ok(o) if o.verdict == Verdict::Verified => {
+                ok += 1;
+                lines.push(serde_json::json!({"File": name, "Verdict": o.verdict, "SigningAlgorithm": r.algorithm}));
+                if ctx.output == OutputFormat::Text {
+                    out(&format!("{name}: {}", o.verdict.dgst_line()));
+                }
+            }
+            Ok(o) => {
+                failed.push(name.clone());
+                lines.push(serde_json::json!({"File": name, "Verdict": o.verdict, "SigningAlgorithm": r.algorithm}));
+                if ctx.output == OutputFormat::Text {
+                    out(&format!("{name}: {}", o.verdict.dgst_line()));
+                }
+            }
+            Err(e) => {
+                errors.push(name.clone());
+                lines.push(serde_json::json!({"File": name, "Error": e.to_string()}));
+                if ctx.output == OutputFormat::Text {
+                    out(&format!("{name}: error: {e}"));
+                }
+            }
+        }
+    }
+    match ctx.output {
+        OutputFormat::Text => out(&format!(
+            "summary: {total} files, {ok} verified OK, {} failed verification, {} errors",
+            failed.len(),
+            errors.len()
+        )),
+        OutputFormat::Json => out_json(
+            &serde_json::json!({"Files": lines, "Total": total, "Verified": ok, "Failed": failed, "Errors": errors}),
+        )?,
+    }
+    Ok(if failed.is_empty() && errors.is_empty() {
+        0
+    } else {
+        1
     })
 }
