@@ -131,15 +131,31 @@ pub struct SignArgs {
     /// auto (RAW up to 4096 bytes, else DIGEST / EXTERNAL_MU), raw, digest or external_mu.
     #[arg(long, default_value = "auto")]
     pub message_type: String,
-    /// File to sign, or - for stdin. With --message-type digest: a file holding the bare digest.
-    #[arg(value_name = "FILE", required_unless_present = "digest_hex")]
-    pub input: Option<String>,
+    /// File(s) to sign, or - for stdin. With --message-type digest: a file holding the bare digest.
+    /// Several files (or --manifest) sign as a batch: FILE.sig and FILE.sig.json for each.
+    #[arg(value_name = "FILE", required_unless_present_any = ["digest_hex", "manifest"])]
+    pub input: Vec<String>,
     /// Precomputed digest as hex (implies DIGEST, or EXTERNAL_MU for ML-DSA).
-    #[arg(long, value_name = "HEX", conflicts_with = "input")]
+    #[arg(long, value_name = "HEX", conflicts_with_all = ["input", "manifest"])]
     pub digest_hex: Option<String>,
-    /// Where to write the raw signature bytes (default: FILE.sig).
-    #[arg(long, value_name = "FILE")]
+    /// Where to write the raw signature bytes (default: FILE.sig). One file only.
+    #[arg(long, value_name = "FILE", conflicts_with = "manifest")]
     pub out: Option<PathBuf>,
+    /// Batch: a file listing the files to sign, one path per line.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Batch: write signatures into this folder (default: next to each file).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Batch: concurrent Sign requests.
+    #[arg(long, default_value_t = kms_openssl::pipeline::DEFAULT_JOBS)]
+    pub jobs: usize,
+    /// Batch: client-side limit on Sign requests per second (KMS's shared default quota is 1,000/s).
+    #[arg(long, default_value_t = kms_openssl::pipeline::DEFAULT_MAX_RPS)]
+    pub max_rps: f64,
+    /// Batch: no progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Print the signature as base64 on stdout instead of writing a file.
     #[arg(long)]
     pub base64: bool,

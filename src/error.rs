@@ -224,6 +224,12 @@ impl Error {
             Error::Pkcs1PublicKey { .. } => {
                 "convert it with `openssl rsa -RSAPublicKey_in -in key.pem -pubout` (writes BEGIN PUBLIC KEY)".into()
             }
+            Error::SelfVerifyFailed { reason } if reason.contains("salt length") => {
+                "the endpoint made a PSS signature whose salt is not the hash length; KMS always uses salt = hash length (moto uses the maximum). Nothing was written".into()
+            }
+            Error::SelfVerifyFailed { .. } => {
+                "the endpoint signed something other than the bytes sent (or with another key); check the endpoint: real KMS never does this".into()
+            }
             Error::OpensslTooOld { .. } => {
                 "build kms-openssl with `cargo build --features vendored`, which links a recent OpenSSL".into()
             }

@@ -18,6 +18,8 @@ pub struct ClientOptions {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    /// SDK attempts per call (standard retry mode); `Some(1)` when the caller retries itself.
+    pub max_attempts: Option<u32>,
 }
 
 /// A connected KMS client.
@@ -100,6 +102,11 @@ impl Kms {
         }
         if let Some(e) = &opts.endpoint_url {
             loader = loader.endpoint_url(e);
+        }
+        if let Some(n) = opts.max_attempts {
+            loader = loader.retry_config(
+                aws_config::retry::RetryConfig::standard().with_max_attempts(n.max(1)),
+            );
         }
         let conf = loader.load().await;
         if conf.region().is_none() {

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod kms;
 pub mod openssl_cmd;
 mod ossl;
+pub mod pipeline;
 pub mod sidecar;
 pub mod sign;
 pub mod spec;

@@ -38,6 +38,33 @@ pub fn path_for(signature: &Path) -> PathBuf {
 }
 
 impl Sidecar {
+    /// The sidecar for a signature KMS returned for `prepared`, signed now.
+    pub fn for_signature(
+        key_arn: &str,
+        key: &crate::sign::SigningKey,
+        alg: SigningAlgorithm,
+        prepared: &crate::sign::Prepared,
+    ) -> Result<Sidecar> {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|e| Error::Usage(format!("clock: {e}")))?;
+        Ok(Sidecar {
+            key_id: key_arn.to_string(),
+            key_spec: key.info.key_spec,
+            signing_algorithm: alg,
+            message_type: prepared.message_type,
+            digest_algorithm: prepared.digest_name.to_string(),
+            digest: hex::encode(&prepared.digest),
+            input_size: prepared.input_size,
+            public_key_sha256: hex::encode(crate::digest::hash_bytes(
+                crate::spec::Hash::Sha256,
+                &key.info.spki_der,
+            )?),
+            signed_at: now,
+            tool: crate::tool_version(),
+        })
+    }
+
     /// Reads and parses a sidecar file.
     pub fn load(path: &Path) -> Result<Sidecar> {
         let bytes = crate::io::read_small_file(path, 1024 * 1024)?;

@@ -89,7 +89,7 @@ pub async fn run(a: DemoArgs, _ctx: &Ctx) -> Result<u8> {
         .await?;
     sign::check_signature(&key, alg, &prepared, &signed.signature)?;
     write_atomic(&sig, &signed.signature, Mode::Default)?;
-    let sc = super::sign::make_sidecar(&signed.key_arn, &key, alg, &prepared)?;
+    let sc = kms_openssl::sidecar::Sidecar::for_signature(&signed.key_arn, &key, alg, &prepared)?;
     write_atomic(
         &kms_openssl::sidecar::path_for(&sig),
         &sc.to_json(),

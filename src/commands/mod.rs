@@ -74,12 +74,17 @@ pub fn report_error(e: &Error) {
 
 /// Connects to KMS with the command's AWS options.
 pub async fn connect(aws: &AwsArgs) -> Result<Kms> {
-    Kms::connect(&ClientOptions {
+    Kms::connect(&client_options(aws)).await
+}
+
+/// The client options a command's AWS flags give.
+pub fn client_options(aws: &AwsArgs) -> ClientOptions {
+    ClientOptions {
         region: aws.region.clone(),
         profile: aws.profile.clone(),
         endpoint_url: aws.endpoint_url.clone(),
-    })
-    .await
+        ..ClientOptions::default()
+    }
 }
 
 /// Writes a line to stdout; a closed pipe is not an error (`| head` must not fail the command).

@@ -3,14 +3,17 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use kms_openssl::io::{Input, Mode, write_atomic};
 use kms_openssl::sidecar::{self, Sidecar};
-use kms_openssl::sign::{self, MessageTypeChoice, Prepared, SelfCheck, SigningKey};
-use kms_openssl::spec::{Hash, SigningAlgorithm};
+use kms_openssl::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
+use kms_openssl::spec::SigningAlgorithm;
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, EXIT_OK, connect, err_line, out, out_json};
 use crate::cli::{OutputFormat, SignArgs};
 
 pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
+    if a.manifest.is_some() || a.input.len() > 1 {
+        return run_batch(a, ctx).await;
+    }
     let choice: MessageTypeChoice = a.message_type.parse()?;
     // A KMS name is checked now; an openssl-style `-sha512` is resolved once the key spec is known.
     let named_alg = if a.signing_algorithm.starts_with('-') {
@@ -18,7 +21,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     } else {
         Some(a.signing_algorithm.parse::<SigningAlgorithm>()?)
     };
-    let input = a.input.as_deref().map(Input::parse);
+    let input = a.input.first().map(|s| Input::parse(s));
     let digest = match &a.digest_hex {
         Some(h) => {
             Some(hex::decode(h.trim()).map_err(|e| Error::Usage(format!("--digest-hex: {e}")))?)
@@ -88,7 +91,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     write_atomic(&out_path, &signed.signature, Mode::Default)?;
     let sidecar_path = (!a.no_sidecar).then(|| sidecar::path_for(&out_path));
     if let Some(sp) = &sidecar_path {
-        let sc = make_sidecar(&signed.key_arn, &key, alg, &prepared)?;
+        let sc = Sidecar::for_signature(&signed.key_arn, &key, alg, &prepared)?;
         write_atomic(sp, &sc.to_json(), Mode::Default)?;
     }
     let verified = check == SelfCheck::Verified;
@@ -120,11 +123,7 @@ fn output_path(a: &SignArgs, input: Option<&Input>) -> Result<Option<PathBuf>> {
     }
     Ok(match (&a.out, input) {
         (Some(p), _) => Some(p.clone()),
-        (None, Some(Input::File(p))) => {
-            let mut s = p.as_os_str().to_owned();
-            s.push(".sig");
-            Some(PathBuf::from(s))
-        }
+        (None, Some(Input::File(p))) => Some(signature_path(p, a.out_dir.as_deref())),
         _ => None,
     })
 }
@@ -139,28 +138,113 @@ fn check_parent(p: &Path) -> Result<()> {
     }
 }
 
-pub fn make_sidecar(
-    key_arn: &str,
-    key: &SigningKey,
-    alg: SigningAlgorithm,
-    p: &Prepared,
-) -> Result<Sidecar> {
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .map_err(|e| Error::Usage(format!("clock: {e}")))?;
-    Ok(Sidecar {
-        key_id: key_arn.to_string(),
-        key_spec: key.info.key_spec,
-        signing_algorithm: alg,
-        message_type: p.message_type,
-        digest_algorithm: p.digest_name.to_string(),
-        digest: hex::encode(&p.digest),
-        input_size: p.input_size,
-        public_key_sha256: hex::encode(kms_openssl::digest::hash_bytes(
-            Hash::Sha256,
-            &key.info.spki_der,
-        )?),
-        signed_at: now,
-        tool: kms_openssl::tool_version(),
+/// Where a file's signature goes: `FILE.sig`, or `DIR/<name>.sig` with --out-dir.
+fn signature_path(input: &Path, out_dir: Option<&Path>) -> PathBuf {
+    let sig = kms_openssl::batch::with_suffix(input, ".sig");
+    match (out_dir, sig.file_name()) {
+        (Some(d), Some(name)) => d.join(name),
+        _ => sig,
+    }
+}
+
+/// Many files: bounded concurrency, client-side rate limit, retries, a summary; exit 2 if any failed.
+async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
+    use kms_openssl::pipeline::{self, BatchOptions, Job, RetryPolicy};
+    use std::io::IsTerminal;
+    use std::sync::Arc;
+
+    let choice: MessageTypeChoice = a.message_type.parse()?;
+    let alg: SigningAlgorithm = a.signing_algorithm.parse()?;
+    let mut files: Vec<PathBuf> = a.input.iter().map(PathBuf::from).collect();
+    if let Some(m) = &a.manifest {
+        files.extend(
+            kms_openssl::batch::read_manifest(m)?
+                .into_iter()
+                .map(|e| e.file),
+        );
+    }
+    if files.iter().any(|f| f.as_os_str() == "-") {
+        return Err(Error::Usage("stdin (-) cannot be part of a batch".into()));
+    }
+    if let Some(d) = &a.out_dir {
+        if !d.is_dir() {
+            return Err(Error::BadInput {
+                path: d.clone(),
+                reason: "output folder does not exist".into(),
+            });
+        }
+    }
+    let jobs: Vec<Job> = files
+        .iter()
+        .map(|f| Job {
+            input: f.clone(),
+            signature: signature_path(f, a.out_dir.as_deref()),
+        })
+        .collect();
+    let mut options = super::client_options(&a.aws);
+    options.max_attempts = Some(1); // the pipeline retries, with its own backoff and pacing
+    let kms = kms_openssl::kms::Kms::connect(&options).await?;
+    let key = Arc::new(SigningKey::fetch(&kms, &a.key_id).await?);
+    key.check_algorithm(alg)?;
+    let bar = if a.quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(jobs.len() as u64)
+    };
+    let tick = bar.clone();
+    let opts = BatchOptions {
+        algorithm: alg,
+        message_type: choice,
+        jobs: a.jobs,
+        max_rps: a.max_rps,
+        retry: RetryPolicy::default(),
+        write_sidecar: !a.no_sidecar,
+    };
+    let started = std::time::Instant::now();
+    let results = pipeline::sign_all(
+        &kms,
+        &a.key_id,
+        key,
+        jobs,
+        opts,
+        Arc::new(move || tick.inc(1)),
+    )
+    .await;
+    bar.finish_and_clear();
+    let total = results.len();
+    let mut failed = 0usize;
+    let mut rows = Vec::new();
+    for (job, r) in &results {
+        match r {
+            Ok(done) => {
+                if let SelfCheck::NotVerifiable(why) = &done.self_check {
+                    err_line(&format!(
+                        "warning: {}: not verified locally: {why}",
+                        job.input.display()
+                    ));
+                }
+                rows.push(serde_json::json!({"File": job.input, "SignatureFile": job.signature, "SidecarFile": done.sidecar, "Attempts": done.attempts}));
+            }
+            Err(e) => {
+                failed += 1;
+                err_line(&format!("error: {}: {e}", job.input.display()));
+                rows.push(serde_json::json!({"File": job.input, "Error": e.to_string(), "ErrorCode": e.kms_code()}));
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    match ctx.output {
+        OutputFormat::Text => out(&format!(
+            "signed {} of {total} files with {alg} in {secs:.2} s; {failed} failed",
+            total - failed
+        )),
+        OutputFormat::Json => out_json(
+            &serde_json::json!({"Files": rows, "Total": total, "Failed": failed, "Seconds": secs}),
+        )?,
+    }
+    Ok(if failed == 0 {
+        EXIT_OK
+    } else {
+        super::EXIT_ERROR
     })
 }

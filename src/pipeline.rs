@@ -1,0 +1,314 @@
+//! Batch signing for pipelines: bounded concurrency, a client-side rate limit, retries with
+//! jittered exponential backoff on throttling and transient errors, and every signature and
+//! sidecar written atomically (issue #7). KMS facts: shared cryptographic quota 1,000 requests/s
+//! per account and Region; `ThrottlingException` means back off and retry (kms-facts §7).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::io::{Input, Mode, write_atomic};
+use crate::kms::Kms;
+use crate::sidecar::{self, Sidecar};
+use crate::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
+use crate::spec::SigningAlgorithm;
+
+/// Default client-side rate, requests/s: half of KMS's default shared cryptographic quota (1,000/s),
+/// which every principal and service in the account shares.
+pub const DEFAULT_MAX_RPS: f64 = 500.0;
+/// Default concurrent requests.
+pub const DEFAULT_JOBS: usize = 16;
+
+/// Spaces requests evenly at no more than `max_rps` per second.
+pub struct Pacer {
+    interval: Duration,
+    next: tokio::sync::Mutex<Instant>,
+}
+
+impl Pacer {
+    /// `max_rps` ≤ 0 or not finite means no limit.
+    pub fn new(max_rps: f64) -> Pacer {
+        let interval = if max_rps.is_finite() && max_rps > 0.0 {
+            Duration::from_secs_f64(1.0 / max_rps)
+        } else {
+            Duration::ZERO
+        };
+        Pacer {
+            interval,
+            next: tokio::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for the next request slot.
+    pub async fn wait(&self) {
+        if self.interval.is_zero() {
+            return;
+        }
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot.into()).await;
+    }
+}
+
+/// Retry with "full jitter" exponential backoff: attempt n waits a uniform random time in
+/// [0, min(cap, base · 2ⁿ)] (AWS Architecture Blog, "Exponential Backoff And Jitter").
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            base: Duration::from_millis(50),
+            cap: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn delay(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.cap);
+        let mut b = [0u8; 8];
+        let r = openssl::rand::rand_bytes(&mut b)
+            .map(|_| u64::from_le_bytes(b))
+            .unwrap_or(u64::MAX / 2);
+        ceiling.mul_f64((r as f64) / (u64::MAX as f64))
+    }
+}
+
+/// Errors worth another attempt: throttling, KMS-side transient failures, and the network.
+pub fn is_retryable(e: &Error) -> bool {
+    match e {
+        Error::Kms { code, .. } => matches!(
+            code.as_str(),
+            "ThrottlingException"
+                | "ThrottledException"
+                | "RequestLimitExceeded"
+                | "KMSInternalException"
+                | "KeyUnavailableException"
+                | "DependencyTimeoutException"
+                | "ServiceUnavailable"
+                | "InternalFailure"
+        ),
+        Error::Unreachable { .. } => true,
+        _ => false,
+    }
+}
+
+/// Runs `op` until it succeeds, fails for good, or `policy.max_attempts` is reached; each attempt
+/// waits for the pacer first. Returns the result and the number of attempts made.
+pub async fn with_retries<T, F, Fut>(
+    policy: RetryPolicy,
+    pacer: &Pacer,
+    mut op: F,
+) -> (Result<T>, u32)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        pacer.wait().await;
+        attempt += 1;
+        match op().await {
+            Err(e) if attempt < policy.max_attempts && is_retryable(&e) => {
+                tracing::debug!(attempt, error = %e, "retrying");
+                tokio::time::sleep(policy.delay(attempt)).await;
+            }
+            r => return (r, attempt),
+        }
+    }
+}
+
+/// One file to sign and where its signature goes (the sidecar goes to `<signature>.json`).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub input: PathBuf,
+    pub signature: PathBuf,
+}
+
+/// A signed file.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub signature_len: usize,
+    pub sidecar: Option<PathBuf>,
+    pub attempts: u32,
+    pub self_check: SelfCheck,
+}
+
+/// Settings of a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchOptions {
+    pub algorithm: SigningAlgorithm,
+    pub message_type: MessageTypeChoice,
+    pub jobs: usize,
+    pub max_rps: f64,
+    pub retry: RetryPolicy,
+    pub write_sidecar: bool,
+}
+
+/// Signs every job with one key (public key fetched once by the caller), at most `jobs` at a time
+/// and `max_rps` per second. Every file is attempted; a failure does not stop the others. Results
+/// come back in job order; `progress` is called once per finished file.
+pub async fn sign_all(
+    kms: &Kms,
+    key_id: &str,
+    key: Arc<SigningKey>,
+    jobs: Vec<Job>,
+    opts: BatchOptions,
+    progress: Arc<dyn Fn() + Send + Sync>,
+) -> Vec<(Job, Result<Done>)> {
+    let pacer = Arc::new(Pacer::new(opts.max_rps));
+    let limit = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, job) in jobs.into_iter().enumerate() {
+        let (kms, key, pacer, limit, progress, key_id) = (
+            kms.clone(),
+            key.clone(),
+            pacer.clone(),
+            limit.clone(),
+            progress.clone(),
+            key_id.to_string(),
+        );
+        set.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let r = sign_one(&kms, &key_id, &key, &job, opts, &pacer).await;
+            progress();
+            (i, job, r)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(r) => out.push(r),
+            Err(e) => tracing::error!("a signing task ended abnormally: {e}"),
+        }
+    }
+    out.sort_by_key(|(i, _, _)| *i);
+    out.into_iter().map(|(_, j, r)| (j, r)).collect()
+}
+
+async fn sign_one(
+    kms: &Kms,
+    key_id: &str,
+    key: &Arc<SigningKey>,
+    job: &Job,
+    opts: BatchOptions,
+    pacer: &Pacer,
+) -> Result<Done> {
+    let alg = opts.algorithm;
+    let input = Input::File(job.input.clone());
+    sign::precheck(alg, opts.message_type, input.len_hint())?;
+    // Hashing a large file is CPU and disk work: keep it off the async threads.
+    let prepared = {
+        let (key, input) = (key.clone(), input.clone());
+        let choice = opts.message_type;
+        tokio::task::spawn_blocking(move || {
+            sign::prepare_input(alg, choice, &input, &key.info.spki_der)
+        })
+        .await
+        .map_err(|e| Error::Usage(format!("hashing task failed: {e}")))??
+    };
+    let (signed, attempts) = with_retries(opts.retry, pacer, || {
+        kms.sign(key_id, prepared.payload.clone(), prepared.message_type, alg)
+    })
+    .await;
+    let signed = signed?;
+    let self_check = sign::check_signature(key, alg, &prepared, &signed.signature)?;
+    write_atomic(&job.signature, &signed.signature, Mode::Default)?;
+    let sidecar = if opts.write_sidecar {
+        let p = sidecar::path_for(&job.signature);
+        write_atomic(
+            &p,
+            &Sidecar::for_signature(&signed.key_arn, key, alg, &prepared)?.to_json(),
+            Mode::Default,
+        )?;
+        Some(p)
+    } else {
+        None
+    };
+    Ok(Done {
+        signature_len: signed.signature.len(),
+        sidecar,
+        attempts,
+        self_check,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_under_the_cap() {
+        let p = RetryPolicy::default();
+        for attempt in 0..40 {
+            assert!(p.delay(attempt) <= p.cap);
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_only_retryable_errors() {
+        let pacer = Pacer::new(0.0);
+        let policy = RetryPolicy {
+            max_attempts: 4,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(2),
+        };
+        let mut n = 0;
+        let (r, attempts) = with_retries(policy, &pacer, || {
+            n += 1;
+            let fail = n < 3;
+            async move {
+                if fail {
+                    Err(Error::Kms {
+                        operation: "Sign",
+                        code: "ThrottlingException".into(),
+                        message: "slow down".into(),
+                    })
+                } else {
+                    Ok(7)
+                }
+            }
+        })
+        .await;
+        assert_eq!((r.unwrap(), attempts), (7, 3));
+        let (r, attempts) = with_retries(policy, &pacer, || async {
+            Err::<(), _>(Error::Kms {
+                operation: "Sign",
+                code: "NotFoundException".into(),
+                message: "no".into(),
+            })
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(attempts, 1);
+    }
+
+    #[tokio::test]
+    async fn pacer_spaces_requests() {
+        let pacer = Pacer::new(200.0);
+        let t = Instant::now();
+        for _ in 0..21 {
+            pacer.wait().await;
+        }
+        assert!(
+            t.elapsed() >= Duration::from_millis(95),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+}
