@@ -166,13 +166,11 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     if files.iter().any(|f| f.as_os_str() == "-") {
         return Err(Error::Usage("stdin (-) cannot be part of a batch".into()));
     }
-    if let Some(d) = &a.out_dir {
-        if !d.is_dir() {
-            return Err(Error::BadInput {
-                path: d.clone(),
-                reason: "output folder does not exist".into(),
-            });
-        }
+    if let Some(d) = a.out_dir.as_ref().filter(|d| !d.is_dir()) {
+        return Err(Error::BadInput {
+            path: d.clone(),
+            reason: "output folder does not exist".into(),
+        });
     }
     let jobs: Vec<Job> = files
         .iter()
