@@ -21,6 +21,7 @@ pub mod kms;
 pub mod openssl_cmd;
 mod ossl;
 pub mod pipeline;
+pub mod policy;
 pub mod sidecar;
 pub mod sign;
 pub mod spec;

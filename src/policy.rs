@@ -171,7 +171,9 @@ impl PrincipalSpec {
     fn matches(&self, p: &Principal, iam_delegation: bool) -> bool {
         match self {
             PrincipalSpec::Any => true,
-            PrincipalSpec::Aws(list) => list.iter().any(|e| principal_entry_matches(e, p, iam_delegation)),
+            PrincipalSpec::Aws(list) => list
+                .iter()
+                .any(|e| principal_entry_matches(e, p, iam_delegation)),
         }
     }
 }
@@ -201,7 +203,8 @@ fn principal_entry_matches(entry: &str, p: &Principal, iam_delegation: bool) -> 
     }
     // A role ARN matches that role's sessions; the session ARN carries the role name without
     // its path (arn:aws:iam::A:role/path/NAME -> arn:aws:sts::A:assumed-role/NAME/S).
-    if let (Some(("iam", acct, res)), Some((sacct, srole, _))) = (parse_arn(entry), p.assumed_role())
+    if let (Some(("iam", acct, res)), Some((sacct, srole, _))) =
+        (parse_arn(entry), p.assumed_role())
         && let Some(role_path) = res.strip_prefix("role/")
     {
         let name = role_path.rsplit('/').next().unwrap_or(role_path);
@@ -533,7 +536,11 @@ fn pair(
 }
 
 fn strings(n: usize, what: &str, v: &Value) -> Result<Vec<String>, PolicyError> {
-    let bad = || malformed(format!("Statement #{n}: {what} must be a string or an array of strings."));
+    let bad = || {
+        malformed(format!(
+            "Statement #{n}: {what} must be a string or an array of strings."
+        ))
+    };
     match v {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(a) if !a.is_empty() => a
@@ -803,7 +810,10 @@ pub fn statements(
     let mut signer = allow(SID_SIGNER, signer_role, Value::String("kms:Sign".into()));
     let mut eq = BTreeMap::new();
     if !signing_algorithms.is_empty() {
-        let mut algs: Vec<String> = signing_algorithms.iter().map(|a| a.as_str().to_string()).collect();
+        let mut algs: Vec<String> = signing_algorithms
+            .iter()
+            .map(|a| a.as_str().to_string())
+            .collect();
         algs.dedup();
         eq.insert("kms:SigningAlgorithm", one_or_many(algs));
     }
@@ -815,10 +825,18 @@ pub fn statements(
     }
     let mut out = vec![
         signer,
-        allow(SID_VERIFIER, verifier_role, Value::String("kms:GetPublicKey".into())),
+        allow(
+            SID_VERIFIER,
+            verifier_role,
+            Value::String("kms:GetPublicKey".into()),
+        ),
     ];
     if allow_kms_verify {
-        out.push(allow(SID_VERIFY_IN_KMS, verifier_role, Value::String("kms:Verify".into())));
+        out.push(allow(
+            SID_VERIFY_IN_KMS,
+            verifier_role,
+            Value::String("kms:Verify".into()),
+        ));
     }
     out.into_iter()
         .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
@@ -852,7 +870,13 @@ fn nested(v: &Value, by: &str) -> String {
     let text = serde_json::to_string_pretty(v).unwrap_or_default();
     text.lines()
         .enumerate()
-        .map(|(i, l)| if i == 0 { l.to_string() } else { format!("{by}{l}") })
+        .map(|(i, l)| {
+            if i == 0 {
+                l.to_string()
+            } else {
+                format!("{by}{l}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -894,7 +918,10 @@ impl<'de> serde::Deserialize<'de> for OrderedObject {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<OrderedObject, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<OrderedObject, A::Error> {
                 let mut out = Vec::new();
                 while let Some((k, v)) = m.next_entry::<String, Box<RawValue>>()? {
                     out.push((k, v));
@@ -921,7 +948,8 @@ pub fn apply(existing: &str, ours: &[Value]) -> Result<Applied, PolicyError> {
     let mut stmts: Vec<String> = Vec::new();
     for (k, v) in top.0 {
         if k == "Statement" {
-            let parsed: Value = serde_json::from_str(v.get()).map_err(|e| malformed(e.to_string()))?;
+            let parsed: Value =
+                serde_json::from_str(v.get()).map_err(|e| malformed(e.to_string()))?;
             if parsed.is_array() {
                 let list: Vec<Box<RawValue>> =
                     serde_json::from_str(v.get()).map_err(|e| malformed(e.to_string()))?;
@@ -947,7 +975,10 @@ pub fn apply(existing: &str, ours: &[Value]) -> Result<Applied, PolicyError> {
             .ok_or_else(|| malformed("A statement to apply has no Sid."))?
             .to_string();
         let ours_text = nested(st, "    ");
-        match stmts.iter().position(|raw| sid_of(raw).as_deref() == Some(&sid)) {
+        match stmts
+            .iter()
+            .position(|raw| sid_of(raw).as_deref() == Some(&sid))
+        {
             Some(i) => {
                 let same = serde_json::from_str::<Value>(&stmts[i]).ok().as_ref() == Some(st);
                 if !same {
@@ -1033,7 +1064,10 @@ pub fn check(policy: &Policy) -> Vec<Finding> {
             (PrincipalSpec::Any, _) => vec!["*".into()],
             (PrincipalSpec::Aws(l), _) => l.clone(),
         };
-        if matches!(st.principal, PrincipalSpec::Any) && !st.not_principal && st.conditions.is_empty() {
+        if matches!(st.principal, PrincipalSpec::Any)
+            && !st.not_principal
+            && st.conditions.is_empty()
+        {
             out.push(Finding {
                 kind: FindingKind::AnyPrincipalWithoutCondition,
                 statement: label.clone(),
@@ -1070,20 +1104,28 @@ pub fn check(policy: &Policy) -> Vec<Finding> {
         let Some(sign_at) = g.get("kms:Sign") else {
             continue;
         };
-        let reads: Vec<&str> = ["kms:GetPublicKey", "kms:Decrypt"].into_iter().filter(|a| g.contains_key(a)).collect();
+        let reads: Vec<&str> = ["kms:GetPublicKey", "kms:Decrypt"]
+            .into_iter()
+            .filter(|a| g.contains_key(a))
+            .collect();
         if !reads.is_empty() {
             out.push(Finding {
                 kind: FindingKind::SignerMayAlsoRead,
                 statement: sign_at.clone(),
                 principal: name.clone(),
-                message: format!("signer {name} may also {}; a signer should only kms:Sign", reads.join(" and ")),
+                message: format!(
+                    "signer {name} may also {}; a signer should only kms:Sign",
+                    reads.join(" and ")
+                ),
             });
         } else if let Some(v_at) = g.get("kms:Verify") {
             out.push(Finding {
                 kind: FindingKind::VerifierMaySign,
                 statement: v_at.clone(),
                 principal: name.clone(),
-                message: format!("verifier {name} may also kms:Sign ({sign_at}); a verifier should not sign"),
+                message: format!(
+                    "verifier {name} may also kms:Sign ({sign_at}); a verifier should not sign"
+                ),
             });
         }
     }
@@ -1115,37 +1157,67 @@ mod tests {
     #[test]
     fn signer_session_may_sign_and_is_denied_get_public_key() {
         let p = reference(&[], None, false);
-        assert_eq!(decide(&p, session("SignerRole"), "kms:Sign"), Decision::Allow);
-        assert_eq!(decide(&p, session("SignerRole"), "kms:GetPublicKey"), Decision::ImplicitDeny);
+        assert_eq!(
+            decide(&p, session("SignerRole"), "kms:Sign"),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&p, session("SignerRole"), "kms:GetPublicKey"),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]
     fn verifier_session_may_get_public_key_and_is_denied_sign() {
         let p = reference(&[], None, false);
-        assert_eq!(decide(&p, session("OfflineVerifierRole"), "kms:GetPublicKey"), Decision::Allow);
-        assert_eq!(decide(&p, session("OfflineVerifierRole"), "kms:Sign"), Decision::ImplicitDeny);
-        assert_eq!(decide(&p, session("OfflineVerifierRole"), "kms:Verify"), Decision::ImplicitDeny);
+        assert_eq!(
+            decide(&p, session("OfflineVerifierRole"), "kms:GetPublicKey"),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&p, session("OfflineVerifierRole"), "kms:Sign"),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            decide(&p, session("OfflineVerifierRole"), "kms:Verify"),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]
     fn verifier_may_verify_in_kms_only_with_the_verify_statement() {
         let p = reference(&[], None, true);
-        assert_eq!(decide(&p, session("OfflineVerifierRole"), "kms:Verify"), Decision::Allow);
-        assert_eq!(decide(&p, session("SignerRole"), "kms:Verify"), Decision::ImplicitDeny);
+        assert_eq!(
+            decide(&p, session("OfflineVerifierRole"), "kms:Verify"),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&p, session("SignerRole"), "kms:Verify"),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]
     fn root_is_allowed_everything_by_the_root_statement() {
         let p = reference(&[], None, false);
-        assert_eq!(decide(&p, Principal::root(ACCT), "kms:PutKeyPolicy"), Decision::Allow);
-        assert_eq!(decide(&p, Principal::root("444455556666"), "kms:Sign"), Decision::ImplicitDeny);
+        assert_eq!(
+            decide(&p, Principal::root(ACCT), "kms:PutKeyPolicy"),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&p, Principal::root("444455556666"), "kms:Sign"),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]
     fn root_statement_does_not_match_other_principals_without_iam_delegation() {
         let p = reference(&[], None, false);
         let user = Principal::new("arn:aws:iam::111122223333:user/Alice");
-        assert_eq!(decide(&p, user.clone(), "kms:Decrypt"), Decision::ImplicitDeny);
+        assert_eq!(
+            decide(&p, user.clone(), "kms:Decrypt"),
+            Decision::ImplicitDeny
+        );
         let mut ctx = RequestContext::new(user, "kms:Decrypt", KEY);
         ctx.iam_delegation = true;
         assert_eq!(evaluate(&p, &ctx), Decision::Allow);
@@ -1160,7 +1232,10 @@ mod tests {
                 .with("kms:MessageType", "RAW")
         };
         assert_eq!(evaluate(&p, &ctx("RSASSA_PSS_SHA_512")), Decision::Allow);
-        assert_eq!(evaluate(&p, &ctx("RSASSA_PKCS1_V1_5_SHA_512")), Decision::ImplicitDeny);
+        assert_eq!(
+            evaluate(&p, &ctx("RSASSA_PKCS1_V1_5_SHA_512")),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]
@@ -1179,7 +1254,10 @@ mod tests {
             "Action":["kms:Sign","kms:GetPublicKey"],"Resource":"*",
             "Condition":{"StringLike":{"kms:SigningAlgorithm":"RSASSA_PSS*"}}}}"#;
         let p = validate(text).unwrap();
-        assert_eq!(decide(&p, session("SignerRole"), "kms:GetPublicKey"), Decision::ImplicitDeny);
+        assert_eq!(
+            decide(&p, session("SignerRole"), "kms:GetPublicKey"),
+            Decision::ImplicitDeny
+        );
         let ctx = RequestContext::new(session("SignerRole"), "kms:Sign", KEY)
             .with("kms:SigningAlgorithm", "RSASSA_PSS_SHA_256");
         assert_eq!(evaluate(&p, &ctx), Decision::Allow);
@@ -1191,18 +1269,31 @@ mod tests {
             {"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},
             {"Sid":"NoSign","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:role/SignerRole"},"Action":"kms:Sign","Resource":"*"}]}"#;
         let p = validate(text).unwrap();
-        assert_eq!(decide(&p, session("SignerRole"), "kms:Sign"), Decision::ExplicitDeny);
-        assert_eq!(decide(&p, session("OtherRole"), "kms:Sign"), Decision::Allow);
+        assert_eq!(
+            decide(&p, session("SignerRole"), "kms:Sign"),
+            Decision::ExplicitDeny
+        );
+        assert_eq!(
+            decide(&p, session("OtherRole"), "kms:Sign"),
+            Decision::Allow
+        );
     }
 
     #[test]
     fn cross_account_verifier_sessions_may_get_public_key() {
         let other = "arn:aws:iam::444455556666:role/OfflineVerifierRole";
-        let p = validate(&full_policy(ACCT, &statements(SIGNER, other, false, &[], None))).unwrap();
+        let p = validate(&full_policy(
+            ACCT,
+            &statements(SIGNER, other, false, &[], None),
+        ))
+        .unwrap();
         let s = Principal::new("arn:aws:sts::444455556666:assumed-role/OfflineVerifierRole/x");
         assert_eq!(decide(&p, s, "kms:GetPublicKey"), Decision::Allow);
         // Same role name in the key's own account is another role.
-        assert_eq!(decide(&p, session("OfflineVerifierRole"), "kms:GetPublicKey"), Decision::ImplicitDeny);
+        assert_eq!(
+            decide(&p, session("OfflineVerifierRole"), "kms:GetPublicKey"),
+            Decision::ImplicitDeny
+        );
         assert!(check(&p).is_empty());
     }
 
@@ -1210,7 +1301,10 @@ mod tests {
     fn role_with_path_matches_its_sessions() {
         let text = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:role/team/a/SignerRole"]},"Action":"kms:Sign","Resource":"*"}}"#;
         let p = validate(text).unwrap();
-        assert_eq!(decide(&p, session("SignerRole"), "kms:Sign"), Decision::Allow);
+        assert_eq!(
+            decide(&p, session("SignerRole"), "kms:Sign"),
+            Decision::Allow
+        );
     }
 
     #[test]
@@ -1218,8 +1312,14 @@ mod tests {
         let text = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/R"},"Action":"KMS:get*","Resource":"*"},
             {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/A"},"Action":"kms:*","Resource":"*"}]}"#;
         let p = validate(text).unwrap();
-        assert_eq!(decide(&p, session("R"), "kms:GetPublicKey"), Decision::Allow);
-        assert_eq!(decide(&p, session("R"), "kms:GetKeyPolicy"), Decision::Allow);
+        assert_eq!(
+            decide(&p, session("R"), "kms:GetPublicKey"),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&p, session("R"), "kms:GetKeyPolicy"),
+            Decision::Allow
+        );
         assert_eq!(decide(&p, session("R"), "kms:Sign"), Decision::ImplicitDeny);
         assert_eq!(decide(&p, session("A"), "kms:Sign"), Decision::Allow);
     }
@@ -1228,12 +1328,20 @@ mod tests {
     fn star_principal_matches_anyone() {
         let text = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:GetPublicKey","Resource":"*"}}"#;
         let p = validate(text).unwrap();
-        assert_eq!(decide(&p, Principal::new("arn:aws:iam::999999999999:user/x"), "kms:GetPublicKey"), Decision::Allow);
+        assert_eq!(
+            decide(
+                &p,
+                Principal::new("arn:aws:iam::999999999999:user/x"),
+                "kms:GetPublicKey"
+            ),
+            Decision::Allow
+        );
     }
 
     #[test]
     fn missing_action_or_resource_makes_statement_ineffective() {
-        let p = validate(r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*"}}"#).unwrap();
+        let p = validate(r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*"}}"#)
+            .unwrap();
         assert_eq!(decide(&p, session("R"), "kms:Sign"), Decision::ImplicitDeny);
     }
 
@@ -1248,7 +1356,10 @@ mod tests {
     #[test]
     fn negated_operator_holds_on_absent_key() {
         let p = validate(r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEquals":{"kms:MessageType":"DIGEST"}}}}"#).unwrap();
-        assert_eq!(decide(&p, session("R"), "kms:GetPublicKey"), Decision::Allow);
+        assert_eq!(
+            decide(&p, session("R"), "kms:GetPublicKey"),
+            Decision::Allow
+        );
     }
 
     #[test]
@@ -1256,9 +1367,15 @@ mod tests {
         let ctx = RequestContext::new(session("SignerRole"), "kms:GetPublicKey", KEY);
         assert_eq!(
             access_denied_message(&ctx, Decision::ImplicitDeny).unwrap(),
-            format!("User: arn:aws:sts::111122223333:assumed-role/SignerRole/s is not authorized to perform: kms:GetPublicKey on resource: {KEY} because no resource-based policy allows the kms:GetPublicKey action")
+            format!(
+                "User: arn:aws:sts::111122223333:assumed-role/SignerRole/s is not authorized to perform: kms:GetPublicKey on resource: {KEY} because no resource-based policy allows the kms:GetPublicKey action"
+            )
         );
-        assert!(access_denied_message(&ctx, Decision::ExplicitDeny).unwrap().ends_with(" with an explicit deny in a resource-based policy"));
+        assert!(
+            access_denied_message(&ctx, Decision::ExplicitDeny)
+                .unwrap()
+                .ends_with(" with an explicit deny in a resource-based policy")
+        );
         assert!(access_denied_message(&ctx, Decision::Allow).is_none());
     }
 
@@ -1285,8 +1402,13 @@ mod tests {
     #[test]
     fn validate_refuses_over_32kb_with_limit_exceeded() {
         let pad = " ".repeat(MAX_KEY_POLICY_BYTES);
-        let text = format!(r#"{{"Statement":{{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}}}{pad}"#);
-        assert_eq!(validate(&text).unwrap_err().code(), "LimitExceededException");
+        let text = format!(
+            r#"{{"Statement":{{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}}}{pad}"#
+        );
+        assert_eq!(
+            validate(&text).unwrap_err().code(),
+            "LimitExceededException"
+        );
     }
 
     #[test]
@@ -1297,14 +1419,24 @@ mod tests {
 
     #[test]
     fn lockout_check_refuses_policy_without_put_key_policy_for_caller() {
-        let only_ours = format!("{{\"Statement\":{}}}", Value::Array(statements(SIGNER, VERIFIER, false, &[], None)));
+        let only_ours = format!(
+            "{{\"Statement\":{}}}",
+            Value::Array(statements(SIGNER, VERIFIER, false, &[], None))
+        );
         let p = validate(&only_ours).unwrap();
         let e = check_lockout(&p, &Principal::root(ACCT), KEY, false, false).unwrap_err();
         assert_eq!(e, PolicyError::Malformed(LOCKOUT_MESSAGE.into()));
         check_lockout(&p, &Principal::root(ACCT), KEY, true, false).unwrap();
         let full = reference(&[], None, false);
         check_lockout(&full, &Principal::root(ACCT), KEY, false, false).unwrap();
-        check_lockout(&full, &Principal::new("arn:aws:iam::111122223333:user/admin"), KEY, false, true).unwrap();
+        check_lockout(
+            &full,
+            &Principal::new("arn:aws:iam::111122223333:user/admin"),
+            KEY,
+            false,
+            true,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -1313,9 +1445,15 @@ mod tests {
         let ours = statements(SIGNER, VERIFIER, false, &[], None);
         let a = apply(existing, &ours).unwrap();
         assert!(a.changed);
-        assert_eq!(a.added, vec![SID_SIGNER.to_string(), SID_VERIFIER.to_string()]);
+        assert_eq!(
+            a.added,
+            vec![SID_SIGNER.to_string(), SID_VERIFIER.to_string()]
+        );
         assert!(a.policy.contains("{\"Sid\":\"Other\",\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"kms:ScheduleKeyDeletion\",\"Resource\":\"*\"}"));
-        assert!(a.policy.contains("\"Sid\" : \"Enable IAM User Permissions\",\n    \"Effect\" : \"Allow\""));
+        assert!(
+            a.policy
+                .contains("\"Sid\" : \"Enable IAM User Permissions\",\n    \"Effect\" : \"Allow\"")
+        );
         let before: Value = serde_json::from_str(existing).unwrap();
         let after: Value = serde_json::from_str(&a.policy).unwrap();
         assert_eq!(after["Id"], before["Id"]);
@@ -1330,13 +1468,22 @@ mod tests {
     #[test]
     fn apply_replaces_statement_with_same_sid() {
         let first = full_policy(ACCT, &statements(SIGNER, VERIFIER, false, &[], None));
-        let ours = statements(SIGNER, VERIFIER, false, &[SigningAlgorithm::RsassaPssSha256], None);
+        let ours = statements(
+            SIGNER,
+            VERIFIER,
+            false,
+            &[SigningAlgorithm::RsassaPssSha256],
+            None,
+        );
         let a = apply(&first, &ours).unwrap();
         assert_eq!(a.replaced, vec![SID_SIGNER.to_string()]);
         assert!(a.added.is_empty());
         let v: Value = serde_json::from_str(&a.policy).unwrap();
         assert_eq!(v["Statement"].as_array().unwrap().len(), 3);
-        assert_eq!(v["Statement"][1]["Condition"]["StringEquals"]["kms:SigningAlgorithm"], "RSASSA_PSS_SHA_256");
+        assert_eq!(
+            v["Statement"][1]["Condition"]["StringEquals"]["kms:SigningAlgorithm"],
+            "RSASSA_PSS_SHA_256"
+        );
     }
 
     #[test]
@@ -1350,7 +1497,14 @@ mod tests {
     #[test]
     fn check_finds_nothing_in_the_reference_policy() {
         assert!(check(&reference(&[], None, false)).is_empty());
-        assert!(check(&reference(&[SigningAlgorithm::RsassaPkcs1V15Sha512], Some(MessageType::Raw), true)).is_empty());
+        assert!(
+            check(&reference(
+                &[SigningAlgorithm::RsassaPkcs1V15Sha512],
+                Some(MessageType::Raw),
+                true
+            ))
+            .is_empty()
+        );
     }
 
     #[test]
@@ -1363,11 +1517,23 @@ mod tests {
             {"Sid":"Verifier","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/V"},"Action":["kms:Verify","kms:Sign"],"Resource":"*"}]}"#;
         let f = check(&validate(text).unwrap());
         let kinds: Vec<_> = f.iter().map(|x| (x.kind, x.principal.as_str())).collect();
-        assert!(kinds.contains(&(FindingKind::NonRootAllActions, "arn:aws:iam::111122223333:role/Admin")));
+        assert!(kinds.contains(&(
+            FindingKind::NonRootAllActions,
+            "arn:aws:iam::111122223333:role/Admin"
+        )));
         assert!(kinds.contains(&(FindingKind::AnyPrincipalWithoutCondition, "*")));
-        assert!(kinds.contains(&(FindingKind::SignerMayAlsoRead, "arn:aws:iam::111122223333:role/SignerRole")));
-        assert!(kinds.contains(&(FindingKind::VerifierMaySign, "arn:aws:iam::111122223333:role/V")));
-        assert!(kinds.contains(&(FindingKind::SignerMayAlsoRead, "arn:aws:iam::111122223333:role/Admin")));
+        assert!(kinds.contains(&(
+            FindingKind::SignerMayAlsoRead,
+            "arn:aws:iam::111122223333:role/SignerRole"
+        )));
+        assert!(kinds.contains(&(
+            FindingKind::VerifierMaySign,
+            "arn:aws:iam::111122223333:role/V"
+        )));
+        assert!(kinds.contains(&(
+            FindingKind::SignerMayAlsoRead,
+            "arn:aws:iam::111122223333:role/Admin"
+        )));
         assert!(!kinds.iter().any(|(_, p)| p.ends_with(":root")));
     }
 
