@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod sidecar;
 pub mod sign;
+pub mod sigv4;
 pub mod spec;
 pub mod verify;
 
