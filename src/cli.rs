@@ -68,6 +68,9 @@ pub enum Command {
     Decrypt(DecryptArgs),
     /// ECDH: in KMS (DeriveSharedSecret) with --key-id, or offline on the peer's side with --private-key.
     DeriveSharedSecret(DeriveArgs),
+    /// Interop evidence: sign every algorithm × message type × size in KMS, verify with this tool,
+    /// the openssl binary and KMS Verify, plus tampered inputs; writes JSON, JUnit, Markdown and HTML.
+    InteropCheck(InteropCheckArgs),
     /// Run the reference workflow end to end (key, alias, sign, public key, verify, tamper).
     Demo(DemoArgs),
 }
@@ -386,4 +389,32 @@ pub struct DeriveArgs {
     /// Raw shared secret output (mode 0600).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct InteropCheckArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Existing SIGN_VERIFY keys to check (repeatable).
+    #[arg(
+        long = "key-id",
+        value_name = "KEY",
+        required_unless_present = "all_key_specs"
+    )]
+    pub key_ids: Vec<String>,
+    /// Create a fresh key of every KeySpec on the endpoint (scheduled for deletion afterwards).
+    #[arg(long, conflicts_with = "key_ids")]
+    pub all_key_specs: bool,
+    /// Where report.json, junit.xml, report.md and report.html go.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: PathBuf,
+    /// Message sizes in bytes (default: 1, 4096, 4097, 1048576).
+    #[arg(long, value_delimiter = ',')]
+    pub sizes: Vec<usize>,
+    /// The openssl binary to compare with.
+    #[arg(long, default_value = "openssl")]
+    pub openssl: PathBuf,
+    /// Test only: invert this tool's answer for one cell id, to prove disagreements are caught.
+    #[arg(long, hide = true)]
+    pub test_flip_cell: Option<String>,
 }

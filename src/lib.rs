@@ -15,6 +15,7 @@ pub mod digest;
 pub mod ecdsa;
 pub mod encrypt;
 pub mod error;
+pub mod interop;
 pub mod io;
 pub mod keys;
 pub mod kms;

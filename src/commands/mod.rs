@@ -5,6 +5,7 @@ mod create_key;
 mod demo;
 mod encrypt;
 mod get_public_key;
+mod interop_check;
 mod openssl_command;
 mod sign;
 mod verify;
@@ -42,6 +43,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Encrypt(a) => encrypt::run_encrypt(a, &ctx).await,
         Command::Decrypt(a) => encrypt::run_decrypt(a, &ctx).await,
         Command::DeriveSharedSecret(a) => encrypt::run_derive(a, &ctx).await,
+        Command::InteropCheck(a) => interop_check::run(a, &ctx).await,
         Command::Demo(a) => demo::run(a, &ctx).await,
     }
 }

@@ -1,0 +1,782 @@
+//! `interop-check`: the evidence an auditor can be handed. For each key, each signing algorithm it
+//! allows, each MessageType that algorithm allows and each message size, sign through KMS and
+//! verify with (a) this library, (b) the `openssl` binary running the exact command
+//! [`crate::openssl_cmd::verify_argv`] prints, (c) KMS Verify; then a tampered message and a
+//! tampered signature, which all three must reject (issue #7).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::io::{Input, Mode, write_atomic};
+use crate::kms::Kms;
+use crate::openssl_cmd::{self, Files, Over};
+use crate::sign::{self, MessageTypeChoice, Prepared, SigningKey};
+use crate::spec::{KeySpec, KeyUsage, MAX_RAW_MESSAGE, MessageType, Scheme, SigningAlgorithm};
+use crate::verify::{self, Verdict, VerifyOptions};
+
+/// Message sizes every cell is tried at, in bytes: the smallest RAW, the largest RAW, one past it,
+/// and 1 MiB.
+pub const DEFAULT_SIZES: [usize; 4] = [1, 4096, 4097, 1024 * 1024];
+
+/// What one verifier said about one input.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Check {
+    /// `verified`, `rejected`, `not-checkable` or `error`.
+    pub status: CheckStatus,
+    /// The verifier's own words (stdout line, KMS error code, or why it could not check).
+    pub output: String,
+    /// Process exit code, for the openssl binary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckStatus {
+    Verified,
+    Rejected,
+    NotCheckable,
+    Error,
+}
+
+impl Check {
+    fn verdict(v: Verdict, output: impl Into<String>, exit_code: Option<i32>) -> Check {
+        let status = if v == Verdict::Verified {
+            CheckStatus::Verified
+        } else {
+            CheckStatus::Rejected
+        };
+        Check {
+            status,
+            output: output.into(),
+            exit_code,
+        }
+    }
+    fn not_checkable(why: impl Into<String>) -> Check {
+        Check {
+            status: CheckStatus::NotCheckable,
+            output: why.into(),
+            exit_code: None,
+        }
+    }
+    fn error(e: impl std::fmt::Display) -> Check {
+        Check {
+            status: CheckStatus::Error,
+            output: e.to_string(),
+            exit_code: None,
+        }
+    }
+    /// Whether this is the expected answer; `None` when the verifier could not check.
+    fn agrees(&self, expect_valid: bool) -> Option<bool> {
+        match self.status {
+            CheckStatus::NotCheckable => None,
+            CheckStatus::Verified => Some(expect_valid),
+            CheckStatus::Rejected => Some(!expect_valid),
+            CheckStatus::Error => Some(false),
+        }
+    }
+}
+
+/// The three verifiers' answers on one input.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Trio {
+    pub ours: Check,
+    pub openssl: Check,
+    pub kms: Check,
+}
+
+impl Trio {
+    fn each(&self) -> [(&'static str, &Check); 3] {
+        [
+            ("ours", &self.ours),
+            ("openssl", &self.openssl),
+            ("kms", &self.kms),
+        ]
+    }
+}
+
+/// One row of the matrix.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Cell {
+    /// `KEY_SPEC/ALGORITHM/MESSAGE_TYPE/SIZE`.
+    pub id: String,
+    pub key_id: String,
+    pub key_spec: KeySpec,
+    pub signing_algorithm: SigningAlgorithm,
+    pub message_type: MessageType,
+    pub message_size: usize,
+    pub message_sha256: String,
+    pub signature_sha256: String,
+    /// The openssl command run for the genuine signature (`$MSG`, `$SIG`, `$PUB` stand for the files).
+    pub openssl_command: String,
+    pub genuine: Trio,
+    pub tampered_message: Trio,
+    pub tampered_signature: Trio,
+    /// Every verifier that could check gave the expected answer on all three inputs.
+    pub agree: bool,
+    /// Verifier/input pairs that disagree, e.g. `openssl on tampered signature`.
+    pub disagreements: Vec<String>,
+}
+
+/// A key spec that produced no cells, and why.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Skipped {
+    pub key_spec: String,
+    pub reason: String,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Report {
+    pub tool: String,
+    pub openssl_library: String,
+    pub openssl_binary: String,
+    pub endpoint: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub cells: Vec<Cell>,
+    pub skipped: Vec<Skipped>,
+    pub total: usize,
+    pub agreeing: usize,
+    pub disagreeing: usize,
+    /// Verifier answers that could not be checked (never counted as passes).
+    pub not_checkable: usize,
+}
+
+impl Report {
+    /// Exit code: 0 every cell agrees, 1 any disagrees.
+    pub fn exit_code(&self) -> u8 {
+        if self.disagreeing == 0 && self.total > 0 {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// Which keys to check.
+#[derive(Debug, Clone)]
+pub enum Keys {
+    /// Existing keys, by id, ARN or alias.
+    Existing(Vec<String>),
+    /// A fresh SIGN_VERIFY key of every KeySpec the endpoint can create, deleted afterwards.
+    AllKeySpecs,
+}
+
+/// Settings for a run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub keys: Keys,
+    pub sizes: Vec<usize>,
+    /// The openssl binary to run.
+    pub openssl: PathBuf,
+    /// Test-only: invert this library's answer for the cell with this id (proves that a
+    /// disagreement is caught and named).
+    pub flip_cell: Option<String>,
+}
+
+/// Runs the matrix. `progress` is called with each finished cell id.
+pub async fn run(kms: &Kms, opts: &Options, progress: &(dyn Fn(&str) + Sync)) -> Result<Report> {
+    let started_at = now();
+    let work = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let openssl_binary = openssl_binary_version(&opts.openssl);
+    let mut cells = Vec::new();
+    let mut skipped = Vec::new();
+    let mut created = Vec::new();
+    let key_ids: Vec<String> = match &opts.keys {
+        Keys::Existing(ids) => ids.clone(),
+        Keys::AllKeySpecs => {
+            let mut ids = Vec::new();
+            for spec in KeySpec::ALL {
+                match kms
+                    .create_key(
+                        *spec,
+                        KeyUsage::SignVerify,
+                        Some("kms-openssl interop-check (temporary)"),
+                        &[],
+                        None,
+                    )
+                    .await
+                {
+                    Ok(md) => {
+                        created.push(md.key_id.clone());
+                        ids.push(md.key_id);
+                    }
+                    Err(e) => skipped.push(Skipped {
+                        key_spec: spec.to_string(),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            ids
+        }
+    };
+    let result = async {
+        for key_id in &key_ids {
+            let key = SigningKey::fetch(kms, key_id).await?;
+            for alg in key.info.key_spec.signing_algorithms() {
+                for &mt in alg.params().message_types {
+                    for &size in &opts.sizes {
+                        if mt == MessageType::Raw && !(1..=MAX_RAW_MESSAGE).contains(&size) {
+                            continue;
+                        }
+                        let cell = run_cell(
+                            kms,
+                            key_id,
+                            &key,
+                            alg,
+                            mt,
+                            size,
+                            work.path(),
+                            opts,
+                            &openssl_binary,
+                        )
+                        .await?;
+                        progress(&cell.id);
+                        cells.push(cell);
+                    }
+                }
+            }
+        }
+        Ok::<(), Error>(())
+    }
+    .await;
+    for id in created {
+        if let Err(e) = kms.schedule_key_deletion(&id, 7).await {
+            tracing::warn!("could not schedule deletion of {id}: {e}");
+        }
+    }
+    result?;
+    let total = cells.len();
+    let agreeing = cells.iter().filter(|c| c.agree).count();
+    let not_checkable = cells
+        .iter()
+        .flat_map(|c| [&c.genuine, &c.tampered_message, &c.tampered_signature])
+        .flat_map(|t| t.each())
+        .filter(|(_, c)| c.status == CheckStatus::NotCheckable)
+        .count();
+    Ok(Report {
+        tool: crate::tool_version(),
+        openssl_library: openssl::version::version().to_string(),
+        openssl_binary: openssl_binary.0,
+        endpoint: kms.endpoint().unwrap_or("(AWS SDK default)").to_string(),
+        started_at,
+        finished_at: now(),
+        cells,
+        skipped,
+        total,
+        agreeing,
+        disagreeing: total - agreeing,
+        not_checkable,
+    })
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `openssl version` output and its version as OPENSSL_VERSION_NUMBER-style `0xMNN00000`.
+fn openssl_binary_version(bin: &Path) -> (String, i64) {
+    let text = Command::new(bin)
+        .arg("version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "not found".into());
+    let number = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| {
+            let mut it = v.split('.').map(|p| {
+                p.trim_end_matches(|c: char| !c.is_ascii_digit())
+                    .parse::<i64>()
+                    .ok()
+            });
+            Some((it.next()??, it.next()??))
+        })
+        .map(|(major, minor)| (major << 28) | (minor << 20))
+        .unwrap_or(0);
+    (text, number)
+}
+
+/// Deterministic message bytes for a cell (SHA-256 in counter mode), so a report can be reproduced.
+fn message(id: &str, size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + 32);
+    let mut counter = 0u64;
+    while out.len() < size {
+        let mut block = id.as_bytes().to_vec();
+        block.extend(counter.to_be_bytes());
+        out.extend(openssl::sha::sha256(&block));
+        counter += 1;
+    }
+    out.truncate(size);
+    out
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(openssl::sha::sha256(b))
+}
+
+fn flip_middle_bit(b: &[u8]) -> Vec<u8> {
+    let mut v = b.to_vec();
+    if let Some(x) = v.get_mut(b.len() / 2) {
+        *x ^= 0x01;
+    }
+    v
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_cell(
+    kms: &Kms,
+    key_id: &str,
+    key: &SigningKey,
+    alg: SigningAlgorithm,
+    mt: MessageType,
+    size: usize,
+    work: &Path,
+    opts: &Options,
+    openssl_bin: &(String, i64),
+) -> Result<Cell> {
+    let id = format!("{}/{}/{}/{}", key.info.key_spec, alg, mt, size);
+    let dir = work.join(id.replace('/', "_"));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let msg = message(&id, size);
+    let mut tampered = msg.clone();
+    if let Some(last) = tampered.last_mut() {
+        *last ^= 0x01;
+    }
+    let (msg_path, bad_msg_path) = (dir.join("msg.bin"), dir.join("tampered.bin"));
+    write_atomic(&msg_path, &msg, Mode::Default)?;
+    write_atomic(&bad_msg_path, &tampered, Mode::Default)?;
+    let pem_path = dir.join("pub.pem");
+    let public = key.public.as_ref();
+    if let Some(p) = public {
+        write_atomic(&pem_path, &p.to_pem()?, Mode::Default)?;
+    } else {
+        write_atomic(&dir.join("pub.der"), &key.info.spki_der, Mode::Default)?;
+    }
+
+    let prepare = |path: &Path| {
+        sign::prepare_input(
+            alg,
+            MessageTypeChoice::Fixed(mt),
+            &Input::File(path.to_path_buf()),
+            &key.info.spki_der,
+        )
+    };
+    let prepared = prepare(&msg_path)?;
+    let prepared_bad = prepare(&bad_msg_path)?;
+    let signed = kms.sign(key_id, prepared.payload.clone(), mt, alg).await?;
+    let sig = signed.signature;
+    let bad_sig = flip_middle_bit(&sig);
+    let (sig_path, bad_sig_path) = (dir.join("msg.sig"), dir.join("tampered.sig"));
+    write_atomic(&sig_path, &sig, Mode::Default)?;
+    write_atomic(&bad_sig_path, &bad_sig, Mode::Default)?;
+    // For Ed25519ph openssl checks over the digest file (the 64 bytes KMS was sent).
+    let (dgst_path, bad_dgst_path) = (dir.join("msg.dgst"), dir.join("tampered.dgst"));
+    write_atomic(&dgst_path, &prepared.payload, Mode::Default)?;
+    write_atomic(&bad_dgst_path, &prepared_bad.payload, Mode::Default)?;
+
+    let flip = opts.flip_cell.as_deref() == Some(id.as_str());
+    let ours = |data: &Path, s: &[u8]| -> Check {
+        let Some(p) = public else {
+            return Check::not_checkable(format!(
+                "the linked OpenSSL cannot parse {} keys",
+                key.info.key_spec
+            ));
+        };
+        let mut r = match Input::File(data.to_path_buf()).open() {
+            Ok(r) => r,
+            Err(e) => return Check::error(e),
+        };
+        let (window, _) = verify::signature_as_openssl_reads_it(p, alg, s);
+        match verify::verify_message(p, alg, &mut r, data, window, &VerifyOptions::default()) {
+            Ok(o) => {
+                let v = match (flip, o.verdict) {
+                    (true, Verdict::Verified) => Verdict::Failure,
+                    (true, _) => Verdict::Verified,
+                    (false, v) => v,
+                };
+                Check::verdict(v, line_for(alg, v), None)
+            }
+            Err(e @ Error::OpensslTooOld { .. }) => Check::not_checkable(e.to_string()),
+            Err(e) => Check::error(e),
+        }
+    };
+    let over = if alg.params().scheme == Scheme::Ed25519ph {
+        Over::Digest
+    } else {
+        Over::Message
+    };
+    let command_for = |data: &Path, s: &Path| -> Result<Vec<String>> {
+        openssl_cmd::verify_argv(
+            alg,
+            over,
+            &Files {
+                public_key: &pem_path.to_string_lossy(),
+                public_key_der: false,
+                signature: &s.to_string_lossy(),
+                data: &data.to_string_lossy(),
+            },
+            None,
+        )
+    };
+    let theirs = |data: &Path, s: &Path| -> Check {
+        if openssl_bin.1 < alg.params().min_openssl.0 || public.is_none() {
+            return Check::not_checkable(format!(
+                "the openssl binary ({}) has no {alg}; it needs OpenSSL {}",
+                openssl_bin.0,
+                alg.params().min_openssl.1
+            ));
+        }
+        let argv = match command_for(data, s) {
+            Ok(a) => a,
+            Err(e) => return Check::not_checkable(e.to_string()),
+        };
+        match Command::new(&opts.openssl).args(&argv[1..]).output() {
+            Ok(o) => {
+                let line = String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                let code = o.status.code();
+                let v = if code == Some(0) {
+                    Verdict::Verified
+                } else {
+                    Verdict::Failure
+                };
+                let words = if line.is_empty() {
+                    String::from_utf8_lossy(&o.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .to_string()
+                } else {
+                    line
+                };
+                Check::verdict(v, words, code)
+            }
+            Err(e) => Check::error(format!("cannot run {}: {e}", opts.openssl.display())),
+        }
+    };
+    let (data, bad_data) = if over == Over::Digest {
+        (&dgst_path, &bad_dgst_path)
+    } else {
+        (&msg_path, &bad_msg_path)
+    };
+    let genuine = Trio {
+        ours: ours(&msg_path, &sig),
+        openssl: theirs(data, &sig_path),
+        kms: kms_check(kms, key_id, alg, &prepared, &sig).await,
+    };
+    let tampered_message = Trio {
+        ours: ours(&bad_msg_path, &sig),
+        openssl: theirs(bad_data, &sig_path),
+        kms: kms_check(kms, key_id, alg, &prepared_bad, &sig).await,
+    };
+    let tampered_signature = Trio {
+        ours: ours(&msg_path, &bad_sig),
+        openssl: theirs(data, &bad_sig_path),
+        kms: kms_check(kms, key_id, alg, &prepared, &bad_sig).await,
+    };
+
+    let mut disagreements = Vec::new();
+    for (input, trio, expect) in [
+        ("genuine", &genuine, true),
+        ("tampered message", &tampered_message, false),
+        ("tampered signature", &tampered_signature, false),
+    ] {
+        for (who, c) in trio.each() {
+            if c.agrees(expect) == Some(false) {
+                disagreements.push(format!("{who} on {input}: {:?} ({})", c.status, c.output));
+            }
+        }
+    }
+    let openssl_command = command_for(
+        &PathBuf::from(if over == Over::Digest {
+            "$DIGEST"
+        } else {
+            "$MSG"
+        }),
+        Path::new("$SIG"),
+    )
+    .map(|a| openssl_cmd::shell_join(&a).replace(&*pem_path.to_string_lossy(), "$PUB"))
+    .unwrap_or_else(|e| e.to_string());
+    Ok(Cell {
+        id,
+        key_id: key.info.key_id.clone(),
+        key_spec: key.info.key_spec,
+        signing_algorithm: alg,
+        message_type: mt,
+        message_size: size,
+        message_sha256: sha256_hex(&msg),
+        signature_sha256: sha256_hex(&sig),
+        openssl_command,
+        agree: disagreements.is_empty(),
+        disagreements,
+        genuine,
+        tampered_message,
+        tampered_signature,
+    })
+}
+
+fn line_for(alg: SigningAlgorithm, v: Verdict) -> &'static str {
+    match alg.params().openssl_tool {
+        crate::spec::OpensslTool::Dgst => v.dgst_line(),
+        crate::spec::OpensslTool::PkeyutlRawin => v.pkeyutl_line(),
+    }
+}
+
+async fn kms_check(
+    kms: &Kms,
+    key_id: &str,
+    alg: SigningAlgorithm,
+    p: &Prepared,
+    sig: &[u8],
+) -> Check {
+    match kms
+        .verify(key_id, p.payload.clone(), p.message_type, alg, sig.to_vec())
+        .await
+    {
+        Ok(true) => Check::verdict(Verdict::Verified, "SignatureValid: true", None),
+        Ok(false) => Check::verdict(Verdict::Failure, "KMSInvalidSignatureException", None),
+        Err(e) => Check::error(e),
+    }
+}
+
+/// Writes `report.json`, `junit.xml`, `report.md` and `report.html` into `dir` (atomically each).
+pub fn write_reports(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut json =
+        serde_json::to_vec_pretty(report).map_err(|e| Error::Usage(format!("report JSON: {e}")))?;
+    json.push(b'\n');
+    let files = [
+        ("report.json", json),
+        ("junit.xml", junit(report)?.into_bytes()),
+        ("report.md", markdown(report).into_bytes()),
+        ("report.html", html(report).into_bytes()),
+    ];
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let p = dir.join(name);
+        write_atomic(&p, &bytes, Mode::Default)?;
+        written.push(p);
+    }
+    Ok(written)
+}
+
+fn junit(r: &Report) -> Result<String> {
+    use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
+    let mut report = JReport::new("kms-openssl interop-check");
+    let mut suite = TestSuite::new(format!("interop-check {}", r.endpoint));
+    for c in &r.cells {
+        for (input, trio, expect) in [
+            ("genuine", &c.genuine, true),
+            ("tampered message", &c.tampered_message, false),
+            ("tampered signature", &c.tampered_signature, false),
+        ] {
+            for (who, check) in trio.each() {
+                let status = match check.agrees(expect) {
+                    Some(true) => TestCaseStatus::success(),
+                    Some(false) => {
+                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        s.set_message(format!(
+                            "expected {}, got {:?}: {}",
+                            if expect { "verified" } else { "rejected" },
+                            check.status,
+                            check.output
+                        ));
+                        s
+                    }
+                    None => {
+                        let mut s = TestCaseStatus::skipped();
+                        s.set_message(format!("not checkable: {}", check.output));
+                        s
+                    }
+                };
+                let mut tc = TestCase::new(format!("{} [{who}] {input}", c.id), status);
+                tc.set_classname(c.id.clone());
+                suite.add_test_case(tc);
+            }
+        }
+    }
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .map_err(|e| Error::Usage(format!("junit.xml: {e}")))
+}
+
+fn mark(c: &Check, expect: bool) -> &'static str {
+    match c.agrees(expect) {
+        Some(true) => "✅",
+        Some(false) => "❌",
+        None => "⚪",
+    }
+}
+
+fn markdown(r: &Report) -> String {
+    let mut s = format!(
+        "# kms-openssl interop report\n\n- tool: {}\n- OpenSSL library: {}\n- openssl binary: {}\n- endpoint: {}\n- run: {} – {}\n- cells: {} total, {} agree, {} disagree; {} verifier answers not checkable (not counted as passes)\n\n",
+        r.tool,
+        r.openssl_library,
+        r.openssl_binary,
+        r.endpoint,
+        r.started_at,
+        r.finished_at,
+        r.total,
+        r.agreeing,
+        r.disagreeing,
+        r.not_checkable
+    );
+    s.push_str("✅ expected answer · ❌ disagreement · ⚪ not checkable here\n\n");
+    s.push_str("| cell | genuine (ours/openssl/KMS) | tampered message | tampered signature | openssl command |\n|---|---|---|---|---|\n");
+    for c in &r.cells {
+        let t = |trio: &Trio, e| {
+            format!(
+                "{}{}{}",
+                mark(&trio.ours, e),
+                mark(&trio.openssl, e),
+                mark(&trio.kms, e)
+            )
+        };
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} | `{}` |\n",
+            c.id,
+            t(&c.genuine, true),
+            t(&c.tampered_message, false),
+            t(&c.tampered_signature, false),
+            c.openssl_command.replace('|', "\\|")
+        ));
+    }
+    for sk in &r.skipped {
+        s.push_str(&format!("\nSkipped {}: {}\n", sk.key_spec, sk.reason));
+    }
+    for c in r.cells.iter().filter(|c| !c.agree) {
+        s.push_str(&format!(
+            "\n**Disagreement in `{}`**: {}\n",
+            c.id,
+            c.disagreements.join("; ")
+        ));
+    }
+    s
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn html(r: &Report) -> String {
+    let td = |c: &Check, expect: bool| {
+        let (class, text) = match c.agrees(expect) {
+            Some(true) => ("ok", if expect { "verified" } else { "rejected" }),
+            Some(false) => ("bad", "DISAGREES"),
+            None => ("na", "not checkable"),
+        };
+        format!(
+            "<td class=\"{class}\" title=\"{}\">{text}</td>",
+            esc(&c.output)
+        )
+    };
+    let mut rows = String::new();
+    for c in &r.cells {
+        rows.push_str(&format!(
+            "<tr class=\"{}\"><td><code>{}</code></td><td>{}</td>",
+            if c.agree { "row-ok" } else { "row-bad" },
+            esc(&c.id),
+            c.message_size
+        ));
+        for (trio, expect) in [
+            (&c.genuine, true),
+            (&c.tampered_message, false),
+            (&c.tampered_signature, false),
+        ] {
+            for (_, check) in trio.each() {
+                rows.push_str(&td(check, expect));
+            }
+        }
+        rows.push_str(&format!(
+            "<td><code>{}</code></td></tr>\n",
+            esc(&c.openssl_command)
+        ));
+    }
+    let skipped: String = r
+        .skipped
+        .iter()
+        .map(|s| format!("<li>{}: {}</li>", esc(&s.key_spec), esc(&s.reason)))
+        .collect();
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>kms-openssl interop report</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}} table{{border-collapse:collapse;font-size:13px}}
+th,td{{border:1px solid #ccc;padding:3px 6px;text-align:center}} th{{background:#f0f0f0}}
+td.ok{{background:#c8f0c8}} td.bad{{background:#f5b0b0;font-weight:bold}} td.na{{background:#e4e4e4;color:#666}}
+tr.row-bad td:first-child{{background:#f5b0b0}} code{{font-size:12px}} .summary{{font-size:15px}}
+</style></head><body>
+<h1>kms-openssl interop report</h1>
+<p class="summary"><b>{agree}</b> of <b>{total}</b> cells agree; <b>{disagree}</b> disagree; {na} verifier answers could not be checked here (grey, never counted as passes).</p>
+<ul><li>tool: {tool}</li><li>OpenSSL library: {lib}</li><li>openssl binary: {bin}</li><li>endpoint: {ep}</li><li>run: {start} – {end}</li></ul>
+<table><thead><tr><th rowspan="2">cell (key spec / algorithm / message type / size)</th><th rowspan="2">bytes</th><th colspan="3">genuine</th><th colspan="3">tampered message</th><th colspan="3">tampered signature</th><th rowspan="2">openssl command</th></tr>
+<tr><th>ours</th><th>openssl</th><th>KMS</th><th>ours</th><th>openssl</th><th>KMS</th><th>ours</th><th>openssl</th><th>KMS</th></tr></thead>
+<tbody>
+{rows}</tbody></table>
+<h2>Key specs not checked</h2><ul>{skipped}</ul>
+</body></html>
+"#,
+        agree = r.agreeing,
+        total = r.total,
+        disagree = r.disagreeing,
+        na = r.not_checkable,
+        tool = esc(&r.tool),
+        lib = esc(&r.openssl_library),
+        bin = esc(&r.openssl_binary),
+        ep = esc(&r.endpoint),
+        start = esc(&r.started_at),
+        end = esc(&r.finished_at),
+        rows = rows,
+        skipped = if skipped.is_empty() {
+            "<li>none</li>".to_string()
+        } else {
+            skipped
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_deterministic_and_sized() {
+        assert_eq!(message("a", 4097).len(), 4097);
+        assert_eq!(message("a", 33), message("a", 33));
+        assert_ne!(message("a", 33), message("b", 33));
+    }
+
+    #[test]
+    fn not_checkable_is_never_a_pass() {
+        assert_eq!(Check::not_checkable("x").agrees(true), None);
+        assert_eq!(Check::error("x").agrees(false), Some(false));
+    }
+
+    #[test]
+    fn openssl_version_parses() {
+        let (_, n) = openssl_binary_version(Path::new("openssl"));
+        assert!(n >= 0x3000_0000, "{n:x}");
+    }
+}
