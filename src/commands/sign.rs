@@ -39,8 +39,14 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
         }
     }
     let out_path = output_path(&a, input.as_ref())?;
-    if let Some(p) = &out_path {
-        check_parent(p)?;
+    match &out_path {
+        Some(p) => check_parent(p)?,
+        None if !a.base64 => {
+            return Err(Error::Usage(
+                "give --out FILE (or --base64) when signing stdin or a digest".into(),
+            ));
+        }
+        None => {}
     }
 
     let kms = connect(&a.aws).await?;
@@ -84,9 +90,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
         return Ok(EXIT_OK);
     }
     let Some(out_path) = out_path else {
-        return Err(Error::Usage(
-            "give --out FILE (or --base64) when signing stdin or a digest".into(),
-        ));
+        return Err(Error::Usage("no output path".into()));
     };
     write_atomic(&out_path, &signed.signature, Mode::Default)?;
     let sidecar_path = (!a.no_sidecar).then(|| sidecar::path_for(&out_path));
