@@ -27,6 +27,7 @@ pub mod sidecar;
 pub mod sign;
 pub mod sigv4;
 pub mod spec;
+pub mod sts;
 pub mod verify;
 
 pub use error::{Error, Result};
