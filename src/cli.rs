@@ -40,6 +40,15 @@ pub struct AwsArgs {
     /// KMS endpoint URL, e.g. http://127.0.0.1:4566 (default: AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL).
     #[arg(long)]
     pub endpoint_url: Option<String>,
+    /// Assume this IAM role (STS AssumeRole) before any KMS call, e.g. arn:aws:iam::111122223333:role/SignerRole.
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// RoleSessionName for --role-arn (default: kms-openssl-<unix time>).
+    #[arg(long, value_name = "NAME", requires = "role_arn")]
+    pub role_session_name: Option<String>,
+    /// ExternalId for --role-arn.
+    #[arg(long, value_name = "ID", requires = "role_arn")]
+    pub external_id: Option<String>,
 }
 
 // `openssl-command` is the subcommand's documented name.
@@ -73,6 +82,10 @@ pub enum Command {
     InteropCheck(InteropCheckArgs),
     /// Run the reference workflow end to end (key, alias, sign, public key, verify, tamper).
     Demo(DemoArgs),
+    /// Least-privilege key policies: the reference's statements, show, apply, check.
+    Policy(PolicyArgs),
+    /// Who the credentials are (STS GetCallerIdentity): Account, Arn, UserId.
+    Whoami(WhoamiArgs),
 }
 
 impl Command {
@@ -417,4 +430,96 @@ pub struct InteropCheckArgs {
     /// Test only: invert this tool's answer for one cell id, to prove disagreements are caught.
     #[arg(long, hide = true)]
     pub test_flip_cell: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the reference's key-policy statements for a signer and a verifier role (JSON).
+    Statements(PolicyStatementsArgs),
+    /// Print a key's policy (GetKeyPolicy).
+    Show(PolicyShowArgs),
+    /// Add (or replace, by Sid) the statements in a key's policy; other statements are kept.
+    Apply(PolicyApplyArgs),
+    /// List grants broader than least privilege, one per line; exit 1 when there is any.
+    Check(PolicyCheckArgs),
+}
+
+/// The signer and verifier of the reference workflow (seed-workflow §2).
+#[derive(Debug, Clone, Args)]
+pub struct RoleStatementArgs {
+    /// Principal allowed kms:Sign, e.g. arn:aws:iam::111122223333:role/SignerRole.
+    #[arg(long, value_name = "ARN")]
+    pub signer_role: String,
+    /// Principal allowed kms:GetPublicKey (may be in another account).
+    #[arg(long, value_name = "ARN")]
+    pub verifier_role: String,
+    /// Also allow the verifier kms:Verify (verification inside KMS).
+    #[arg(long)]
+    pub allow_kms_verify: bool,
+    /// Restrict the signer to these SigningAlgorithms (condition kms:SigningAlgorithm).
+    #[arg(long = "signing-algorithm", value_name = "ALG", num_args = 1.., value_delimiter = ',')]
+    pub signing_algorithms: Vec<String>,
+    /// Restrict the signer to this MessageType (condition kms:MessageType): raw or digest.
+    #[arg(long, value_name = "TYPE")]
+    pub message_type: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyStatementsArgs {
+    #[command(flatten)]
+    pub roles: RoleStatementArgs,
+    /// Print a whole key policy, with the account root's kms:* statement first.
+    #[arg(long, requires = "account_id")]
+    pub full: bool,
+    /// Account id for --full.
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyShowArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long)]
+    pub key_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyApplyArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long)]
+    pub key_id: String,
+    #[command(flatten)]
+    pub roles: RoleStatementArgs,
+    /// Print the new policy instead of calling PutKeyPolicy.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip KMS's lockout check (and ours): the new policy may lock you out of the key.
+    #[arg(long)]
+    pub bypass_policy_lockout_safety_check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Check this key's policy (GetKeyPolicy).
+    #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+    pub key_id: Option<String>,
+    /// Check a key policy JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }

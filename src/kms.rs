@@ -20,6 +20,23 @@ pub struct ClientOptions {
     pub endpoint_url: Option<String>,
     /// SDK attempts per call (standard retry mode); `Some(1)` when the caller retries itself.
     pub max_attempts: Option<u32>,
+    /// Static credentials for this client only (e.g. a local endpoint), instead of the chain.
+    pub credentials: Option<aws_credential_types::Credentials>,
+    /// Assume this role (STS AssumeRole, on top of the credentials above) before any KMS call.
+    pub role_arn: Option<String>,
+    /// RoleSessionName for `role_arn` (default `kms-openssl-<unix time>`).
+    pub role_session_name: Option<String>,
+    /// ExternalId for `role_arn`.
+    pub external_id: Option<String>,
+}
+
+/// Who the credentials belong to (STS GetCallerIdentity), in the AWS CLI's JSON names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CallerIdentity {
+    pub user_id: String,
+    pub account: String,
+    pub arn: String,
 }
 
 /// A connected KMS client.
@@ -27,6 +44,8 @@ pub struct ClientOptions {
 pub struct Kms {
     client: aws_sdk_kms::Client,
     endpoint: Option<String>,
+    /// STS on the same configuration (credentials, endpoint, HTTP client); `None` from [`Kms::from_client`].
+    sts: Option<aws_sdk_sts::Client>,
 }
 
 /// What GetPublicKey returns, parsed.
@@ -108,11 +127,17 @@ impl Kms {
                 aws_config::retry::RetryConfig::standard().with_max_attempts(n.max(1)),
             );
         }
-        let conf = loader.load().await;
+        if let Some(c) = &opts.credentials {
+            loader = loader.credentials_provider(c.clone());
+        }
+        let mut conf = loader.load().await;
         if conf.region().is_none() {
             return Err(Error::Config(
                 "no AWS Region: pass --region or set AWS_REGION".into(),
             ));
+        }
+        if let Some(role) = &opts.role_arn {
+            conf = assume_role(conf, role, opts).await?;
         }
         let endpoint = opts
             .endpoint_url
@@ -122,6 +147,7 @@ impl Kms {
         Ok(Kms {
             client: aws_sdk_kms::Client::new(&conf),
             endpoint,
+            sts: Some(aws_sdk_sts::Client::new(&conf)),
         })
     }
 
@@ -130,6 +156,7 @@ impl Kms {
         Kms {
             client,
             endpoint: None,
+            sts: None,
         }
     }
 
@@ -403,6 +430,151 @@ impl Kms {
             .map(|b| b.as_ref().to_vec())
             .ok_or_else(|| missing("DeriveSharedSecret", "SharedSecret"))
     }
+}
+
+impl Kms {
+    /// GetKeyPolicy (PolicyName `default`): the key policy text as stored.
+    pub async fn get_key_policy(&self, key_id: &str) -> Result<String> {
+        let out = self
+            .client
+            .get_key_policy()
+            .key_id(key_id)
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(|e| self.err("GetKeyPolicy", e))?;
+        out.policy()
+            .map(str::to_string)
+            .ok_or_else(|| missing("GetKeyPolicy", "Policy"))
+    }
+
+    /// PutKeyPolicy (PolicyName `default`). KMS refuses a policy that locks the caller out
+    /// (`MalformedPolicyDocumentException`) unless `bypass_lockout_check`; over 32 KB is
+    /// `LimitExceededException` (kms-facts §6.3).
+    pub async fn put_key_policy(
+        &self,
+        key_id: &str,
+        policy: &str,
+        bypass_lockout_check: bool,
+    ) -> Result<()> {
+        let mut req = self
+            .client
+            .put_key_policy()
+            .key_id(key_id)
+            .policy_name("default")
+            .policy(policy);
+        if bypass_lockout_check {
+            req = req.bypass_policy_lockout_safety_check(true);
+        }
+        req.send().await.map_err(|e| self.err("PutKeyPolicy", e))?;
+        Ok(())
+    }
+
+    /// STS GetCallerIdentity with this client's credentials and endpoint configuration.
+    /// Errors: [`Error::Config`] for a client made by [`Kms::from_client`]; STS errors as
+    /// [`Error::Kms`] with operation `GetCallerIdentity`.
+    pub async fn caller_identity(&self) -> Result<CallerIdentity> {
+        let sts = self
+            .sts
+            .as_ref()
+            .ok_or_else(|| Error::Config("no STS client: connect with Kms::connect".into()))?;
+        let out = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetCallerIdentity", self.endpoint.as_deref(), e))?;
+        Ok(CallerIdentity {
+            user_id: out.user_id().unwrap_or_default().to_string(),
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out
+                .arn()
+                .map(str::to_string)
+                .ok_or_else(|| missing("GetCallerIdentity", "Arn"))?,
+        })
+    }
+}
+
+/// Replaces the configuration's credentials with those of `role` (aws-config's
+/// `AssumeRoleProvider`, built on `conf`, so `AWS_ENDPOINT_URL_STS` / `--endpoint-url` apply).
+/// The role is assumed here, once, so that a refusal is reported before any KMS call; the
+/// provider renews the session when it expires.
+async fn assume_role(
+    conf: aws_config::SdkConfig,
+    role: &str,
+    opts: &ClientOptions,
+) -> Result<aws_config::SdkConfig> {
+    use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+    let name = opts.role_session_name.clone().unwrap_or_else(|| {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        format!("kms-openssl-{secs}")
+    });
+    let mut b = aws_config::sts::AssumeRoleProvider::builder(role)
+        .configure(&conf)
+        .session_name(name);
+    if let Some(x) = &opts.external_id {
+        b = b.external_id(x);
+    }
+    let provider = b.build().await;
+    let first = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| assume_role_error(role, &e))?;
+    let shared = SharedCredentialsProvider::new(Prefetched {
+        first: std::sync::Mutex::new(Some(first)),
+        inner: provider,
+    });
+    Ok(conf.into_builder().credentials_provider(shared).build())
+}
+
+/// A credentials provider that hands out credentials already fetched, then asks `inner`.
+#[derive(Debug)]
+struct Prefetched<P> {
+    first: std::sync::Mutex<Option<aws_credential_types::Credentials>>,
+    inner: P,
+}
+
+impl<P: aws_credential_types::provider::ProvideCredentials>
+    aws_credential_types::provider::ProvideCredentials for Prefetched<P>
+{
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match first {
+            Some(c) => aws_credential_types::provider::future::ProvideCredentials::ready(Ok(c)),
+            None => self.inner.provide_credentials(),
+        }
+    }
+}
+
+/// An AssumeRole failure with STS's error code and message when there is one.
+fn assume_role_error(
+    role: &str,
+    e: &aws_credential_types::provider::error::CredentialsError,
+) -> Error {
+    type AssumeRoleSdkError = SdkError<
+        aws_sdk_sts::operation::assume_role::AssumeRoleError,
+        aws_sdk_sts::config::http::HttpResponse,
+    >;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(SdkError::ServiceError(se)) = err.downcast_ref::<AssumeRoleSdkError>() {
+            let inner = se.err();
+            return Error::Config(format!(
+                "AssumeRole {role}: {}: {}",
+                inner.code().unwrap_or("UnknownError"),
+                inner.message().unwrap_or("(no message)")
+            ));
+        }
+        cur = err.source();
+    }
+    Error::Config(format!("AssumeRole {role}: {}", chain(e)))
 }
 
 fn missing(operation: &'static str, field: &str) -> Error {

@@ -814,7 +814,8 @@ pub fn statements(
             .iter()
             .map(|a| a.as_str().to_string())
             .collect();
-        algs.dedup();
+        let mut seen = std::collections::BTreeSet::new();
+        algs.retain(|a| seen.insert(a.clone()));
         eq.insert("kms:SigningAlgorithm", one_or_many(algs));
     }
     if let Some(mt) = message_type {
@@ -865,10 +866,11 @@ pub fn full_policy(account: &str, ours: &[Value]) -> String {
     render(&top, &st)
 }
 
-/// `v` pretty-printed, its lines after the first indented by `by` (for nesting in [`render`]).
+/// `v` pretty-printed in statement order ([`pretty`]), its lines after the first indented by
+/// `by` (for nesting in [`render`]).
 fn nested(v: &Value, by: &str) -> String {
-    let text = serde_json::to_string_pretty(v).unwrap_or_default();
-    text.lines()
+    pretty(v)
+        .lines()
         .enumerate()
         .map(|(i, l)| {
             if i == 0 {
@@ -879,6 +881,55 @@ fn nested(v: &Value, by: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Pretty JSON with a statement's members in the order AWS documents them (`Sid`, `Effect`,
+/// `Principal`, `Action`, `Resource`, `Condition`; other members after, sorted).
+pub fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(&Ordered(v)).unwrap_or_default()
+}
+
+struct Ordered<'a>(&'a Value);
+
+impl Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        const ORDER: &[&str] = &[
+            "Sid",
+            "Effect",
+            "Principal",
+            "NotPrincipal",
+            "Action",
+            "NotAction",
+            "Resource",
+            "NotResource",
+            "Condition",
+        ];
+        match self.0 {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort_by_key(|k| {
+                    (
+                        ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()),
+                        k.as_str(),
+                    )
+                });
+                let mut map = ser.serialize_map(Some(keys.len()))?;
+                for k in keys {
+                    map.serialize_entry(k, &Ordered(&m[k.as_str()]))?;
+                }
+                map.end()
+            }
+            Value::Array(a) => {
+                let mut seq = ser.serialize_seq(Some(a.len()))?;
+                for x in a {
+                    seq.serialize_element(&Ordered(x))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(ser),
+        }
+    }
 }
 
 /// Writes `{ top-level members..., "Statement": [ statements... ] }` with member values and

@@ -7,8 +7,10 @@ mod encrypt;
 mod get_public_key;
 mod interop_check;
 mod openssl_command;
+mod policy;
 mod sign;
 mod verify;
+mod whoami;
 
 use std::io::Write;
 
@@ -45,6 +47,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::DeriveSharedSecret(a) => encrypt::run_derive(a, &ctx).await,
         Command::InteropCheck(a) => interop_check::run(a, &ctx).await,
         Command::Demo(a) => demo::run(a, &ctx).await,
+        Command::Policy(a) => policy::run(a, &ctx).await,
+        Command::Whoami(a) => whoami::run(a, &ctx).await,
     }
 }
 
@@ -85,6 +89,9 @@ pub fn client_options(aws: &AwsArgs) -> ClientOptions {
         region: aws.region.clone(),
         profile: aws.profile.clone(),
         endpoint_url: aws.endpoint_url.clone(),
+        role_arn: aws.role_arn.clone(),
+        role_session_name: aws.role_session_name.clone(),
+        external_id: aws.external_id.clone(),
         ..ClientOptions::default()
     }
 }
