@@ -673,6 +673,42 @@ impl RequestContext {
     }
 }
 
+/// The request context of a KMS operation (`operation` as in `X-Amz-Target`, e.g. `Sign`) on
+/// `key_arn`, with the condition keys KMS sets from the request body (kms-facts §6.5):
+/// `kms:SigningAlgorithm` and `kms:MessageType` (default `RAW`) for Sign and Verify,
+/// `kms:EncryptionAlgorithm` (default `SYMMETRIC_DEFAULT`) for Encrypt, Decrypt and
+/// ReEncrypt, `kms:RequestAlias` when `KeyId` is an alias name, and `kms:CallerAccount`.
+/// The server may add key-derived keys (`kms:KeySpec`, `kms:KeyUsage`) with
+/// [`RequestContext::with`].
+pub fn request_context(
+    principal: &Principal,
+    operation: &str,
+    key_arn: &str,
+    request: &Value,
+) -> RequestContext {
+    let mut ctx = RequestContext::new(principal.clone(), &format!("kms:{operation}"), key_arn);
+    let member = |m: &str| request.get(m).and_then(Value::as_str);
+    match operation {
+        "Sign" | "Verify" => {
+            if let Some(a) = member("SigningAlgorithm") {
+                ctx = ctx.with("kms:SigningAlgorithm", a);
+            }
+            ctx = ctx.with("kms:MessageType", member("MessageType").unwrap_or("RAW"));
+        }
+        "Encrypt" | "Decrypt" | "ReEncrypt" => {
+            ctx = ctx.with(
+                "kms:EncryptionAlgorithm",
+                member("EncryptionAlgorithm").unwrap_or("SYMMETRIC_DEFAULT"),
+            );
+        }
+        _ => {}
+    }
+    if let Some(k) = member("KeyId").filter(|k| k.starts_with("alias/")) {
+        ctx = ctx.with("kms:RequestAlias", k);
+    }
+    ctx
+}
+
 /// Result of evaluating a key policy for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Decision {
@@ -1287,6 +1323,37 @@ mod tests {
             evaluate(&p, &ctx("RSASSA_PKCS1_V1_5_SHA_512")),
             Decision::ImplicitDeny
         );
+    }
+
+    #[test]
+    fn request_context_takes_condition_keys_from_the_request_body() {
+        let p = reference(
+            &[SigningAlgorithm::RsassaPssSha512],
+            Some(MessageType::Raw),
+            false,
+        );
+        let body = serde_json::json!({"KeyId": "alias/sample-sign-verify-key",
+            "SigningAlgorithm": "RSASSA_PSS_SHA_512", "Message": "aGk="});
+        let ctx = request_context(&session("SignerRole"), "Sign", KEY, &body);
+        assert_eq!(ctx.context_keys["kms:messagetype"], "RAW");
+        assert_eq!(
+            ctx.context_keys["kms:requestalias"],
+            "alias/sample-sign-verify-key"
+        );
+        assert_eq!(ctx.context_keys["kms:calleraccount"], ACCT);
+        assert_eq!(evaluate(&p, &ctx), Decision::Allow);
+        let digest = serde_json::json!({"KeyId": KEY, "SigningAlgorithm": "RSASSA_PSS_SHA_512",
+            "MessageType": "DIGEST"});
+        let ctx = request_context(&session("SignerRole"), "Sign", KEY, &digest);
+        assert_eq!(evaluate(&p, &ctx), Decision::ImplicitDeny);
+        let ctx = request_context(
+            &session("OfflineVerifierRole"),
+            "GetPublicKey",
+            KEY,
+            &digest,
+        );
+        assert!(!ctx.context_keys.contains_key("kms:signingalgorithm"));
+        assert_eq!(evaluate(&p, &ctx), Decision::Allow);
     }
 
     #[test]

@@ -18,10 +18,11 @@ const ROOT: &str = "arn:aws:iam::111122223333:root";
 const KMS_BODY: &[u8] = br#"{"KeyId":"alias/sample-sign-verify-key"}"#;
 
 /// Signs like the SDK does and returns the headers to send.
+/// `(access key id, secret, session token)`.
+type Creds<'a> = (&'a str, &'a str, Option<&'a str>);
+
 fn sdk_sign(
-    akid: &str,
-    secret: &str,
-    token: Option<&str>,
+    (akid, secret, token): Creds<'_>,
     service: &str,
     uri: &str,
     headers: &[(&str, &str)],
@@ -116,9 +117,7 @@ fn signed_kms(
     time: SystemTime,
 ) -> Vec<(String, String)> {
     sdk_sign(
-        akid,
-        secret,
-        token,
+        (akid, secret, token),
         "kms",
         "http://127.0.0.1:4599/",
         &kms_headers(),
@@ -289,9 +288,7 @@ fn request_refused_because_signed_for_another_service() {
 fn sts_form_post_signed_by_aws_sigv4_passes() {
     let body = b"Action=GetCallerIdentity&Version=2011-06-15";
     let h = sdk_sign(
-        AKID,
-        SECRET,
-        None,
+        (AKID, SECRET, None),
         "sts",
         "http://127.0.0.1:4599/",
         &[
@@ -307,9 +304,7 @@ fn sts_form_post_signed_by_aws_sigv4_passes() {
 #[test]
 fn query_string_request_signed_by_aws_sigv4_passes() {
     let h = sdk_sign(
-        AKID,
-        SECRET,
-        None,
+        (AKID, SECRET, None),
         "sts",
         "http://127.0.0.1:4599/?Version=2011-06-15&Action=GetCallerIdentity&X=a%20b",
         &[("host", "127.0.0.1:4599")],
