@@ -145,6 +145,15 @@ fn parse_arn(arn: &str) -> Option<(&str, &str, &str)> {
     Some((service, account, resource))
 }
 
+/// An IAM unique id (`AIDA...`, `AROA...`): GetKeyPolicy shows one in place of a principal that
+/// was deleted, and PutKeyPolicy accepts the policy back.
+fn is_unique_id(s: &str) -> bool {
+    (16..=128).contains(&s.len())
+        && s.starts_with('A')
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
 fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -236,9 +245,61 @@ const OPERATORS: &[&str] = &[
     "ArnNotEquals",
     "ArnLike",
     "ArnNotLike",
+    "NumericEquals",
+    "NumericNotEquals",
+    "NumericLessThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThan",
+    "NumericGreaterThanEquals",
+    "DateEquals",
+    "DateNotEquals",
+    "DateLessThan",
+    "DateLessThanEquals",
+    "DateGreaterThan",
+    "DateGreaterThanEquals",
+    "IpAddress",
+    "NotIpAddress",
+    "BinaryEquals",
     "Bool",
     "Null",
 ];
+
+/// A Date condition value: epoch seconds or ISO 8601 / RFC 3339.
+fn date_secs(s: &str) -> Option<f64> {
+    if let Ok(n) = s.parse::<f64>() {
+        return Some(n);
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp() as f64)
+}
+
+/// Whether `ip` is in `cidr` (`10.0.0.0/8`, `2001:db8::/32`, or a bare address).
+fn ip_in(cidr: &str, ip: &str) -> bool {
+    let Ok(addr) = ip.trim().parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let (net, bits) = match cidr.trim().split_once('/') {
+        Some((n, b)) => (n, b.parse::<u32>().ok()),
+        None => (cidr.trim(), None),
+    };
+    let Ok(net) = net.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let (a, n, width) = match (addr, net) {
+        (std::net::IpAddr::V4(a), std::net::IpAddr::V4(n)) => {
+            (u128::from(u32::from(a)), u128::from(u32::from(n)), 32)
+        }
+        (std::net::IpAddr::V6(a), std::net::IpAddr::V6(n)) => (u128::from(a), u128::from(n), 128),
+        _ => return false,
+    };
+    let bits = bits.unwrap_or(width);
+    if bits > width {
+        return false;
+    }
+    let shift = width - bits;
+    shift >= 128 || (a >> shift) == (n >> shift)
+}
 
 /// `(prefix, base, if_exists)` of a valid operator name.
 fn split_operator(op: &str) -> Option<(&str, &str, bool)> {
@@ -283,6 +344,33 @@ impl Condition {
             "StringLike" | "ArnLike" => any(&|x| glob(x, v)),
             "StringNotLike" | "ArnNotLike" => !any(&|x| glob(x, v)),
             "Bool" => any(&|x| x.eq_ignore_ascii_case(v)),
+            "BinaryEquals" => any(&|x| x == v),
+            "IpAddress" => any(&|x| ip_in(x, v)),
+            "NotIpAddress" => !any(&|x| ip_in(x, v)),
+            b if b.starts_with("Numeric") || b.starts_with("Date") => {
+                let num = |t: &str| {
+                    if b.starts_with("Date") {
+                        date_secs(t)
+                    } else {
+                        t.trim().parse::<f64>().ok()
+                    }
+                };
+                let Some(rv) = num(v) else {
+                    return false;
+                };
+                let cmp = |x: &str| -> Option<std::cmp::Ordering> { rv.partial_cmp(&num(x)?) };
+                use std::cmp::Ordering::*;
+                let op = b.trim_start_matches("Numeric").trim_start_matches("Date");
+                match op {
+                    "Equals" => any(&|x| cmp(x) == Some(Equal)),
+                    "NotEquals" => !any(&|x| cmp(x) == Some(Equal)),
+                    "LessThan" => any(&|x| cmp(x) == Some(Less)),
+                    "LessThanEquals" => any(&|x| matches!(cmp(x), Some(Less | Equal))),
+                    "GreaterThan" => any(&|x| cmp(x) == Some(Greater)),
+                    "GreaterThanEquals" => any(&|x| matches!(cmp(x), Some(Greater | Equal))),
+                    _ => false,
+                }
+            }
             _ => false,
         }
     }
@@ -571,7 +659,11 @@ fn parse_principal(n: usize, v: &Value) -> Result<PrincipalSpec, PolicyError> {
                 let list = strings(n, "Principal", val).map_err(|_| invalid())?;
                 if k == "AWS" {
                     for e in &list {
-                        if !(e == "*" || is_account_id(e) || parse_arn(e).is_some()) {
+                        if !(e == "*"
+                            || is_account_id(e)
+                            || parse_arn(e).is_some()
+                            || is_unique_id(e))
+                        {
                             return Err(invalid());
                         }
                     }
@@ -1354,6 +1446,48 @@ mod tests {
         );
         assert!(!ctx.context_keys.contains_key("kms:signingalgorithm"));
         assert_eq!(evaluate(&p, &ctx), Decision::Allow);
+    }
+
+    #[test]
+    fn numeric_date_and_ip_conditions_compare_as_iam_does() {
+        let text = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*",
+            "Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32"]},
+                         "DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"},
+                         "NumericLessThanEquals":{"test:n":"5"}}}}"#;
+        let p = validate(text).unwrap();
+        let ctx = |ip: &str, t: &str, n: &str| {
+            RequestContext::new(session("R"), "kms:Sign", KEY)
+                .with("aws:SourceIp", ip)
+                .with("aws:CurrentTime", t)
+                .with("test:n", n)
+        };
+        assert_eq!(
+            evaluate(&p, &ctx("10.1.2.3", "2026-11-29T10:00:00Z", "5")),
+            Decision::Allow
+        );
+        assert_eq!(
+            evaluate(&p, &ctx("2001:db8::1", "2026-11-29T10:00:00Z", "1")),
+            Decision::Allow
+        );
+        assert_eq!(
+            evaluate(&p, &ctx("192.168.0.1", "2026-11-29T10:00:00Z", "1")),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            evaluate(&p, &ctx("10.1.2.3", "2031-01-01T00:00:00Z", "1")),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            evaluate(&p, &ctx("10.1.2.3", "2026-11-29T10:00:00Z", "6")),
+            Decision::ImplicitDeny
+        );
+        // Absent keys fail positive operators.
+        assert_eq!(decide(&p, session("R"), "kms:Sign"), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn deleted_principal_shown_as_unique_id_is_accepted() {
+        validate(r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"AROAEXAMPLEID1234567"},"Action":"kms:Sign","Resource":"*"}}"#).unwrap();
     }
 
     #[test]

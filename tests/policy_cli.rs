@@ -319,6 +319,24 @@ fn policy_apply_adds_statements_keeps_others_and_second_run_changes_nothing() {
 }
 
 #[test]
+fn policy_apply_dry_run_prints_the_new_policy_and_changes_nothing() {
+    let (addr, ep) = start(INITIAL_POLICY);
+    let mut args = apply_args();
+    args.extend([
+        "--dry-run",
+        "--signing-algorithm",
+        "RSASSA_PSS_SHA_512",
+        "--message-type",
+        "raw",
+    ]);
+    let o = cli(addr, ROOT_SECRET, &args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let printed = policy::validate(&text(&o.stdout)).unwrap();
+    assert_eq!(printed.statements.len(), 4);
+    assert_eq!(*ep.policy.lock().unwrap(), INITIAL_POLICY);
+}
+
+#[test]
 fn signer_session_is_denied_get_key_policy_with_aws_message() {
     let (addr, _) = start(INITIAL_POLICY);
     assert!(cli(addr, ROOT_SECRET, &apply_args()).status.success());
