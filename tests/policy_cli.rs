@@ -441,3 +441,130 @@ fn principal_helpers_read_session_arns() {
     assert_eq!(p.assumed_role(), Some((ACCOUNT, "SignerRole", "s")));
     assert_eq!(p.account(), Some(ACCOUNT));
 }
+
+/// The AWS CLI from the project's `.venv` (interop-tests/setup-peers.sh), if present.
+fn aws_cli() -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/aws");
+    p.exists().then_some(p)
+}
+
+fn aws(
+    bin: &std::path::Path,
+    addr: SocketAddr,
+    creds: (&str, &str, Option<&str>),
+    args: &[&str],
+) -> Output {
+    let mut c = Command::new(bin);
+    c.args(args)
+        .args([
+            "--endpoint-url",
+            &format!("http://{addr}"),
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", creds.0)
+        .env("AWS_SECRET_ACCESS_KEY", creds.1)
+        .env("AWS_CONFIG_FILE", "/nonexistent/kms-openssl-test")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/kms-openssl-test",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1");
+    if let Some(t) = creds.2 {
+        c.env("AWS_SESSION_TOKEN", t);
+    }
+    c.output().unwrap()
+}
+
+/// Seed workflow §3 with the AWS CLI (botocore's signer and STS XML parser): assume-role, then
+/// get-caller-identity shows assumed-role/SignerRole, and the signer may not read the key policy.
+#[test]
+fn aws_cli_assume_role_then_get_caller_identity_shows_signer_role() {
+    let Some(bin) = aws_cli() else {
+        eprintln!("note: .venv/bin/aws not found (interop-tests/setup-peers.sh); skipped");
+        return;
+    };
+    let (addr, _) = start(INITIAL_POLICY);
+    assert!(cli(addr, ROOT_SECRET, &apply_args()).status.success());
+    let o = aws(
+        &bin,
+        addr,
+        (ROOT_AKID, ROOT_SECRET, None),
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            SIGNER,
+            "--role-session-name",
+            "S1",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["Credentials"];
+    let (akid, secret, token) = (
+        c["AccessKeyId"].as_str().unwrap(),
+        c["SecretAccessKey"].as_str().unwrap(),
+        c["SessionToken"].as_str().unwrap(),
+    );
+    assert!(akid.starts_with("ASIA") && akid.len() == 20);
+    assert_eq!(
+        v["AssumedRoleUser"]["Arn"],
+        "arn:aws:sts::111122223333:assumed-role/SignerRole/S1"
+    );
+    assert!(c["Expiration"].as_str().unwrap().starts_with("20"));
+
+    let o = aws(
+        &bin,
+        addr,
+        (akid, secret, Some(token)),
+        &["sts", "get-caller-identity"],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let id: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        id["Arn"],
+        "arn:aws:sts::111122223333:assumed-role/SignerRole/S1"
+    );
+    assert_eq!(id["Account"], ACCOUNT);
+
+    let o = aws(
+        &bin,
+        addr,
+        (akid, secret, Some(token)),
+        &[
+            "kms",
+            "get-key-policy",
+            "--key-id",
+            KEY_ID,
+            "--policy-name",
+            "default",
+        ],
+    );
+    assert!(!o.status.success());
+    let e = text(&o.stderr);
+    assert!(e.contains("(AccessDeniedException)"), "{e}");
+    assert!(
+        e.contains("assumed-role/SignerRole/S1 is not authorized to perform: kms:GetKeyPolicy"),
+        "{e}"
+    );
+
+    // A wrong session token is refused as AWS does.
+    let o = aws(
+        &bin,
+        addr,
+        (akid, secret, Some("not-the-token")),
+        &["sts", "get-caller-identity"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("(InvalidClientTokenId)"),
+        "{}",
+        text(&o.stderr)
+    );
+}
