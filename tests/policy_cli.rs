@@ -568,3 +568,45 @@ fn aws_cli_assume_role_then_get_caller_identity_shows_signer_role() {
         text(&o.stderr)
     );
 }
+
+/// `--role-arn` builds the AssumeRoleProvider on the loaded configuration, so the service-specific
+/// `AWS_ENDPOINT_URL_STS` reaches STS (and `AWS_ENDPOINT_URL_KMS` reaches KMS) without
+/// `--endpoint-url`.
+#[test]
+fn role_arn_uses_aws_endpoint_url_sts() {
+    let (addr, _) = start(INITIAL_POLICY);
+    let url = format!("http://{addr}");
+    let o = Command::new(env!("CARGO_BIN_EXE_kms-openssl"))
+        .args([
+            "--output",
+            "json",
+            "whoami",
+            "--region",
+            "us-east-1",
+            "--role-arn",
+            SIGNER,
+            "--role-session-name",
+            "env-session",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", ROOT_AKID)
+        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET)
+        .env("AWS_ENDPOINT_URL_STS", &url)
+        .env("AWS_ENDPOINT_URL_KMS", &url)
+        .env("AWS_CONFIG_FILE", "/nonexistent/kms-openssl-test")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/kms-openssl-test",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["Arn"],
+        "arn:aws:sts::111122223333:assumed-role/SignerRole/env-session"
+    );
+}
