@@ -48,7 +48,10 @@ pub enum PolicyError {
     #[error(
         "LimitExceededException: the key policy is {size} bytes; the limit is {MAX_KEY_POLICY_BYTES} bytes"
     )]
-    TooLarge { size: usize },
+    TooLarge {
+        /// The policy's size in bytes.
+        size: usize,
+    },
     /// The key policy does not allow the request: `AccessDeniedException`, message in AWS's shape
     /// ([`access_denied_message`]).
     #[error("AccessDeniedException: {0}")]

@@ -112,17 +112,24 @@ pub struct Expect<'a> {
 /// [`AuthError::message`] AWS's wording.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
+    /// No `Authorization` header: `MissingAuthenticationTokenException` / `MissingAuthenticationToken`.
     #[error("MissingAuthenticationToken: {0}")]
     Missing(String),
+    /// A malformed `Authorization` or no `X-Amz-Date`: `IncompleteSignatureException`.
     #[error("IncompleteSignature: {0}")]
     Incomplete(String),
+    /// Unknown access key, or a session token that is not the key's:
+    /// `UnrecognizedClientException` / `InvalidClientTokenId`.
     #[error("UnrecognizedClient: {0}")]
     UnrecognizedClient(String),
+    /// The signature (or the credential scope) does not match:
+    /// `InvalidSignatureException` / `SignatureDoesNotMatch`.
     #[error("InvalidSignature: {0}")]
     InvalidSignature(String),
     /// Outside the 5-minute window; message "Signature expired: ..." / "Signature not yet current: ...".
     #[error("InvalidSignature: {0}")]
     SignatureExpired(String),
+    /// The session's credentials expired: `ExpiredTokenException` / `ExpiredToken`.
     #[error("ExpiredToken: {0}")]
     ExpiredToken(String),
 }

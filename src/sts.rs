@@ -36,12 +36,14 @@ pub const CHAINED_MAX_DURATION: u32 = 3600;
 /// A parsed STS request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StsRequest {
+    /// `Action=AssumeRole&RoleArn=...&RoleSessionName=...[&ExternalId=...][&DurationSeconds=...]`.
     AssumeRole {
         role_arn: String,
         role_session_name: String,
         external_id: Option<String>,
         duration_seconds: Option<u32>,
     },
+    /// `Action=GetCallerIdentity`.
     GetCallerIdentity,
 }
 
@@ -157,6 +159,7 @@ pub struct MemorySessionStore {
 }
 
 impl MemorySessionStore {
+    /// An empty store.
     pub fn new() -> MemorySessionStore {
         MemorySessionStore::default()
     }
