@@ -1721,6 +1721,28 @@ mod tests {
     }
 
     #[test]
+    fn apply_refused_with_limit_exceeded_when_result_passes_32kb() {
+        let filler: Vec<String> = (0..120)
+            .map(|i| format!(r#"{{"Sid":"S{i:03}","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:role/R{i:03}"}},"Action":"kms:DescribeKey","Resource":"*"}}"#))
+            .collect();
+        let existing = format!(r#"{{"Statement":[{}]}}"#, filler.join(","));
+        assert!(existing.len() < MAX_KEY_POLICY_BYTES);
+        let mut ours = statements(SIGNER, VERIFIER, true, &[], None);
+        // Enough large statements to cross the limit.
+        for i in 0..60 {
+            let mut st = ours[1].clone();
+            st["Sid"] = Value::String(format!("Extra {i} {}", "x".repeat(300)));
+            ours.push(st);
+        }
+        let e = apply(&existing, &ours).unwrap_err();
+        assert!(
+            matches!(e, PolicyError::TooLarge { size } if size > MAX_KEY_POLICY_BYTES),
+            "{e}"
+        );
+        assert_eq!(e.code(), "LimitExceededException");
+    }
+
+    #[test]
     fn apply_replaces_statement_with_same_sid() {
         let first = full_policy(ACCT, &statements(SIGNER, VERIFIER, false, &[], None));
         let ours = statements(

@@ -385,3 +385,22 @@ print(json.dumps(hdrs))
     let e = check(headers, "", br#"{"KeyId":"x"}"#, "kms").unwrap_err();
     assert_eq!(e.code("kms"), "InvalidSignatureException");
 }
+
+/// `x-amz-content-sha256`, when sent, is the payload hash; it must also be the body's.
+#[test]
+fn content_sha256_header_is_used_and_must_match_the_body() {
+    let hash = hex::encode(openssl::sha::sha256(KMS_BODY));
+    let mut headers = kms_headers();
+    headers.push(("x-amz-content-sha256", hash.as_str()));
+    let h = sdk_sign(
+        (AKID, SECRET, None),
+        "kms",
+        "http://127.0.0.1:4599/",
+        &headers,
+        KMS_BODY,
+        SystemTime::now(),
+    );
+    check(h.clone(), "", KMS_BODY, "kms").unwrap();
+    let e = check(h, "", b"{}", "kms").unwrap_err();
+    assert_eq!(e.code("kms"), "InvalidSignatureException");
+}
