@@ -378,6 +378,26 @@ fn policy_apply_refused_before_put_because_caller_would_be_locked_out() {
 }
 
 #[test]
+fn policy_apply_refusal_by_kms_lockout_check_is_explained() {
+    // Our pre-check counts the root statement for the Admin session (IAM may grant it); this
+    // endpoint models no IAM, so its own lockout check refuses.
+    let initial = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+        {"Sid":"Allow use of the key pair for digital signing","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/Admin"},"Action":"kms:*","Resource":"*"}]}"#;
+    let (addr, ep) = start(initial);
+    let mut args = apply_args();
+    args.extend(["--role-arn", "arn:aws:iam::111122223333:role/Admin"]);
+    let o = cli(addr, ROOT_SECRET, &args);
+    assert_eq!(o.status.code(), Some(2));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains("not applied: KMS refused the new key policy: MalformedPolicyDocumentException: The new key policy will not allow you to update the key policy in the future."),
+        "{e}"
+    );
+    assert_eq!(*ep.policy.lock().unwrap(), initial);
+}
+
+#[test]
 fn policy_check_on_key_flags_nothing_after_apply() {
     let (addr, _) = start(INITIAL_POLICY);
     assert!(cli(addr, ROOT_SECRET, &apply_args()).status.success());

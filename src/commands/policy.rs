@@ -141,7 +141,8 @@ async fn apply(a: PolicyApplyArgs, ctx: &Ctx) -> Result<u8> {
         &applied.policy,
         a.bypass_policy_lockout_safety_check,
     )
-    .await?;
+    .await
+    .map_err(explain_put_refusal)?;
     match ctx.output {
         OutputFormat::Text => {
             let mut parts = Vec::new();
@@ -160,6 +161,31 @@ async fn apply(a: PolicyApplyArgs, ctx: &Ctx) -> Result<u8> {
         OutputFormat::Json => out_json(&summary)?,
     }
     Ok(EXIT_OK)
+}
+
+/// KMS's own refusals of the new policy, with what usually causes them (kms-facts §6.3).
+fn explain_put_refusal(e: Error) -> Error {
+    match &e {
+        Error::Kms { code, message, .. }
+            if code == "MalformedPolicyDocumentException"
+                && message.contains("will not allow you to update the key policy") =>
+        {
+            Error::Usage(format!(
+                "not applied: KMS refused the new key policy: {code}: {message} (the caller would lose kms:PutKeyPolicy on this key; the pre-check counted the account-root statement for you, which only holds when IAM policies grant it)"
+            ))
+        }
+        Error::Kms { code, message, .. } if code == "MalformedPolicyDocumentException" => {
+            Error::Usage(format!(
+                "not applied: KMS refused the new key policy: {code}: {message} (every principal must exist and be visible to KMS: check --signer-role and --verifier-role; a cross-account role must exist in its account)"
+            ))
+        }
+        Error::Kms { code, message, .. } if code == "LimitExceededException" => {
+            Error::Usage(format!(
+                "not applied: {code}: {message} (key policies are limited to {MAX_KEY_POLICY_BYTES} bytes)"
+            ))
+        }
+        _ => e,
+    }
 }
 
 fn quoted(v: &[String]) -> String {
