@@ -9,7 +9,15 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    commands::init_logging(cli.verbose);
+    let verbose = cli.verbose;
+    if verbose > 0 || std::env::var_os("RUST_LOG").is_some() {
+        commands::init_logging(verbose);
+    }
+    let cli = match commands::run_offline(cli) {
+        Ok(result) => return finish(result),
+        Err(cli) => cli,
+    };
+    commands::init_logging(verbose);
     // One thread is enough for KMS calls and far cheaper to start (a one-file `verify` must not be
     // slower than `openssl dgst`); the server asks for a multi-threaded runtime.
     let mut builder = if cli.command.wants_multi_thread_runtime() {
@@ -24,7 +32,11 @@ fn main() -> ExitCode {
             return ExitCode::from(commands::EXIT_ERROR);
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    finish(runtime.block_on(commands::run(cli)))
+}
+
+fn finish(result: kms_openssl::Result<u8>) -> ExitCode {
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             commands::report_error(&e);

@@ -1,3 +1,4 @@
+use std::future::Future;
 use std::path::PathBuf;
 
 use kms_openssl::batch::{self, KeyRing};
@@ -15,7 +16,27 @@ use crate::cli::{OutputFormat, PssSalt, VerifyArgs, VerifyOver};
 /// Largest signature file read, in bytes (ML-DSA-87 is 4627).
 const MAX_SIGNATURE_FILE: u64 = 64 * 1024;
 
+/// `verify --kms`: through the KMS Verify API.
 pub async fn run(a: VerifyArgs, ctx: &Ctx) -> Result<u8> {
+    run_with(a, ctx, true).await
+}
+
+/// Offline verification: no async runtime, nothing started that `openssl dgst` would not.
+pub fn run_offline(a: VerifyArgs, ctx: &Ctx) -> Result<u8> {
+    // No .await is reached when `kms` is false, so a no-op waker drives it to completion at once.
+    let mut fut = std::pin::pin!(run_with(a, ctx, false));
+    match fut
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    {
+        std::task::Poll::Ready(r) => r,
+        std::task::Poll::Pending => Err(Error::Usage(
+            "offline verification tried to call KMS".into(),
+        )),
+    }
+}
+
+async fn run_with(a: VerifyArgs, ctx: &Ctx, allow_kms: bool) -> Result<u8> {
     if let Some(m) = &a.manifest {
         return run_manifest(&a, m, ctx);
     }
@@ -51,7 +72,7 @@ pub async fn run(a: VerifyArgs, ctx: &Ctx) -> Result<u8> {
         key.as_ref(),
     )?;
 
-    if a.kms {
+    if a.kms && allow_kms {
         return verify_in_kms(&a, alg, &input, sig, ctx).await;
     }
     let key =
