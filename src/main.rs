@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     }
     let cli = match commands::run_offline(cli) {
         Ok(result) => return finish(result),
-        Err(cli) => cli,
+        Err(cli) => *cli,
     };
     commands::init_logging(verbose);
     // One thread is enough for KMS calls and far cheaper to start (a one-file `verify` must not be

@@ -33,14 +33,14 @@ pub struct Ctx {
 
 /// Runs the commands that need no KMS call without any async runtime (a one-file `verify` must
 /// start as fast as `openssl dgst`); hands every other command back.
-pub fn run_offline(cli: Cli) -> std::result::Result<Result<u8>, Cli> {
+pub fn run_offline(cli: Cli) -> std::result::Result<Result<u8>, Box<Cli>> {
     let ctx = Ctx { output: cli.output };
     match cli.command {
         Command::Verify(a) if !a.kms => Ok(verify::run_offline(a, &ctx)),
         Command::OpensslCommand(a) => Ok(openssl_command::run(a, &ctx)),
         Command::ConvertSignature(a) => Ok(convert::run_signature(a, &ctx)),
         Command::ConvertKey(a) => Ok(convert::run_key(a, &ctx)),
-        command => Err(Cli { command, ..cli }),
+        command => Err(Box::new(Cli { command, ..cli })),
     }
 }
 
