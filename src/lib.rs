@@ -18,6 +18,7 @@ pub mod keys;
 pub mod kms;
 pub mod openssl_cmd;
 mod ossl;
+pub mod server;
 pub mod sidecar;
 pub mod sign;
 pub mod spec;
