@@ -8,12 +8,7 @@ pub const MAX_ALIAS_LEN: usize = 256;
 /// Checks an alias name: `alias/` prefix, not `alias/aws/` (reserved for AWS managed keys),
 /// 1–256 characters of `a-zA-Z0-9:/_-`, and something after the prefix.
 pub fn check_alias_name(name: &str) -> Result<()> {
-    let bad = |reason: &str| {
-        Err(Error::InvalidAlias {
-            name: name.to_string(),
-            reason: reason.to_string(),
-        })
-    };
+    let bad = |reason: &str| Err(Error::InvalidAlias { name: name.to_string(), reason: reason.to_string() });
     if !name.starts_with("alias/") {
         return bad("it must start with `alias/`");
     }
@@ -24,18 +19,10 @@ pub fn check_alias_name(name: &str) -> Result<()> {
         return bad("nothing follows `alias/`");
     }
     if name.len() > MAX_ALIAS_LEN {
-        return bad(&format!(
-            "it is {} characters; the limit is {MAX_ALIAS_LEN}",
-            name.len()
-        ));
+        return bad(&format!("it is {} characters; the limit is {MAX_ALIAS_LEN}", name.len()));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-')))
-    {
-        return bad(&format!(
-            "`{c}` is not allowed (letters, digits, `/`, `_`, `-` and `:` only)"
-        ));
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-'))) {
+        return bad(&format!("`{c}` is not allowed (letters, digits, `/`, `_`, `-` and `:` only)"));
     }
     Ok(())
 }

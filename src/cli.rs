@@ -69,11 +69,7 @@ pub struct CreateKeyArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
     /// KeySpec, e.g. RSA_4096, ECC_NIST_P256, ML_DSA_65.
-    #[arg(
-        long,
-        visible_alias = "customer-master-key-spec",
-        value_name = "KEY_SPEC"
-    )]
+    #[arg(long, visible_alias = "customer-master-key-spec", value_name = "KEY_SPEC")]
     pub key_spec: String,
     /// KeyUsage: SIGN_VERIFY, ENCRYPT_DECRYPT or KEY_AGREEMENT (KMS default: ENCRYPT_DECRYPT).
     #[arg(long, default_value = "ENCRYPT_DECRYPT")]

@@ -21,8 +21,7 @@ pub fn hash_reader(hash: Hash, reader: &mut dyn Read, origin: &Path) -> Result<V
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io(origin, e)),
         };
-        h.update(&buf[..n])
-            .map_err(Error::openssl("EVP_DigestUpdate"))?;
+        h.update(&buf[..n]).map_err(Error::openssl("EVP_DigestUpdate"))?;
     }
     finish(h, hash)
 }
@@ -37,13 +36,10 @@ pub fn hash_bytes(hash: Hash, data: &[u8]) -> Result<Vec<u8>> {
 fn finish(mut h: Hasher, hash: Hash) -> Result<Vec<u8>> {
     if hash == Hash::Shake256 {
         let mut out = vec![0u8; hash.output_len()];
-        h.finish_xof(&mut out)
-            .map_err(Error::openssl("EVP_DigestFinalXOF"))?;
+        h.finish_xof(&mut out).map_err(Error::openssl("EVP_DigestFinalXOF"))?;
         Ok(out)
     } else {
-        Ok(h.finish()
-            .map_err(Error::openssl("EVP_DigestFinal_ex"))?
-            .to_vec())
+        Ok(h.finish().map_err(Error::openssl("EVP_DigestFinal_ex"))?.to_vec())
     }
 }
 
@@ -73,18 +69,11 @@ pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> 
     let pk = spki
         .get(ML_DSA_SPKI_KEY_OFFSET..)
         .filter(|pk| matches!(pk.len(), 1312 | 1952 | 2592))
-        .ok_or_else(|| {
-            Error::Usage(
-                "not an ML-DSA SubjectPublicKeyInfo (raw key must be 1312, 1952 or 2592 bytes)"
-                    .into(),
-            )
-        })?;
+        .ok_or_else(|| Error::Usage("not an ML-DSA SubjectPublicKeyInfo (raw key must be 1312, 1952 or 2592 bytes)".into()))?;
     let tr = hash_bytes(Hash::Shake256, pk)?;
-    let mut h = Hasher::new(Hash::Shake256.message_digest())
-        .map_err(Error::openssl("EVP_DigestInit_ex"))?;
+    let mut h = Hasher::new(Hash::Shake256.message_digest()).map_err(Error::openssl("EVP_DigestInit_ex"))?;
     h.update(&tr).map_err(Error::openssl("EVP_DigestUpdate"))?;
-    h.update(&[0x00, 0x00])
-        .map_err(Error::openssl("EVP_DigestUpdate"))?;
+    h.update(&[0x00, 0x00]).map_err(Error::openssl("EVP_DigestUpdate"))?;
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = match reader.read(&mut buf) {
@@ -93,8 +82,7 @@ pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> 
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io(origin, e)),
         };
-        h.update(&buf[..n])
-            .map_err(Error::openssl("EVP_DigestUpdate"))?;
+        h.update(&buf[..n]).map_err(Error::openssl("EVP_DigestUpdate"))?;
     }
     finish(h, Hash::Shake256)
 }

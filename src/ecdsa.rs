@@ -9,27 +9,19 @@ use crate::error::{Error, Result};
 /// Whether `sig` is a strict DER `SEQUENCE { r INTEGER, s INTEGER }` with nothing after it:
 /// what OpenSSL re-encodes to the same bytes (the check `ossl_ecdsa_verify` applies).
 pub fn is_strict_der(sig: &[u8]) -> bool {
-    EcdsaSig::from_der(sig)
-        .and_then(|s| s.to_der())
-        .map(|der| der == sig)
-        .unwrap_or(false)
+    EcdsaSig::from_der(sig).and_then(|s| s.to_der()).map(|der| der == sig).unwrap_or(false)
 }
 
 /// DER → r ‖ s, each left-padded with zeros to `field_bytes` (32 / 48 / 66 for P-256 / P-384 /
 /// P-521; 32 for secp256k1). Output: 2 × `field_bytes` bytes (case C01, C04).
 pub fn der_to_raw(sig: &[u8], field_bytes: usize) -> Result<Vec<u8>> {
     if !is_strict_der(sig) {
-        return Err(Error::Usage(
-            "not a DER ECDSA-Sig-Value (SEQUENCE of two INTEGERs)".into(),
-        ));
+        return Err(Error::Usage("not a DER ECDSA-Sig-Value (SEQUENCE of two INTEGERs)".into()));
     }
     let s = EcdsaSig::from_der(sig).map_err(Error::openssl("d2i_ECDSA_SIG"))?;
     let pad = |n: &openssl::bn::BigNumRef| {
-        n.to_vec_padded(field_bytes as i32).map_err(|_| {
-            Error::Usage(format!(
-                "an integer is longer than the {field_bytes}-byte field of this curve"
-            ))
-        })
+        n.to_vec_padded(field_bytes as i32)
+            .map_err(|_| Error::Usage(format!("an integer is longer than the {field_bytes}-byte field of this curve")))
     };
     let mut out = pad(s.r())?;
     out.extend(pad(s.s())?);
@@ -57,11 +49,7 @@ mod tests {
     use super::*;
 
     fn der_of(r: &[u8], s: &[u8]) -> Vec<u8> {
-        let sig = EcdsaSig::from_private_components(
-            BigNum::from_slice(r).unwrap(),
-            BigNum::from_slice(s).unwrap(),
-        )
-        .unwrap();
+        let sig = EcdsaSig::from_private_components(BigNum::from_slice(r).unwrap(), BigNum::from_slice(s).unwrap()).unwrap();
         sig.to_der().unwrap()
     }
 
@@ -70,10 +58,7 @@ mod tests {
         for field in [32usize, 48, 66] {
             // r with two leading zero bytes, s with the high bit set (DER adds a 0x00 sign byte).
             let mut r = vec![0u8; field];
-            r[2..]
-                .iter_mut()
-                .enumerate()
-                .for_each(|(i, b)| *b = (i as u8) | 1);
+            r[2..].iter_mut().enumerate().for_each(|(i, b)| *b = (i as u8) | 1);
             let mut s = vec![0xffu8; field];
             s[0] = if field == 66 { 0x01 } else { 0x80 };
             let der = der_of(&r, &s);

@@ -9,21 +9,14 @@ use crate::spec::{KeySpec, KeyUsage, MessageType, SigningAlgorithm};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn join<T: std::fmt::Display>(v: &[T]) -> String {
-    v.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A value that is not one of a KMS enum's names.
     #[error("invalid {what} `{value}` (expected one of: {allowed})")]
-    InvalidArgument {
-        what: &'static str,
-        value: String,
-        allowed: String,
-    },
+    InvalidArgument { what: &'static str, value: String, allowed: String },
 
     /// A request that cannot be right, caught before any call.
     #[error("{0}")]
@@ -46,47 +39,20 @@ pub enum Error {
     BadPublicKey { path: PathBuf, reason: String },
 
     /// A PKCS#1 `RSAPublicKey` where an X.509 SubjectPublicKeyInfo was expected (case C16).
-    #[error(
-        "{path}: this is a PKCS#1 RSAPublicKey (`BEGIN RSA PUBLIC KEY`), not the X.509 SubjectPublicKeyInfo KMS GetPublicKey returns"
-    )]
+    #[error("{path}: this is a PKCS#1 RSAPublicKey (`BEGIN RSA PUBLIC KEY`), not the X.509 SubjectPublicKeyInfo KMS GetPublicKey returns")]
     Pkcs1PublicKey { path: PathBuf },
 
-    #[error(
-        "{algorithm} does not fit a {key_spec} key; algorithms that fit: {}",
-        join(fitting)
-    )]
-    AlgorithmDoesNotFitKey {
-        algorithm: String,
-        key_spec: KeySpec,
-        fitting: Vec<SigningAlgorithm>,
-    },
+    #[error("{algorithm} does not fit a {key_spec} key; algorithms that fit: {}", join(fitting))]
+    AlgorithmDoesNotFitKey { algorithm: String, key_spec: KeySpec, fitting: Vec<SigningAlgorithm> },
 
-    #[error(
-        "key usage {key_spec}/{key_usage} is not allowed; a {key_spec} key may be: {}",
-        join(allowed)
-    )]
-    UsageDoesNotFitKeySpec {
-        key_spec: KeySpec,
-        key_usage: KeyUsage,
-        allowed: Vec<KeyUsage>,
-    },
+    #[error("key usage {key_spec}/{key_usage} is not allowed; a {key_spec} key may be: {}", join(allowed))]
+    UsageDoesNotFitKeySpec { key_spec: KeySpec, key_usage: KeyUsage, allowed: Vec<KeyUsage> },
 
     #[error("the key's KeyUsage is {actual}, but {operation} needs a {needed} key")]
-    WrongKeyUsage {
-        operation: &'static str,
-        actual: KeyUsage,
-        needed: KeyUsage,
-    },
+    WrongKeyUsage { operation: &'static str, actual: KeyUsage, needed: KeyUsage },
 
-    #[error(
-        "{algorithm} does not accept MessageType {message_type}; allowed: {}",
-        join(allowed)
-    )]
-    MessageTypeNotAllowed {
-        algorithm: SigningAlgorithm,
-        message_type: MessageType,
-        allowed: Vec<MessageType>,
-    },
+    #[error("{algorithm} does not accept MessageType {message_type}; allowed: {}", join(allowed))]
+    MessageTypeNotAllowed { algorithm: SigningAlgorithm, message_type: MessageType, allowed: Vec<MessageType> },
 
     /// RAW message outside KMS's 1–4096 bytes.
     #[error("a RAW message must be 1 to 4096 bytes; this one is {len} bytes")]
@@ -94,62 +60,35 @@ pub enum Error {
 
     /// A DIGEST of the wrong length (case C07).
     #[error("{algorithm} takes a {expected}-byte digest; this one is {got} bytes")]
-    DigestLength {
-        algorithm: SigningAlgorithm,
-        expected: usize,
-        got: usize,
-    },
+    DigestLength { algorithm: SigningAlgorithm, expected: usize, got: usize },
 
     /// A DER DigestInfo where a bare digest was expected (case C09).
-    #[error(
-        "the digest is a {len}-byte DER DigestInfo ({hash} OID + hash), not a bare {expected}-byte hash"
-    )]
-    DigestInfoGiven {
-        len: usize,
-        hash: &'static str,
-        expected: usize,
-    },
+    #[error("the digest is a {len}-byte DER DigestInfo ({hash} OID + hash), not a bare {expected}-byte hash")]
+    DigestInfoGiven { len: usize, hash: &'static str, expected: usize },
 
     /// An error KMS answered with: its code and message as sent.
     #[error("KMS {operation}: {code}: {message}")]
-    Kms {
-        operation: &'static str,
-        code: String,
-        message: String,
-    },
+    Kms { operation: &'static str, code: String, message: String },
 
     /// The endpoint did not answer (connection refused, DNS, TLS, timeout).
     #[error("KMS {operation}: could not reach the endpoint{}: {detail}", endpoint.as_deref().map(|e| format!(" {e}")).unwrap_or_default())]
-    Unreachable {
-        operation: &'static str,
-        endpoint: Option<String>,
-        detail: String,
-    },
+    Unreachable { operation: &'static str, endpoint: Option<String>, detail: String },
 
     /// A KMS client or credentials configuration problem.
     #[error("AWS configuration: {0}")]
     Config(String),
 
     /// A signature KMS returned that failed our checks; it was not written.
-    #[error(
-        "the signature KMS returned does not verify with the key's public key ({reason}); nothing was written"
-    )]
+    #[error("the signature KMS returned does not verify with the key's public key ({reason}); nothing was written")]
     SelfVerifyFailed { reason: String },
 
     /// The linked OpenSSL lacks an algorithm.
     #[error("{what} needs OpenSSL {needed} or newer; this build links {linked}")]
-    OpensslTooOld {
-        what: String,
-        needed: &'static str,
-        linked: String,
-    },
+    OpensslTooOld { what: String, needed: &'static str, linked: String },
 
     /// An OpenSSL call failed.
     #[error("OpenSSL {call}: {stack}")]
-    OpenSsl {
-        call: &'static str,
-        stack: openssl::error::ErrorStack,
-    },
+    OpenSsl { call: &'static str, stack: openssl::error::ErrorStack },
 
     /// A sidecar that contradicts the public key or the command line.
     #[error("sidecar {path}: {reason}")]
@@ -167,10 +106,7 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     /// Wraps an OpenSSL error stack with the EVP call that produced it.

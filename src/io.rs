@@ -17,11 +17,7 @@ pub enum Input {
 impl Input {
     /// `-` is standard input; anything else is a path.
     pub fn parse(s: &str) -> Input {
-        if s == "-" {
-            Input::Stdin
-        } else {
-            Input::File(PathBuf::from(s))
-        }
+        if s == "-" { Input::Stdin } else { Input::File(PathBuf::from(s)) }
     }
 
     /// The name used in messages (`-` for stdin).
@@ -44,10 +40,7 @@ impl Input {
     pub fn len_hint(&self) -> Option<u64> {
         match self {
             Input::Stdin => None,
-            Input::File(p) => std::fs::metadata(p)
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|m| m.len()),
+            Input::File(p) => std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
         }
     }
 }
@@ -56,10 +49,7 @@ impl Input {
 pub fn open_regular(path: &Path) -> Result<File> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
-        return Err(Error::BadInput {
-            path: path.to_path_buf(),
-            reason: "is a directory, not a file".into(),
-        });
+        return Err(Error::BadInput { path: path.to_path_buf(), reason: "is a directory, not a file".into() });
     }
     File::open(path).map_err(|e| Error::io(path, e))
 }
@@ -68,14 +58,9 @@ pub fn open_regular(path: &Path) -> Result<File> {
 pub fn read_small_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let f = open_regular(path)?;
     let mut buf = Vec::new();
-    f.take(limit + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io(path, e))?;
+    f.take(limit + 1).read_to_end(&mut buf).map_err(|e| Error::io(path, e))?;
     if buf.len() as u64 > limit {
-        return Err(Error::BadInput {
-            path: path.to_path_buf(),
-            reason: format!("larger than the {limit}-byte limit for this kind of file"),
-        });
+        return Err(Error::BadInput { path: path.to_path_buf(), reason: format!("larger than the {limit}-byte limit for this kind of file") });
     }
     Ok(buf)
 }
@@ -83,9 +68,7 @@ pub fn read_small_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
 /// Reads at most `limit` bytes from `r`; returns `None` when there was more.
 pub fn read_up_to(r: &mut dyn Read, limit: usize, path: &Path) -> Result<(Vec<u8>, bool)> {
     let mut buf = Vec::with_capacity(limit.min(64 * 1024) + 1);
-    r.take(limit as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io(path, e))?;
+    r.take(limit as u64 + 1).read_to_end(&mut buf).map_err(|e| Error::io(path, e))?;
     let more = buf.len() > limit;
     Ok((buf, more))
 }
@@ -107,10 +90,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
         _ => Path::new("."),
     };
     if path.is_dir() {
-        return Err(Error::BadInput {
-            path: path.to_path_buf(),
-            reason: "is a directory; give a file name to write".into(),
-        });
+        return Err(Error::BadInput { path: path.to_path_buf(), reason: "is a directory; give a file name to write".into() });
     }
     let mut tmp = tempfile::Builder::new()
         .prefix(".kms-openssl-")

@@ -13,18 +13,9 @@ use crate::spec::KeySpec;
 /// DER OID bodies (without tag and length) of the ML-DSA parameter sets, FIPS 204 / RFC 9881:
 /// id-ml-dsa-44/65/87 = 2.16.840.1.101.3.4.3.17/.18/.19.
 const ML_DSA_OIDS: [([u8; 9], KeySpec); 3] = [
-    (
-        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x11],
-        KeySpec::MlDsa44,
-    ),
-    (
-        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x12],
-        KeySpec::MlDsa65,
-    ),
-    (
-        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x13],
-        KeySpec::MlDsa87,
-    ),
+    ([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x11], KeySpec::MlDsa44),
+    ([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x12], KeySpec::MlDsa65),
+    ([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x13], KeySpec::MlDsa87),
 ];
 
 /// A public key with the exact SPKI bytes it came from.
@@ -51,14 +42,8 @@ impl PublicKey {
     pub fn from_spki_der(der: &[u8], origin: &Path) -> Result<PublicKey> {
         match PKey::public_key_from_der(der) {
             Ok(pkey) => {
-                let key_spec = ml_dsa_spec(der)
-                    .or_else(|| spec_of(&pkey))
-                    .or_else(|| sm2_spec(der));
-                Ok(PublicKey {
-                    pkey,
-                    spki_der: der.to_vec(),
-                    key_spec,
-                })
+                let key_spec = ml_dsa_spec(der).or_else(|| spec_of(&pkey)).or_else(|| sm2_spec(der));
+                Ok(PublicKey { pkey, spki_der: der.to_vec(), key_spec })
             }
             Err(stack) => {
                 if let Some(spec) = ml_dsa_spec(der) {
@@ -69,14 +54,9 @@ impl PublicKey {
                     });
                 }
                 if openssl::rsa::Rsa::public_key_from_der_pkcs1(der).is_ok() {
-                    return Err(Error::Pkcs1PublicKey {
-                        path: origin.to_path_buf(),
-                    });
+                    return Err(Error::Pkcs1PublicKey { path: origin.to_path_buf() });
                 }
-                Err(Error::BadPublicKey {
-                    path: origin.to_path_buf(),
-                    reason: first_reason(&stack, "not a DER SubjectPublicKeyInfo"),
-                })
+                Err(Error::BadPublicKey { path: origin.to_path_buf(), reason: first_reason(&stack, "not a DER SubjectPublicKeyInfo") })
             }
         }
     }
@@ -85,9 +65,7 @@ impl PublicKey {
     pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<PublicKey> {
         let text = trim_ascii(bytes);
         if text.starts_with(b"-----BEGIN RSA PUBLIC KEY-----") {
-            return Err(Error::Pkcs1PublicKey {
-                path: origin.to_path_buf(),
-            });
+            return Err(Error::Pkcs1PublicKey { path: origin.to_path_buf() });
         }
         if text.starts_with(b"-----BEGIN") {
             let der = pem_body(text).ok_or_else(|| Error::BadPublicKey {
@@ -97,10 +75,7 @@ impl PublicKey {
             return PublicKey::from_spki_der(&der, origin);
         }
         if bytes.is_empty() {
-            return Err(Error::BadPublicKey {
-                path: origin.to_path_buf(),
-                reason: "the file is empty".into(),
-            });
+            return Err(Error::BadPublicKey { path: origin.to_path_buf(), reason: "the file is empty".into() });
         }
         PublicKey::from_spki_der(bytes, origin)
     }
@@ -134,9 +109,7 @@ impl PublicKey {
     /// SPKI PEM (`-----BEGIN PUBLIC KEY-----`, 64-column base64, LF line ends), byte-identical to
     /// `openssl pkey -pubin -inform DER -outform PEM` and `openssl rsa -pubin -pubout` (PEM_write_bio_PUBKEY).
     pub fn to_pem(&self) -> Result<Vec<u8>> {
-        self.pkey
-            .public_key_to_pem()
-            .map_err(Error::openssl("PEM_write_bio_PUBKEY"))
+        self.pkey.public_key_to_pem().map_err(Error::openssl("PEM_write_bio_PUBKEY"))
     }
 }
 
@@ -154,10 +127,7 @@ fn first_reason(stack: &openssl::error::ErrorStack, default: &str) -> String {
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
     &b[start..]
 }
 
@@ -167,10 +137,7 @@ fn pem_body(text: &[u8]) -> Option<Vec<u8>> {
     let s = std::str::from_utf8(text).ok()?;
     let begin = s.find("-----BEGIN PUBLIC KEY-----")? + "-----BEGIN PUBLIC KEY-----".len();
     let end = s[begin..].find("-----END PUBLIC KEY-----")? + begin;
-    let b64: String = s[begin..end]
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
+    let b64: String = s[begin..end].chars().filter(|c| !c.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
@@ -181,10 +148,7 @@ fn ml_dsa_spec(der: &[u8]) -> Option<KeySpec> {
     if oid[0] != 0x30 || oid[2] != 0x06 || oid[3] != 0x09 {
         return None;
     }
-    ML_DSA_OIDS
-        .iter()
-        .find(|(o, _)| oid[4..13] == o[..])
-        .map(|(_, s)| *s)
+    ML_DSA_OIDS.iter().find(|(o, _)| oid[4..13] == o[..]).map(|(_, s)| *s)
 }
 
 /// DER of the SM2 curve OID 1.2.156.10197.1.301 (GM/T 0006), with tag and length.
@@ -194,10 +158,7 @@ const SM2_CURVE_OID: [u8; 10] = [0x06, 0x08, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01,
 /// provider-only key whose `EVP_PKEY_get_id` is -1, so [`spec_of`] cannot see it.
 fn sm2_spec(der: &[u8]) -> Option<KeySpec> {
     // The AlgorithmIdentifier sits in the first 32 bytes; the curve OID cannot occur in the key bits there.
-    der.get(..der.len().min(32))?
-        .windows(SM2_CURVE_OID.len())
-        .any(|w| w == SM2_CURVE_OID)
-        .then_some(KeySpec::Sm2)
+    der.get(..der.len().min(32))?.windows(SM2_CURVE_OID.len()).any(|w| w == SM2_CURVE_OID).then_some(KeySpec::Sm2)
 }
 
 fn spec_of(pkey: &PKey<Public>) -> Option<KeySpec> {
@@ -270,14 +231,8 @@ mod tests {
 
     #[test]
     fn garbage_is_refused() {
-        assert!(matches!(
-            PublicKey::from_bytes(b"hello", Path::new("x")),
-            Err(Error::BadPublicKey { .. })
-        ));
-        assert!(matches!(
-            PublicKey::from_bytes(b"", Path::new("x")),
-            Err(Error::BadPublicKey { .. })
-        ));
+        assert!(matches!(PublicKey::from_bytes(b"hello", Path::new("x")), Err(Error::BadPublicKey { .. })));
+        assert!(matches!(PublicKey::from_bytes(b"", Path::new("x")), Err(Error::BadPublicKey { .. })));
     }
 
     #[test]

@@ -80,9 +80,7 @@ impl Kms {
     pub async fn connect(opts: &ClientOptions) -> Result<Kms> {
         use aws_smithy_http_client::tls;
         let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
@@ -103,27 +101,19 @@ impl Kms {
         }
         let conf = loader.load().await;
         if conf.region().is_none() {
-            return Err(Error::Config(
-                "no AWS Region: pass --region or set AWS_REGION".into(),
-            ));
+            return Err(Error::Config("no AWS Region: pass --region or set AWS_REGION".into()));
         }
         let endpoint = opts
             .endpoint_url
             .clone()
             .or_else(|| std::env::var("AWS_ENDPOINT_URL_KMS").ok())
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-        Ok(Kms {
-            client: aws_sdk_kms::Client::new(&conf),
-            endpoint,
-        })
+        Ok(Kms { client: aws_sdk_kms::Client::new(&conf), endpoint })
     }
 
     /// Wraps an existing SDK client (tests, embedding).
     pub fn from_client(client: aws_sdk_kms::Client) -> Kms {
-        Kms {
-            client,
-            endpoint: None,
-        }
+        Kms { client, endpoint: None }
     }
 
     /// The endpoint in use when one was set explicitly or through the environment.
@@ -136,23 +126,12 @@ impl Kms {
         &self.client
     }
 
-    fn err<E: ProvideErrorMetadata + std::error::Error + 'static>(
-        &self,
-        operation: &'static str,
-        e: SdkError<E, aws_sdk_kms::config::http::HttpResponse>,
-    ) -> Error {
+    fn err<E: ProvideErrorMetadata + std::error::Error + 'static>(&self, operation: &'static str, e: SdkError<E, aws_sdk_kms::config::http::HttpResponse>) -> Error {
         sdk_error(operation, self.endpoint.as_deref(), e)
     }
 
     /// CreateKey. `spec`/`usage` must already be a valid pair ([`KeySpec::check_usage`]).
-    pub async fn create_key(
-        &self,
-        spec: KeySpec,
-        usage: KeyUsage,
-        description: Option<&str>,
-        tags: &[(String, String)],
-        policy: Option<&str>,
-    ) -> Result<KeyMetadata> {
+    pub async fn create_key(&self, spec: KeySpec, usage: KeyUsage, description: Option<&str>, tags: &[(String, String)], policy: Option<&str>) -> Result<KeyMetadata> {
         let mut req = self
             .client
             .create_key()
@@ -173,24 +152,14 @@ impl Kms {
             req = req.tags(tag);
         }
         let out = req.send().await.map_err(|e| self.err("CreateKey", e))?;
-        let md = out
-            .key_metadata()
-            .ok_or_else(|| missing("CreateKey", "KeyMetadata"))?;
+        let md = out.key_metadata().ok_or_else(|| missing("CreateKey", "KeyMetadata"))?;
         Ok(metadata(md))
     }
 
     /// DescribeKey.
     pub async fn describe_key(&self, key_id: &str) -> Result<KeyMetadata> {
-        let out = self
-            .client
-            .describe_key()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| self.err("DescribeKey", e))?;
-        let md = out
-            .key_metadata()
-            .ok_or_else(|| missing("DescribeKey", "KeyMetadata"))?;
+        let out = self.client.describe_key().key_id(key_id).send().await.map_err(|e| self.err("DescribeKey", e))?;
+        let md = out.key_metadata().ok_or_else(|| missing("DescribeKey", "KeyMetadata"))?;
         Ok(metadata(md))
     }
 
@@ -220,52 +189,26 @@ impl Kms {
 
     /// GetPublicKey: the DER SPKI and what the key may be used for.
     pub async fn get_public_key(&self, key_id: &str) -> Result<PublicKeyInfo> {
-        let out = self
-            .client
-            .get_public_key()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| self.err("GetPublicKey", e))?;
-        let spki_der = out
-            .public_key()
-            .map(|b| b.as_ref().to_vec())
-            .ok_or_else(|| missing("GetPublicKey", "PublicKey"))?;
+        let out = self.client.get_public_key().key_id(key_id).send().await.map_err(|e| self.err("GetPublicKey", e))?;
+        let spki_der = out.public_key().map(|b| b.as_ref().to_vec()).ok_or_else(|| missing("GetPublicKey", "PublicKey"))?;
         // moto omits KeySpec; fall back to the deprecated field, then to the SPKI itself.
-        let spec_str = out.key_spec().map(|s| s.as_str().to_string()).or_else(|| {
-            #[allow(deprecated)]
-            out.customer_master_key_spec()
-                .map(|s| s.as_str().to_string())
-        });
+        let spec_str = out
+            .key_spec()
+            .map(|s| s.as_str().to_string())
+            .or_else(|| {
+                #[allow(deprecated)]
+                out.customer_master_key_spec().map(|s| s.as_str().to_string())
+            });
         let key_spec = match spec_str {
             Some(s) => s.parse()?,
-            None => crate::keys::PublicKey::from_spki_der(
-                &spki_der,
-                std::path::Path::new("GetPublicKey"),
-            )?
-            .key_spec()
-            .ok_or_else(|| missing("GetPublicKey", "KeySpec"))?,
+            None => crate::keys::PublicKey::from_spki_der(&spki_der, std::path::Path::new("GetPublicKey"))?
+                .key_spec()
+                .ok_or_else(|| missing("GetPublicKey", "KeySpec"))?,
         };
-        let key_usage: KeyUsage = out
-            .key_usage()
-            .map(|u| u.as_str())
-            .ok_or_else(|| missing("GetPublicKey", "KeyUsage"))?
-            .parse()?;
-        let signing_algorithms = out
-            .signing_algorithms()
-            .iter()
-            .filter_map(|a| a.as_str().parse().ok())
-            .collect();
-        let encryption_algorithms = out
-            .encryption_algorithms()
-            .iter()
-            .filter_map(|a| a.as_str().parse().ok())
-            .collect();
-        let key_agreement_algorithms = out
-            .key_agreement_algorithms()
-            .iter()
-            .map(|a| a.as_str().to_string())
-            .collect();
+        let key_usage: KeyUsage = out.key_usage().map(|u| u.as_str()).ok_or_else(|| missing("GetPublicKey", "KeyUsage"))?.parse()?;
+        let signing_algorithms = out.signing_algorithms().iter().filter_map(|a| a.as_str().parse().ok()).collect();
+        let encryption_algorithms = out.encryption_algorithms().iter().filter_map(|a| a.as_str().parse().ok()).collect();
+        let key_agreement_algorithms = out.key_agreement_algorithms().iter().map(|a| a.as_str().to_string()).collect();
         Ok(PublicKeyInfo {
             key_id: out.key_id().unwrap_or(key_id).to_string(),
             key_spec,
@@ -278,13 +221,7 @@ impl Kms {
     }
 
     /// Sign. `message` is sent as given: RAW bytes, a bare digest, or μ.
-    pub async fn sign(
-        &self,
-        key_id: &str,
-        message: Vec<u8>,
-        message_type: MessageType,
-        algorithm: SigningAlgorithm,
-    ) -> Result<Signed> {
+    pub async fn sign(&self, key_id: &str, message: Vec<u8>, message_type: MessageType, algorithm: SigningAlgorithm) -> Result<Signed> {
         let out = self
             .client
             .sign()
@@ -295,25 +232,12 @@ impl Kms {
             .send()
             .await
             .map_err(|e| self.err("Sign", e))?;
-        let signature = out
-            .signature()
-            .map(|b| b.as_ref().to_vec())
-            .ok_or_else(|| missing("Sign", "Signature"))?;
-        Ok(Signed {
-            key_arn: out.key_id().unwrap_or(key_id).to_string(),
-            signature,
-        })
+        let signature = out.signature().map(|b| b.as_ref().to_vec()).ok_or_else(|| missing("Sign", "Signature"))?;
+        Ok(Signed { key_arn: out.key_id().unwrap_or(key_id).to_string(), signature })
     }
 
     /// Verify inside KMS. `KMSInvalidSignatureException` is an answer (`Ok(false)`), not an error.
-    pub async fn verify(
-        &self,
-        key_id: &str,
-        message: Vec<u8>,
-        message_type: MessageType,
-        algorithm: SigningAlgorithm,
-        signature: Vec<u8>,
-    ) -> Result<bool> {
+    pub async fn verify(&self, key_id: &str, message: Vec<u8>, message_type: MessageType, algorithm: SigningAlgorithm, signature: Vec<u8>) -> Result<bool> {
         let res = self
             .client
             .verify()
@@ -326,55 +250,28 @@ impl Kms {
             .await;
         match res {
             Ok(out) => Ok(out.signature_valid()),
-            Err(SdkError::ServiceError(se)) if se.err().is_kms_invalid_signature_exception() => {
-                Ok(false)
-            }
+            Err(SdkError::ServiceError(se)) if se.err().is_kms_invalid_signature_exception() => Ok(false),
             Err(e) => Err(self.err("Verify", e)),
         }
     }
 }
 
 fn missing(operation: &'static str, field: &str) -> Error {
-    Error::Kms {
-        operation,
-        code: "IncompleteResponse".into(),
-        message: format!("the response has no {field}"),
-    }
+    Error::Kms { operation, code: "IncompleteResponse".into(), message: format!("the response has no {field}") }
 }
 
 fn metadata(md: &t::KeyMetadata) -> KeyMetadata {
     KeyMetadata {
         key_id: md.key_id().to_string(),
         arn: md.arn().unwrap_or_default().to_string(),
-        key_spec: md
-            .key_spec()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
-        key_usage: md
-            .key_usage()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
-        key_state: md
-            .key_state()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
+        key_spec: md.key_spec().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        key_usage: md.key_usage().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        key_state: md.key_state().map(|s| s.as_str().to_string()).unwrap_or_default(),
         enabled: md.enabled(),
         description: md.description().unwrap_or_default().to_string(),
-        signing_algorithms: md
-            .signing_algorithms()
-            .iter()
-            .map(|a| a.as_str().to_string())
-            .collect(),
-        encryption_algorithms: md
-            .encryption_algorithms()
-            .iter()
-            .map(|a| a.as_str().to_string())
-            .collect(),
-        key_agreement_algorithms: md
-            .key_agreement_algorithms()
-            .iter()
-            .map(|a| a.as_str().to_string())
-            .collect(),
+        signing_algorithms: md.signing_algorithms().iter().map(|a| a.as_str().to_string()).collect(),
+        encryption_algorithms: md.encryption_algorithms().iter().map(|a| a.as_str().to_string()).collect(),
+        key_agreement_algorithms: md.key_agreement_algorithms().iter().map(|a| a.as_str().to_string()).collect(),
     }
 }
 
@@ -398,19 +295,11 @@ where
             if detail.contains("credentials") || detail.contains("identity") {
                 Error::Config(detail)
             } else {
-                Error::Unreachable {
-                    operation,
-                    endpoint: endpoint.map(str::to_string),
-                    detail,
-                }
+                Error::Unreachable { operation, endpoint: endpoint.map(str::to_string), detail }
             }
         }
         SdkError::ConstructionFailure(_) => Error::Config(chain(&e)),
-        _ => Error::Kms {
-            operation,
-            code: "InvalidResponse".into(),
-            message: chain(&e),
-        },
+        _ => Error::Kms { operation, code: "InvalidResponse".into(), message: chain(&e) },
     }
 }
 

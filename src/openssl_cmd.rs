@@ -2,7 +2,7 @@
 //! algorithm table (OpenSSL 3.x CLI; `../shared/openssl-parity.md`, KMS "Example offline operations").
 
 use crate::error::{Error, Result};
-use crate::spec::{OpensslTool, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm};
+use crate::spec::{OpensslTool, Scheme, SigningAlgorithm, SM2_DEFAULT_DISTID};
 
 /// What the signature is checked over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,36 +28,20 @@ pub struct Files<'a> {
 ///
 /// Errors: Ed25519ph over the message (OpenSSL needs the 64-byte digest KMS was sent), ML-DSA μ
 /// (no openssl CLI form), and pure Ed25519 over a digest (it has none).
-pub fn verify_argv(
-    alg: SigningAlgorithm,
-    over: Over,
-    f: &Files<'_>,
-    sm2_distid: Option<&str>,
-) -> Result<Vec<String>> {
+pub fn verify_argv(alg: SigningAlgorithm, over: Over, f: &Files<'_>, sm2_distid: Option<&str>) -> Result<Vec<String>> {
     let p = alg.params();
     let distid = sm2_distid.unwrap_or(SM2_DEFAULT_DISTID);
     let s = |x: &str| x.to_string();
     let mut opts: Vec<String> = Vec::new();
     if p.scheme == Scheme::RsaPss {
         let h = p.hash.openssl_name();
-        opts.extend([
-            s("rsa_padding_mode:pss"),
-            s("rsa_pss_saltlen:digest"),
-            format!("rsa_mgf1_md:{h}"),
-        ]);
+        opts.extend([s("rsa_padding_mode:pss"), s("rsa_pss_saltlen:digest"), format!("rsa_mgf1_md:{h}")]);
     }
     if p.scheme == Scheme::Sm2 {
         opts.push(format!("distid:{distid}"));
     }
     let pkeyutl_head = |v: &mut Vec<String>| {
-        v.extend([
-            s("openssl"),
-            s("pkeyutl"),
-            s("-verify"),
-            s("-pubin"),
-            s("-inkey"),
-            s(f.public_key),
-        ]);
+        v.extend([s("openssl"), s("pkeyutl"), s("-verify"), s("-pubin"), s("-inkey"), s(f.public_key)]);
         if f.public_key_der {
             v.extend([s("-keyform"), s("DER")]);
         }
@@ -69,12 +53,7 @@ pub fn verify_argv(
             if p.openssl_digest_option {
                 argv.push(format!("-{}", p.hash.openssl_name()));
             }
-            argv.extend([
-                s("-verify"),
-                s(f.public_key),
-                s("-signature"),
-                s(f.signature),
-            ]);
+            argv.extend([s("-verify"), s(f.public_key), s("-signature"), s(f.signature)]);
             for o in opts {
                 argv.extend([s("-sigopt"), o]);
             }
@@ -82,13 +61,7 @@ pub fn verify_argv(
         }
         (Over::Message, OpensslTool::PkeyutlRawin, Scheme::Ed25519) => {
             pkeyutl_head(&mut argv);
-            argv.extend([
-                s("-rawin"),
-                s("-in"),
-                s(f.data),
-                s("-sigfile"),
-                s(f.signature),
-            ]);
+            argv.extend([s("-rawin"), s("-in"), s(f.data), s("-sigfile"), s(f.signature)]);
         }
         (Over::Message, _, Scheme::Ed25519ph) => {
             return Err(Error::Usage(
@@ -97,34 +70,17 @@ pub fn verify_argv(
         }
         (Over::Digest, _, Scheme::Ed25519ph) => {
             pkeyutl_head(&mut argv);
-            argv.extend([
-                s("-rawin"),
-                s("-in"),
-                s(f.data),
-                s("-sigfile"),
-                s(f.signature),
-                s("-pkeyopt"),
-                s("instance:Ed25519ph"),
-            ]);
+            argv.extend([s("-rawin"), s("-in"), s(f.data), s("-sigfile"), s(f.signature), s("-pkeyopt"), s("instance:Ed25519ph")]);
         }
         (Over::Digest, _, Scheme::Ed25519) => {
-            return Err(Error::Usage(
-                "ED25519_SHA_512 signs the message itself; there is no digest form".into(),
-            ));
+            return Err(Error::Usage("ED25519_SHA_512 signs the message itself; there is no digest form".into()));
         }
         (Over::Digest, _, Scheme::MlDsa) => {
             return Err(Error::Usage("the openssl CLI has no option to verify an ML-DSA signature over μ; verify over the message".into()));
         }
         (Over::Digest, _, _) => {
             pkeyutl_head(&mut argv);
-            argv.extend([
-                s("-in"),
-                s(f.data),
-                s("-sigfile"),
-                s(f.signature),
-                s("-pkeyopt"),
-                format!("digest:{}", p.hash.openssl_name()),
-            ]);
+            argv.extend([s("-in"), s(f.data), s("-sigfile"), s(f.signature), s("-pkeyopt"), format!("digest:{}", p.hash.openssl_name())]);
             for o in opts {
                 argv.extend([s("-pkeyopt"), o]);
             }
@@ -135,19 +91,14 @@ pub fn verify_argv(
 }
 
 fn unreachable_row(alg: SigningAlgorithm) -> Result<()> {
-    Err(Error::Usage(format!(
-        "no openssl verify command is known for {alg}"
-    )))
+    Err(Error::Usage(format!("no openssl verify command is known for {alg}")))
 }
 
 /// Joins an argv for a POSIX shell, quoting what needs it.
 pub fn shell_join(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
-            if !a.is_empty()
-                && a.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
-            {
+            if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b)) {
                 a.clone()
             } else {
                 format!("'{}'", a.replace('\'', r"'\''"))
@@ -162,38 +113,18 @@ mod tests {
     use super::*;
 
     fn files() -> Files<'static> {
-        Files {
-            public_key: "pub.pem",
-            public_key_der: false,
-            signature: "f.sig",
-            data: "f",
-        }
+        Files { public_key: "pub.pem", public_key_der: false, signature: "f.sig", data: "f" }
     }
 
     #[test]
     fn reference_command_is_dgst_sha512() {
-        let a = verify_argv(
-            SigningAlgorithm::RsassaPkcs1V15Sha512,
-            Over::Message,
-            &files(),
-            None,
-        )
-        .unwrap();
-        assert_eq!(
-            shell_join(&a),
-            "openssl dgst -sha512 -verify pub.pem -signature f.sig f"
-        );
+        let a = verify_argv(SigningAlgorithm::RsassaPkcs1V15Sha512, Over::Message, &files(), None).unwrap();
+        assert_eq!(shell_join(&a), "openssl dgst -sha512 -verify pub.pem -signature f.sig f");
     }
 
     #[test]
     fn pss_pins_salt_and_mgf1() {
-        let a = verify_argv(
-            SigningAlgorithm::RsassaPssSha384,
-            Over::Message,
-            &files(),
-            None,
-        )
-        .unwrap();
+        let a = verify_argv(SigningAlgorithm::RsassaPssSha384, Over::Message, &files(), None).unwrap();
         assert_eq!(
             shell_join(&a),
             "openssl dgst -sha384 -verify pub.pem -signature f.sig -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest -sigopt rsa_mgf1_md:sha384 f"
@@ -208,9 +139,6 @@ mod tests {
 
     #[test]
     fn quoting() {
-        assert_eq!(
-            shell_join(&["a b".into(), "it's".into()]),
-            r"'a b' 'it'\''s'"
-        );
+        assert_eq!(shell_join(&["a b".into(), "it's".into()]), r"'a b' 'it'\''s'");
     }
 }

@@ -9,16 +9,8 @@ use openssl::error::ErrorStack;
 use openssl::pkey_ctx::PkeyCtxRef;
 
 unsafe extern "C" {
-    fn EVP_PKEY_CTX_set1_id(
-        ctx: *mut openssl_sys::EVP_PKEY_CTX,
-        id: *const c_void,
-        len: c_int,
-    ) -> c_int;
-    fn OSSL_PARAM_construct_utf8_string(
-        key: *const c_char,
-        buf: *mut c_char,
-        bsize: usize,
-    ) -> openssl_sys::OSSL_PARAM;
+    fn EVP_PKEY_CTX_set1_id(ctx: *mut openssl_sys::EVP_PKEY_CTX, id: *const c_void, len: c_int) -> c_int;
+    fn OSSL_PARAM_construct_utf8_string(key: *const c_char, buf: *mut c_char, bsize: usize) -> openssl_sys::OSSL_PARAM;
     fn OSSL_PARAM_construct_int(key: *const c_char, buf: *mut c_int) -> openssl_sys::OSSL_PARAM;
 }
 
@@ -27,11 +19,7 @@ pub fn set_sm2_distid<T>(ctx: &mut PkeyCtxRef<T>, id: &[u8]) -> Result<(), Error
     let len = c_int::try_from(id.len()).map_err(|_| ErrorStack::get())?;
     // SAFETY: ctx is a live EVP_PKEY_CTX; OpenSSL copies `id`.
     let r = unsafe { EVP_PKEY_CTX_set1_id(ctx.as_ptr(), id.as_ptr().cast(), len) };
-    if r > 0 {
-        Ok(())
-    } else {
-        Err(ErrorStack::get())
-    }
+    if r > 0 { Ok(()) } else { Err(ErrorStack::get()) }
 }
 
 /// `EVP_PKEY_CTX_set_params` with `instance = Ed25519ph` (RFC 8032 §5.1, phflag = 1). OpenSSL ≥ 3.2.
@@ -52,55 +40,33 @@ pub fn set_ml_dsa_external_mu<T>(ctx: &mut PkeyCtxRef<T>) -> Result<(), ErrorSta
     let mut one: c_int = 1;
     // SAFETY: as above; `one` outlives the call.
     unsafe {
-        let params = [
-            OSSL_PARAM_construct_int(c"mu".as_ptr(), &mut one),
-            openssl_sys::OSSL_PARAM_construct_end(),
-        ];
+        let params = [OSSL_PARAM_construct_int(c"mu".as_ptr(), &mut one), openssl_sys::OSSL_PARAM_construct_end()];
         set_params(ctx, &params)
     }
 }
 
-unsafe fn set_params<T>(
-    ctx: &mut PkeyCtxRef<T>,
-    params: &[openssl_sys::OSSL_PARAM],
-) -> Result<(), ErrorStack> {
+unsafe fn set_params<T>(ctx: &mut PkeyCtxRef<T>, params: &[openssl_sys::OSSL_PARAM]) -> Result<(), ErrorStack> {
     // SAFETY: caller passes an END-terminated array.
     let r = unsafe { openssl_sys::EVP_PKEY_CTX_set_params(ctx.as_ptr(), params.as_ptr()) };
-    if r > 0 {
-        Ok(())
-    } else {
-        Err(ErrorStack::get())
-    }
+    if r > 0 { Ok(()) } else { Err(ErrorStack::get()) }
 }
 
 /// `EVP_PKEY_CTX_new_from_name` + `EVP_PKEY_keygen_init` + `EVP_PKEY_generate`: a fresh key of the
 /// algorithm OpenSSL calls `name` (`"SM2"`, `"ML-DSA-65"`, ...). Names the linked OpenSSL's providers
 /// do not know (ML-DSA before 3.5) fail with its error stack.
-pub fn keygen_by_name(
-    name: &std::ffi::CStr,
-) -> Result<openssl::pkey::PKey<openssl::pkey::Private>, ErrorStack> {
+pub fn keygen_by_name(name: &std::ffi::CStr) -> Result<openssl::pkey::PKey<openssl::pkey::Private>, ErrorStack> {
     use foreign_types::ForeignType;
     // SAFETY: NULL libctx/propquery select the defaults; the ctx is freed on every path; on success
     // OpenSSL hands us ownership of `pkey`, which PKey::from_ptr takes over.
     unsafe {
-        let ctx = openssl_sys::EVP_PKEY_CTX_new_from_name(
-            std::ptr::null_mut(),
-            name.as_ptr(),
-            std::ptr::null(),
-        );
+        let ctx = openssl_sys::EVP_PKEY_CTX_new_from_name(std::ptr::null_mut(), name.as_ptr(), std::ptr::null());
         if ctx.is_null() {
             return Err(ErrorStack::get());
         }
         let mut pkey: *mut openssl_sys::EVP_PKEY = std::ptr::null_mut();
-        let ok = openssl_sys::EVP_PKEY_keygen_init(ctx) > 0
-            && openssl_sys::EVP_PKEY_generate(ctx, &mut pkey) > 0
-            && !pkey.is_null();
+        let ok = openssl_sys::EVP_PKEY_keygen_init(ctx) > 0 && openssl_sys::EVP_PKEY_generate(ctx, &mut pkey) > 0 && !pkey.is_null();
         openssl_sys::EVP_PKEY_CTX_free(ctx);
-        if ok {
-            Ok(openssl::pkey::PKey::from_ptr(pkey))
-        } else {
-            Err(ErrorStack::get())
-        }
+        if ok { Ok(openssl::pkey::PKey::from_ptr(pkey)) } else { Err(ErrorStack::get()) }
     }
 }
 
@@ -114,27 +80,11 @@ pub fn digest_verify_final_raw(ctx: &mut openssl::md_ctx::MdCtxRef, sig: &[u8]) 
 /// `EVP_DigestVerify` (one-shot, for Ed25519 and ML-DSA), OpenSSL's own result code.
 pub fn digest_verify_raw(ctx: &mut openssl::md_ctx::MdCtxRef, data: &[u8], sig: &[u8]) -> c_int {
     // SAFETY: as above.
-    unsafe {
-        openssl_sys::EVP_DigestVerify(
-            ctx.as_ptr(),
-            sig.as_ptr(),
-            sig.len(),
-            data.as_ptr(),
-            data.len(),
-        )
-    }
+    unsafe { openssl_sys::EVP_DigestVerify(ctx.as_ptr(), sig.as_ptr(), sig.len(), data.as_ptr(), data.len()) }
 }
 
 /// `EVP_PKEY_verify` over a digest (what `openssl pkeyutl -verify` calls), OpenSSL's own result code.
 pub fn pkey_verify_raw<T>(ctx: &mut PkeyCtxRef<T>, digest: &[u8], sig: &[u8]) -> c_int {
     // SAFETY: ctx was initialised with EVP_PKEY_verify_init by the caller.
-    unsafe {
-        openssl_sys::EVP_PKEY_verify(
-            ctx.as_ptr(),
-            sig.as_ptr(),
-            sig.len(),
-            digest.as_ptr(),
-            digest.len(),
-        )
-    }
+    unsafe { openssl_sys::EVP_PKEY_verify(ctx.as_ptr(), sig.as_ptr(), sig.len(), digest.as_ptr(), digest.len()) }
 }

@@ -41,10 +41,7 @@ impl Sidecar {
     /// Reads and parses a sidecar file.
     pub fn load(path: &Path) -> Result<Sidecar> {
         let bytes = crate::io::read_small_file(path, 1024 * 1024)?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Sidecar {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
+        serde_json::from_slice(&bytes).map_err(|e| Error::Sidecar { path: path.to_path_buf(), reason: e.to_string() })
     }
 
     /// Serialises to pretty JSON with a final newline.
@@ -56,18 +53,12 @@ impl Sidecar {
 
     /// Refuses a sidecar that contradicts the public key it is used with.
     pub fn check_against(&self, path: &Path, key: &crate::keys::PublicKey) -> Result<()> {
-        let fp = hex::encode(crate::digest::hash_bytes(
-            crate::spec::Hash::Sha256,
-            key.spki_der(),
-        )?);
+        let fp = hex::encode(crate::digest::hash_bytes(crate::spec::Hash::Sha256, key.spki_der())?);
         if let Some(spec) = key.key_spec() {
             if spec != self.key_spec {
                 return Err(Error::Sidecar {
                     path: path.to_path_buf(),
-                    reason: format!(
-                        "it says KeySpec {}, but the public key is {spec}",
-                        self.key_spec
-                    ),
+                    reason: format!("it says KeySpec {}, but the public key is {spec}", self.key_spec),
                 });
             }
         }
@@ -77,11 +68,6 @@ impl Sidecar {
                 reason: "it was written for another public key (PublicKeySha256 differs)".into(),
             });
         }
-        self.signing_algorithm
-            .check_key_spec(self.key_spec)
-            .map_err(|e| Error::Sidecar {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })
+        self.signing_algorithm.check_key_spec(self.key_spec).map_err(|e| Error::Sidecar { path: path.to_path_buf(), reason: e.to_string() })
     }
 }

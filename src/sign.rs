@@ -10,10 +10,7 @@ use crate::error::{Error, Result};
 use crate::io::Input;
 use crate::keys::PublicKey;
 use crate::kms::{Kms, PublicKeyInfo};
-use crate::spec::{
-    Hash, KeyFamily, KeyUsage, MAX_RAW_MESSAGE, MessageType, Scheme, SignatureEncoding,
-    SigningAlgorithm,
-};
+use crate::spec::{Hash, KeyFamily, KeyUsage, MessageType, Scheme, SignatureEncoding, SigningAlgorithm, MAX_RAW_MESSAGE};
 use crate::verify::{self, Verdict, VerifyOptions};
 
 /// The `--message-type` choice.
@@ -59,11 +56,7 @@ impl SigningKey {
     /// KeySpec, naming the algorithms that fit.
     pub fn check_algorithm(&self, alg: SigningAlgorithm) -> Result<()> {
         if self.info.key_usage != KeyUsage::SignVerify {
-            return Err(Error::WrongKeyUsage {
-                operation: "Sign",
-                actual: self.info.key_usage,
-                needed: KeyUsage::SignVerify,
-            });
+            return Err(Error::WrongKeyUsage { operation: "Sign", actual: self.info.key_usage, needed: KeyUsage::SignVerify });
         }
         alg.check_key_spec(self.info.key_spec)
     }
@@ -96,11 +89,7 @@ fn digest_name(alg: SigningAlgorithm) -> &'static str {
 
 /// Checks that can be made before any KMS call, from the input size alone (explicit RAW over
 /// 4096 bytes or empty; a message type the algorithm never takes).
-pub fn precheck(
-    alg: SigningAlgorithm,
-    choice: MessageTypeChoice,
-    input_len: Option<u64>,
-) -> Result<()> {
+pub fn precheck(alg: SigningAlgorithm, choice: MessageTypeChoice, input_len: Option<u64>) -> Result<()> {
     if let MessageTypeChoice::Fixed(mt) = choice {
         alg.check_message_type(mt)?;
         if mt == MessageType::Raw {
@@ -124,12 +113,7 @@ pub fn precheck(
 
 /// Reads the input and prepares what KMS is sent. Large inputs are hashed in constant memory.
 /// `spki` is needed only for ML-DSA μ.
-pub fn prepare_input(
-    alg: SigningAlgorithm,
-    choice: MessageTypeChoice,
-    input: &Input,
-    spki: &[u8],
-) -> Result<Prepared> {
+pub fn prepare_input(alg: SigningAlgorithm, choice: MessageTypeChoice, input: &Input, spki: &[u8]) -> Result<Prepared> {
     let origin = input.display_path();
     let mut reader = input.open()?;
     // Read one byte past the RAW limit to decide RAW vs hashed without knowing the size.
@@ -152,19 +136,12 @@ pub fn prepare_input(
     };
     alg.check_message_type(mt)?;
     let mut whole = std::io::Cursor::new(head.clone()).chain(reader);
-    let mut counter = CountingReader {
-        inner: &mut whole,
-        count: 0,
-    };
+    let mut counter = CountingReader { inner: &mut whole, count: 0 };
     let hash = alg.params().hash;
     let prepared = match mt {
         MessageType::Raw => {
             if !raw_ok {
-                let len = if more {
-                    input.len_hint().unwrap_or(MAX_RAW_MESSAGE as u64 + 1)
-                } else {
-                    0
-                };
+                let len = if more { input.len_hint().unwrap_or(MAX_RAW_MESSAGE as u64 + 1) } else { 0 };
                 if alg == SigningAlgorithm::Ed25519Sha512 {
                     precheck(alg, MessageTypeChoice::Auto, Some(len))?;
                 }
@@ -175,33 +152,15 @@ pub fn prepare_input(
             } else {
                 digest::hash_bytes(hash, &head)?
             };
-            Prepared {
-                message_type: mt,
-                input_size: Some(head.len() as u64),
-                payload: head,
-                digest,
-                digest_name: digest_name(alg),
-            }
+            Prepared { message_type: mt, input_size: Some(head.len() as u64), payload: head, digest, digest_name: digest_name(alg) }
         }
         MessageType::Digest => {
             let d = digest::hash_reader(hash, &mut counter, &origin)?;
-            Prepared {
-                message_type: mt,
-                payload: d.clone(),
-                digest: d,
-                digest_name: digest_name(alg),
-                input_size: Some(counter.count),
-            }
+            Prepared { message_type: mt, payload: d.clone(), digest: d, digest_name: digest_name(alg), input_size: Some(counter.count) }
         }
         MessageType::ExternalMu => {
             let mu = digest::ml_dsa_external_mu(spki, &mut counter, &origin)?;
-            Prepared {
-                message_type: mt,
-                payload: mu.clone(),
-                digest: mu,
-                digest_name: digest_name(alg),
-                input_size: Some(counter.count),
-            }
+            Prepared { message_type: mt, payload: mu.clone(), digest: mu, digest_name: digest_name(alg), input_size: Some(counter.count) }
         }
     };
     Ok(prepared)
@@ -211,38 +170,16 @@ pub fn prepare_input(
 /// never hashed again (case C06, C07); a DER DigestInfo is refused (case C09).
 pub fn prepare_digest(alg: SigningAlgorithm, digest: Vec<u8>) -> Result<Prepared> {
     let p = alg.params();
-    let mt = if p.scheme == Scheme::MlDsa {
-        MessageType::ExternalMu
-    } else {
-        MessageType::Digest
-    };
+    let mt = if p.scheme == Scheme::MlDsa { MessageType::ExternalMu } else { MessageType::Digest };
     alg.check_message_type(mt)?;
-    let expected = if mt == MessageType::ExternalMu {
-        crate::spec::EXTERNAL_MU_LEN
-    } else {
-        p.hash.output_len()
-    };
+    let expected = if mt == MessageType::ExternalMu { crate::spec::EXTERNAL_MU_LEN } else { p.hash.output_len() };
     if digest.len() != expected {
         if let Some(hash) = digest::looks_like_digest_info(&digest) {
-            return Err(Error::DigestInfoGiven {
-                len: digest.len(),
-                hash,
-                expected,
-            });
+            return Err(Error::DigestInfoGiven { len: digest.len(), hash, expected });
         }
-        return Err(Error::DigestLength {
-            algorithm: alg,
-            expected,
-            got: digest.len(),
-        });
+        return Err(Error::DigestLength { algorithm: alg, expected, got: digest.len() });
     }
-    Ok(Prepared {
-        message_type: mt,
-        payload: digest.clone(),
-        digest,
-        digest_name: digest_name(alg),
-        input_size: None,
-    })
+    Ok(Prepared { message_type: mt, payload: digest.clone(), digest, digest_name: digest_name(alg), input_size: None })
 }
 
 struct CountingReader<'a, R: Read> {
@@ -270,29 +207,16 @@ pub enum SelfCheck {
 /// Checks a signature KMS returned before it is written: its shape (RSA: modulus length; ECDSA
 /// and SM2: strict DER; Ed25519: 64 bytes; ML-DSA: FIPS 204 length), then a local verification
 /// over exactly what was signed (case C13). A signature that fails is an error.
-pub fn check_signature(
-    key: &SigningKey,
-    alg: SigningAlgorithm,
-    prepared: &Prepared,
-    sig: &[u8],
-) -> Result<SelfCheck> {
+pub fn check_signature(key: &SigningKey, alg: SigningAlgorithm, prepared: &Prepared, sig: &[u8]) -> Result<SelfCheck> {
     let fail = |reason: String| Err(Error::SelfVerifyFailed { reason });
     match (alg.params().encoding, key.info.key_spec.family()) {
-        (SignatureEncoding::RsaModulusLength, KeyFamily::Rsa { bits })
-            if sig.len() != bits as usize / 8 =>
-        {
-            return fail(format!(
-                "{} bytes, not the {}-byte modulus length",
-                sig.len(),
-                bits / 8
-            ));
+        (SignatureEncoding::RsaModulusLength, KeyFamily::Rsa { bits }) if sig.len() != bits as usize / 8 => {
+            return fail(format!("{} bytes, not the {}-byte modulus length", sig.len(), bits / 8));
         }
         (SignatureEncoding::DerEcdsaSigValue, _) if !ecdsa::is_strict_der(sig) => {
             return fail("not a DER ECDSA-Sig-Value".into());
         }
-        (SignatureEncoding::Ed25519RS, _) if sig.len() != 64 => {
-            return fail(format!("{} bytes, not 64", sig.len()));
-        }
+        (SignatureEncoding::Ed25519RS, _) if sig.len() != 64 => return fail(format!("{} bytes, not 64", sig.len())),
         (SignatureEncoding::MlDsa, KeyFamily::MlDsa { level }) => {
             let want = match level {
                 44 => 2420,
@@ -300,10 +224,7 @@ pub fn check_signature(
                 _ => 4627,
             };
             if sig.len() != want {
-                return fail(format!(
-                    "{} bytes, not the {want} bytes of ML-DSA-{level}",
-                    sig.len()
-                ));
+                return fail(format!("{} bytes, not the {want} bytes of ML-DSA-{level}", sig.len()));
             }
         }
         _ => {}
@@ -321,28 +242,12 @@ pub fn check_signature(
     }
     let opts = VerifyOptions::default();
     let outcome = match prepared.message_type {
-        MessageType::Raw => verify::verify_message(
-            public,
-            alg,
-            &mut &prepared.payload[..],
-            Path::new("message"),
-            sig,
-            &opts,
-        ),
-        MessageType::Digest | MessageType::ExternalMu => {
-            verify::verify_digest(public, alg, &prepared.payload, sig, &opts)
-        }
+        MessageType::Raw => verify::verify_message(public, alg, &mut &prepared.payload[..], Path::new("message"), sig, &opts),
+        MessageType::Digest | MessageType::ExternalMu => verify::verify_digest(public, alg, &prepared.payload, sig, &opts),
     };
     match outcome {
         Ok(o) if o.verdict == Verdict::Verified => Ok(SelfCheck::Verified),
-        Ok(o) => fail(format!(
-            "{}{}",
-            o.verdict.dgst_line(),
-            o.openssl_errors
-                .first()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default()
-        )),
+        Ok(o) => fail(format!("{}{}", o.verdict.dgst_line(), o.openssl_errors.first().map(|e| format!(": {e}")).unwrap_or_default())),
         Err(e @ Error::OpensslTooOld { .. }) => Ok(SelfCheck::NotVerifiable(e.to_string())),
         Err(e) => Err(e),
     }
@@ -355,63 +260,29 @@ mod tests {
     #[test]
     fn c25_boundaries_choose_the_right_message_type() {
         let d = tempfile::tempdir().unwrap();
-        for (len, want) in [
-            (0usize, MessageType::Digest),
-            (1, MessageType::Raw),
-            (4096, MessageType::Raw),
-            (4097, MessageType::Digest),
-        ] {
+        for (len, want) in [(0usize, MessageType::Digest), (1, MessageType::Raw), (4096, MessageType::Raw), (4097, MessageType::Digest)] {
             let p = d.path().join(format!("f{len}"));
             std::fs::write(&p, vec![b'a'; len]).unwrap();
-            let prep = prepare_input(
-                SigningAlgorithm::RsassaPkcs1V15Sha512,
-                MessageTypeChoice::Auto,
-                &Input::File(p),
-                &[],
-            )
-            .unwrap();
+            let prep = prepare_input(SigningAlgorithm::RsassaPkcs1V15Sha512, MessageTypeChoice::Auto, &Input::File(p), &[]).unwrap();
             assert_eq!(prep.message_type, want, "{len} bytes");
             assert_eq!(prep.input_size, Some(len as u64));
             if want == MessageType::Digest {
-                assert_eq!(
-                    prep.payload,
-                    digest::hash_bytes(Hash::Sha512, &vec![b'a'; len]).unwrap()
-                );
+                assert_eq!(prep.payload, digest::hash_bytes(Hash::Sha512, &vec![b'a'; len]).unwrap());
             }
         }
     }
 
     #[test]
     fn c24_explicit_raw_over_4096_is_refused_before_any_call() {
-        let e = precheck(
-            SigningAlgorithm::EcdsaSha256,
-            MessageTypeChoice::Fixed(MessageType::Raw),
-            Some(4097),
-        )
-        .unwrap_err();
+        let e = precheck(SigningAlgorithm::EcdsaSha256, MessageTypeChoice::Fixed(MessageType::Raw), Some(4097)).unwrap_err();
         assert!(e.to_string().contains("4096"), "{e}");
-        precheck(
-            SigningAlgorithm::EcdsaSha256,
-            MessageTypeChoice::Fixed(MessageType::Raw),
-            Some(4096),
-        )
-        .unwrap();
+        precheck(SigningAlgorithm::EcdsaSha256, MessageTypeChoice::Fixed(MessageType::Raw), Some(4096)).unwrap();
     }
 
     #[test]
     fn c07_c09_wrong_digest_lengths_and_digest_info_are_refused() {
         let e = prepare_digest(SigningAlgorithm::EcdsaSha384, vec![0; 32]).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                Error::DigestLength {
-                    expected: 48,
-                    got: 32,
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert!(matches!(e, Error::DigestLength { expected: 48, got: 32, .. }), "{e}");
         let mut di = hex::decode("3051300d060960864801650304020305000440").unwrap();
         di.extend([7u8; 64]);
         let e = prepare_digest(SigningAlgorithm::RsassaPkcs1V15Sha512, di).unwrap_err();
@@ -422,29 +293,8 @@ mod tests {
 
     #[test]
     fn ed25519_pure_refuses_large_or_empty_messages() {
-        assert!(
-            precheck(
-                SigningAlgorithm::Ed25519Sha512,
-                MessageTypeChoice::Auto,
-                Some(4097)
-            )
-            .is_err()
-        );
-        assert!(
-            precheck(
-                SigningAlgorithm::Ed25519Sha512,
-                MessageTypeChoice::Auto,
-                Some(0)
-            )
-            .is_err()
-        );
-        assert!(
-            precheck(
-                SigningAlgorithm::Ed25519PhSha512,
-                MessageTypeChoice::Fixed(MessageType::Raw),
-                None
-            )
-            .is_err()
-        );
+        assert!(precheck(SigningAlgorithm::Ed25519Sha512, MessageTypeChoice::Auto, Some(4097)).is_err());
+        assert!(precheck(SigningAlgorithm::Ed25519Sha512, MessageTypeChoice::Auto, Some(0)).is_err());
+        assert!(precheck(SigningAlgorithm::Ed25519PhSha512, MessageTypeChoice::Fixed(MessageType::Raw), None).is_err());
     }
 }

@@ -199,19 +199,10 @@ impl Hash {
 
     /// Parses `-sha256`, `sha256`, `SHA-256`, ... (the openssl-style digest option).
     pub fn from_openssl_option(s: &str) -> Option<Hash> {
-        let n = s
-            .trim_start_matches('-')
-            .to_ascii_lowercase()
-            .replace('-', "");
-        [
-            Hash::Sha1,
-            Hash::Sha256,
-            Hash::Sha384,
-            Hash::Sha512,
-            Hash::Sm3,
-        ]
-        .into_iter()
-        .find(|h| h.openssl_name() == n)
+        let n = s.trim_start_matches('-').to_ascii_lowercase().replace('-', "");
+        [Hash::Sha1, Hash::Sha256, Hash::Sha384, Hash::Sha512, Hash::Sm3]
+            .into_iter()
+            .find(|h| h.openssl_name() == n)
     }
 }
 
@@ -284,12 +275,7 @@ const OPENSSL_3_0: (i64, &str) = (0x3000_0000, "3.0");
 const OPENSSL_3_2: (i64, &str) = (0x3020_0000, "3.2");
 const OPENSSL_3_5: (i64, &str) = (0x3050_0000, "3.5");
 
-const fn rsa(
-    algorithm: SigningAlgorithm,
-    hash: Hash,
-    scheme: Scheme,
-    salt: Option<usize>,
-) -> SigningParams {
+const fn rsa(algorithm: SigningAlgorithm, hash: Hash, scheme: Scheme, salt: Option<usize>) -> SigningParams {
     SigningParams {
         algorithm,
         hash,
@@ -304,11 +290,7 @@ const fn rsa(
     }
 }
 
-const fn ecdsa(
-    algorithm: SigningAlgorithm,
-    hash: Hash,
-    key_specs: &'static [KeySpec],
-) -> SigningParams {
+const fn ecdsa(algorithm: SigningAlgorithm, hash: Hash, key_specs: &'static [KeySpec]) -> SigningParams {
     SigningParams {
         algorithm,
         hash,
@@ -325,57 +307,15 @@ const fn ecdsa(
 
 /// The table. One row per KMS `SigningAlgorithm`, in API-model order.
 pub const SIGNING_TABLE: &[SigningParams] = &[
-    rsa(
-        SigningAlgorithm::RsassaPssSha256,
-        Hash::Sha256,
-        Scheme::RsaPss,
-        Some(32),
-    ),
-    rsa(
-        SigningAlgorithm::RsassaPssSha384,
-        Hash::Sha384,
-        Scheme::RsaPss,
-        Some(48),
-    ),
-    rsa(
-        SigningAlgorithm::RsassaPssSha512,
-        Hash::Sha512,
-        Scheme::RsaPss,
-        Some(64),
-    ),
-    rsa(
-        SigningAlgorithm::RsassaPkcs1V15Sha256,
-        Hash::Sha256,
-        Scheme::RsaPkcs1V15,
-        None,
-    ),
-    rsa(
-        SigningAlgorithm::RsassaPkcs1V15Sha384,
-        Hash::Sha384,
-        Scheme::RsaPkcs1V15,
-        None,
-    ),
-    rsa(
-        SigningAlgorithm::RsassaPkcs1V15Sha512,
-        Hash::Sha512,
-        Scheme::RsaPkcs1V15,
-        None,
-    ),
-    ecdsa(
-        SigningAlgorithm::EcdsaSha256,
-        Hash::Sha256,
-        &[KeySpec::EccNistP256, KeySpec::EccSecgP256k1],
-    ),
-    ecdsa(
-        SigningAlgorithm::EcdsaSha384,
-        Hash::Sha384,
-        &[KeySpec::EccNistP384],
-    ),
-    ecdsa(
-        SigningAlgorithm::EcdsaSha512,
-        Hash::Sha512,
-        &[KeySpec::EccNistP521],
-    ),
+    rsa(SigningAlgorithm::RsassaPssSha256, Hash::Sha256, Scheme::RsaPss, Some(32)),
+    rsa(SigningAlgorithm::RsassaPssSha384, Hash::Sha384, Scheme::RsaPss, Some(48)),
+    rsa(SigningAlgorithm::RsassaPssSha512, Hash::Sha512, Scheme::RsaPss, Some(64)),
+    rsa(SigningAlgorithm::RsassaPkcs1V15Sha256, Hash::Sha256, Scheme::RsaPkcs1V15, None),
+    rsa(SigningAlgorithm::RsassaPkcs1V15Sha384, Hash::Sha384, Scheme::RsaPkcs1V15, None),
+    rsa(SigningAlgorithm::RsassaPkcs1V15Sha512, Hash::Sha512, Scheme::RsaPkcs1V15, None),
+    ecdsa(SigningAlgorithm::EcdsaSha256, Hash::Sha256, &[KeySpec::EccNistP256, KeySpec::EccSecgP256k1]),
+    ecdsa(SigningAlgorithm::EcdsaSha384, Hash::Sha384, &[KeySpec::EccNistP384]),
+    ecdsa(SigningAlgorithm::EcdsaSha512, Hash::Sha512, &[KeySpec::EccNistP521]),
     SigningParams {
         algorithm: SigningAlgorithm::Sm2dsa,
         hash: Hash::Sm3,
@@ -449,8 +389,7 @@ impl SigningAlgorithm {
                 .into_iter()
                 .find(|a| {
                     let p = a.params();
-                    p.hash == hash
-                        && matches!(p.scheme, Scheme::RsaPkcs1V15 | Scheme::Ecdsa | Scheme::Sm2)
+                    p.hash == hash && matches!(p.scheme, Scheme::RsaPkcs1V15 | Scheme::Ecdsa | Scheme::Sm2)
                 })
                 .ok_or_else(|| Error::AlgorithmDoesNotFitKey {
                     algorithm: s.to_string(),
@@ -464,9 +403,7 @@ impl SigningAlgorithm {
     /// Length in bytes a DIGEST message must have (32/48/64), or `None` where KMS takes no DIGEST.
     pub fn digest_len(self) -> Option<usize> {
         let p = self.params();
-        p.message_types
-            .contains(&MessageType::Digest)
-            .then(|| p.hash.output_len())
+        p.message_types.contains(&MessageType::Digest).then(|| p.hash.output_len())
     }
 
     /// Refuses an algorithm that the key spec does not support, naming the ones that fit.
@@ -505,19 +442,12 @@ impl SigningAlgorithm {
 /// The cryptographic family of a key spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFamily {
-    Rsa {
-        bits: u32,
-    },
+    Rsa { bits: u32 },
     /// A short-Weierstrass curve: OpenSSL NID and field size in bytes (P1363 r and s width).
-    Ec {
-        nid: openssl::nid::Nid,
-        field_bytes: usize,
-    },
+    Ec { nid: openssl::nid::Nid, field_bytes: usize },
     Ed25519,
     /// ML-DSA level (44, 65, 87).
-    MlDsa {
-        level: u32,
-    },
+    MlDsa { level: u32 },
     Sm2,
 }
 
@@ -529,22 +459,10 @@ impl KeySpec {
             KeySpec::Rsa2048 => KeyFamily::Rsa { bits: 2048 },
             KeySpec::Rsa3072 => KeyFamily::Rsa { bits: 3072 },
             KeySpec::Rsa4096 => KeyFamily::Rsa { bits: 4096 },
-            KeySpec::EccNistP256 => KeyFamily::Ec {
-                nid: Nid::X9_62_PRIME256V1,
-                field_bytes: 32,
-            },
-            KeySpec::EccNistP384 => KeyFamily::Ec {
-                nid: Nid::SECP384R1,
-                field_bytes: 48,
-            },
-            KeySpec::EccNistP521 => KeyFamily::Ec {
-                nid: Nid::SECP521R1,
-                field_bytes: 66,
-            },
-            KeySpec::EccSecgP256k1 => KeyFamily::Ec {
-                nid: Nid::SECP256K1,
-                field_bytes: 32,
-            },
+            KeySpec::EccNistP256 => KeyFamily::Ec { nid: Nid::X9_62_PRIME256V1, field_bytes: 32 },
+            KeySpec::EccNistP384 => KeyFamily::Ec { nid: Nid::SECP384R1, field_bytes: 48 },
+            KeySpec::EccNistP521 => KeyFamily::Ec { nid: Nid::SECP521R1, field_bytes: 66 },
+            KeySpec::EccSecgP256k1 => KeyFamily::Ec { nid: Nid::SECP256K1, field_bytes: 32 },
             KeySpec::EccNistEdwards25519 => KeyFamily::Ed25519,
             KeySpec::MlDsa44 => KeyFamily::MlDsa { level: 44 },
             KeySpec::MlDsa65 => KeyFamily::MlDsa { level: 65 },
@@ -558,9 +476,7 @@ impl KeySpec {
         use KeyUsage::*;
         match self {
             KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => &[EncryptDecrypt, SignVerify],
-            KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 => {
-                &[SignVerify, KeyAgreement]
-            }
+            KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 => &[SignVerify, KeyAgreement],
             KeySpec::EccSecgP256k1
             | KeySpec::EccNistEdwards25519
             | KeySpec::MlDsa44
@@ -638,11 +554,7 @@ impl KeySpec {
         if up == "SYMMETRIC_DEFAULT" || up.starts_with("HMAC_") {
             return Err(Error::Usage(format!(
                 "{up} is a symmetric key spec; kms-openssl works with asymmetric keys ({})",
-                KeySpec::ALL
-                    .iter()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                KeySpec::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
             )));
         }
         s.parse()
@@ -692,11 +604,7 @@ mod tests {
     #[test]
     fn table_has_exactly_one_row_per_signing_algorithm() {
         for alg in SigningAlgorithm::ALL {
-            assert_eq!(
-                SIGNING_TABLE.iter().filter(|p| p.algorithm == *alg).count(),
-                1,
-                "{alg}"
-            );
+            assert_eq!(SIGNING_TABLE.iter().filter(|p| p.algorithm == *alg).count(), 1, "{alg}");
         }
         assert_eq!(SIGNING_TABLE.len(), SigningAlgorithm::ALL.len());
     }
@@ -710,10 +618,7 @@ mod tests {
 
     #[test]
     fn digest_lengths_follow_the_hash() {
-        assert_eq!(
-            SigningAlgorithm::RsassaPkcs1V15Sha256.digest_len(),
-            Some(32)
-        );
+        assert_eq!(SigningAlgorithm::RsassaPkcs1V15Sha256.digest_len(), Some(32));
         assert_eq!(SigningAlgorithm::EcdsaSha384.digest_len(), Some(48));
         assert_eq!(SigningAlgorithm::RsassaPssSha512.digest_len(), Some(64));
         assert_eq!(SigningAlgorithm::Sm2dsa.digest_len(), Some(32));
@@ -724,9 +629,7 @@ mod tests {
 
     #[test]
     fn ecdsa_sha256_does_not_fit_p521() {
-        let err = SigningAlgorithm::EcdsaSha256
-            .check_key_spec(KeySpec::EccNistP521)
-            .unwrap_err();
+        let err = SigningAlgorithm::EcdsaSha256.check_key_spec(KeySpec::EccNistP521).unwrap_err();
         assert!(err.to_string().contains("ECDSA_SHA_512"), "{err}");
     }
 
@@ -736,9 +639,7 @@ mod tests {
             for usage in spec.allowed_usages() {
                 let l = spec.algorithms_for_usage(*usage);
                 assert!(
-                    !(l.signing.is_empty()
-                        && l.encryption.is_empty()
-                        && l.key_agreement.is_empty()),
+                    !(l.signing.is_empty() && l.encryption.is_empty() && l.key_agreement.is_empty()),
                     "{spec} {usage}"
                 );
             }

@@ -23,7 +23,7 @@ use openssl::sign::RsaPssSaltlen;
 use crate::error::{Error, Result};
 use crate::keys::PublicKey;
 use crate::ossl;
-use crate::spec::{Hash, KeyFamily, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm};
+use crate::spec::{Hash, KeyFamily, Scheme, SigningAlgorithm, SM2_DEFAULT_DISTID};
 
 /// Read size for streamed hashing, in bytes.
 pub const CHUNK: usize = 256 * 1024;
@@ -48,10 +48,7 @@ pub struct VerifyOptions {
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        VerifyOptions {
-            pss_salt: PssSaltPolicy::Strict,
-            sm2_distid: SM2_DEFAULT_DISTID.as_bytes().to_vec(),
-        }
+        VerifyOptions { pss_salt: PssSaltPolicy::Strict, sm2_distid: SM2_DEFAULT_DISTID.as_bytes().to_vec() }
     }
 }
 
@@ -166,31 +163,20 @@ pub(crate) fn md_for(hash: Hash) -> &'static openssl::md::MdRef {
 }
 
 /// Applies the algorithm's padding / salt / MGF1 / distid options to a verify context.
-fn apply_options(
-    ctx: &mut PkeyCtxRef<Public>,
-    alg: SigningAlgorithm,
-    salt: PssSaltPolicy,
-    opts: &VerifyOptions,
-) -> Result<()> {
+fn apply_options(ctx: &mut PkeyCtxRef<Public>, alg: SigningAlgorithm, salt: PssSaltPolicy, opts: &VerifyOptions) -> Result<()> {
     let p = alg.params();
     match p.scheme {
-        Scheme::RsaPkcs1V15 => ctx
-            .set_rsa_padding(Padding::PKCS1)
-            .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_padding"))?,
+        Scheme::RsaPkcs1V15 => ctx.set_rsa_padding(Padding::PKCS1).map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_padding"))?,
         Scheme::RsaPss => {
-            ctx.set_rsa_padding(Padding::PKCS1_PSS)
-                .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_padding"))?;
+            ctx.set_rsa_padding(Padding::PKCS1_PSS).map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_padding"))?;
             let saltlen = match salt {
                 PssSaltPolicy::Strict => RsaPssSaltlen::DIGEST_LENGTH,
                 PssSaltPolicy::Auto => RsaPssSaltlen::MAXIMUM_LENGTH, // -2: "auto" when verifying
             };
-            ctx.set_rsa_pss_saltlen(saltlen)
-                .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_pss_saltlen"))?;
-            ctx.set_rsa_mgf1_md(md_for(p.hash))
-                .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_mgf1_md"))?;
+            ctx.set_rsa_pss_saltlen(saltlen).map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_pss_saltlen"))?;
+            ctx.set_rsa_mgf1_md(md_for(p.hash)).map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_mgf1_md"))?;
         }
-        Scheme::Sm2 => ossl::set_sm2_distid(ctx, &opts.sm2_distid)
-            .map_err(Error::openssl("EVP_PKEY_CTX_set1_id"))?,
+        Scheme::Sm2 => ossl::set_sm2_distid(ctx, &opts.sm2_distid).map_err(Error::openssl("EVP_PKEY_CTX_set1_id"))?,
         Scheme::Ed25519ph => ossl::set_ed25519ph(ctx).map_err(|stack| Error::OpensslTooOld {
             what: format!("ED25519_PH_SHA_512 (Ed25519ph instance refused: {stack})"),
             needed: "3.2",
@@ -207,14 +193,7 @@ fn apply_options(
 ///
 /// Errors: I/O while reading, an algorithm that does not fit the key, an OpenSSL too old for it.
 /// A wrong or malformed signature is an `Ok` outcome, never an error.
-pub fn verify_message(
-    key: &PublicKey,
-    alg: SigningAlgorithm,
-    reader: &mut dyn Read,
-    origin: &Path,
-    sig: &[u8],
-    opts: &VerifyOptions,
-) -> Result<Outcome> {
+pub fn verify_message(key: &PublicKey, alg: SigningAlgorithm, reader: &mut dyn Read, origin: &Path, sig: &[u8], opts: &VerifyOptions) -> Result<Outcome> {
     check_algorithm(key, alg)?;
     let p = alg.params();
     match p.scheme {
@@ -225,9 +204,7 @@ pub fn verify_message(
         }
         Scheme::Ed25519 | Scheme::MlDsa => {
             let mut msg = Vec::new();
-            reader
-                .read_to_end(&mut msg)
-                .map_err(|e| Error::io(origin, e))?;
+            reader.read_to_end(&mut msg).map_err(|e| Error::io(origin, e))?;
             verify_oneshot(key, alg, &msg, sig, opts)
         }
         _ => {
@@ -237,21 +214,11 @@ pub fn verify_message(
     }
 }
 
-fn verify_streaming(
-    key: &PublicKey,
-    alg: SigningAlgorithm,
-    reader: &mut dyn Read,
-    origin: &Path,
-    sig: &[u8],
-    salt: PssSaltPolicy,
-    opts: &VerifyOptions,
-) -> Result<Outcome> {
+fn verify_streaming(key: &PublicKey, alg: SigningAlgorithm, reader: &mut dyn Read, origin: &Path, sig: &[u8], salt: PssSaltPolicy, opts: &VerifyOptions) -> Result<Outcome> {
     let p = alg.params();
     let mut ctx = MdCtx::new().map_err(Error::openssl("EVP_MD_CTX_new"))?;
     {
-        let pctx = ctx
-            .digest_verify_init(Some(md_for(p.hash)), key.pkey())
-            .map_err(Error::openssl("EVP_DigestVerifyInit"))?;
+        let pctx = ctx.digest_verify_init(Some(md_for(p.hash)), key.pkey()).map_err(Error::openssl("EVP_DigestVerifyInit"))?;
         apply_options(pctx, alg, salt, opts)?;
     }
     let mut buf = vec![0u8; CHUNK];
@@ -262,15 +229,11 @@ fn verify_streaming(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io(origin, e)),
         };
-        ctx.digest_verify_update(&buf[..n])
-            .map_err(Error::openssl("EVP_DigestVerifyUpdate"))?;
+        ctx.digest_verify_update(&buf[..n]).map_err(Error::openssl("EVP_DigestVerifyUpdate"))?;
     }
     let rc = ossl::digest_verify_final_raw(&mut ctx, sig);
     let mut outcome = Outcome::from_rc(rc);
-    if outcome.verdict != Verdict::Verified
-        && p.scheme == Scheme::RsaPss
-        && salt == PssSaltPolicy::Strict
-    {
+    if outcome.verdict != Verdict::Verified && p.scheme == Scheme::RsaPss && salt == PssSaltPolicy::Strict {
         outcome.notes.extend(pss_salt_note(key, alg, sig, None));
     }
     Ok(outcome)
@@ -281,13 +244,7 @@ fn verify_streaming(
 ///
 /// Errors: a digest of the wrong length, an algorithm with no digest form (pure Ed25519), or one the
 /// linked OpenSSL lacks.
-pub fn verify_digest(
-    key: &PublicKey,
-    alg: SigningAlgorithm,
-    digest: &[u8],
-    sig: &[u8],
-    opts: &VerifyOptions,
-) -> Result<Outcome> {
+pub fn verify_digest(key: &PublicKey, alg: SigningAlgorithm, digest: &[u8], sig: &[u8], opts: &VerifyOptions) -> Result<Outcome> {
     check_algorithm(key, alg)?;
     let p = alg.params();
     let expected = match p.scheme {
@@ -298,66 +255,42 @@ pub fn verify_digest(
         _ => p.hash.output_len(),
     };
     if digest.len() != expected {
-        return Err(Error::DigestLength {
-            algorithm: alg,
-            expected,
-            got: digest.len(),
-        });
+        return Err(Error::DigestLength { algorithm: alg, expected, got: digest.len() });
     }
     match p.scheme {
         Scheme::Ed25519ph => verify_oneshot(key, alg, digest, sig, opts),
         Scheme::MlDsa => verify_ml_dsa_mu(key, digest, sig),
         _ => {
-            let mut ctx = openssl::pkey_ctx::PkeyCtx::new(key.pkey())
-                .map_err(Error::openssl("EVP_PKEY_CTX_new"))?;
-            ctx.verify_init()
-                .map_err(Error::openssl("EVP_PKEY_verify_init"))?;
-            ctx.set_signature_md(md_for(p.hash))
-                .map_err(Error::openssl("EVP_PKEY_CTX_set_signature_md"))?;
+            let mut ctx = openssl::pkey_ctx::PkeyCtx::new(key.pkey()).map_err(Error::openssl("EVP_PKEY_CTX_new"))?;
+            ctx.verify_init().map_err(Error::openssl("EVP_PKEY_verify_init"))?;
+            ctx.set_signature_md(md_for(p.hash)).map_err(Error::openssl("EVP_PKEY_CTX_set_signature_md"))?;
             // An SM2 digest already contains Z_A (the distinguishing ID); OpenSSL refuses an ID here.
             if p.scheme != Scheme::Sm2 {
                 apply_options(&mut ctx, alg, opts.pss_salt, opts)?;
             }
             let rc = ossl::pkey_verify_raw(&mut ctx, digest, sig);
             let mut outcome = Outcome::from_rc(rc);
-            if outcome.verdict != Verdict::Verified
-                && p.scheme == Scheme::RsaPss
-                && opts.pss_salt == PssSaltPolicy::Strict
-            {
-                outcome
-                    .notes
-                    .extend(pss_salt_note(key, alg, sig, Some(digest)));
+            if outcome.verdict != Verdict::Verified && p.scheme == Scheme::RsaPss && opts.pss_salt == PssSaltPolicy::Strict {
+                outcome.notes.extend(pss_salt_note(key, alg, sig, Some(digest)));
             }
             Ok(outcome)
         }
     }
 }
 
-fn verify_oneshot(
-    key: &PublicKey,
-    alg: SigningAlgorithm,
-    msg: &[u8],
-    sig: &[u8],
-    opts: &VerifyOptions,
-) -> Result<Outcome> {
+fn verify_oneshot(key: &PublicKey, alg: SigningAlgorithm, msg: &[u8], sig: &[u8], opts: &VerifyOptions) -> Result<Outcome> {
     let mut ctx = MdCtx::new().map_err(Error::openssl("EVP_MD_CTX_new"))?;
     {
-        let pctx = ctx
-            .digest_verify_init(None, key.pkey())
-            .map_err(Error::openssl("EVP_DigestVerifyInit"))?;
+        let pctx = ctx.digest_verify_init(None, key.pkey()).map_err(Error::openssl("EVP_DigestVerifyInit"))?;
         apply_options(pctx, alg, opts.pss_salt, opts)?;
     }
-    Ok(Outcome::from_rc(ossl::digest_verify_raw(
-        &mut ctx, msg, sig,
-    )))
+    Ok(Outcome::from_rc(ossl::digest_verify_raw(&mut ctx, msg, sig)))
 }
 
 fn verify_ml_dsa_mu(key: &PublicKey, mu: &[u8], sig: &[u8]) -> Result<Outcome> {
     let mut ctx = MdCtx::new().map_err(Error::openssl("EVP_MD_CTX_new"))?;
     {
-        let pctx = ctx
-            .digest_verify_init(None, key.pkey())
-            .map_err(Error::openssl("EVP_DigestVerifyInit"))?;
+        let pctx = ctx.digest_verify_init(None, key.pkey()).map_err(Error::openssl("EVP_DigestVerifyInit"))?;
         ossl::set_ml_dsa_external_mu(pctx).map_err(|s| Error::OpensslTooOld {
             what: format!("ML-DSA external μ (mu parameter refused: {s})"),
             needed: "3.5",
@@ -368,31 +301,18 @@ fn verify_ml_dsa_mu(key: &PublicKey, mu: &[u8], sig: &[u8]) -> Result<Outcome> {
 }
 
 /// After a strict PSS failure: does the signature verify with any salt? Then say so (case C18).
-fn pss_salt_note(
-    key: &PublicKey,
-    alg: SigningAlgorithm,
-    sig: &[u8],
-    digest: Option<&[u8]>,
-) -> Option<String> {
+fn pss_salt_note(key: &PublicKey, alg: SigningAlgorithm, sig: &[u8], digest: Option<&[u8]>) -> Option<String> {
     let salt = alg.params().pss_salt_len?;
-    let lenient = VerifyOptions {
-        pss_salt: PssSaltPolicy::Auto,
-        ..VerifyOptions::default()
-    };
+    let lenient = VerifyOptions { pss_salt: PssSaltPolicy::Auto, ..VerifyOptions::default() };
     let ok = match digest {
         Some(d) => verify_digest(key, alg, d, sig, &lenient).ok()?.verdict == Verdict::Verified,
         None => false, // the message stream is consumed; the digest path covers sign-side checks
     };
     let _ = ErrorStack::get();
     Some(if ok {
-        format!(
-            "the RSASSA-PSS signature is valid only with a salt length other than {salt} bytes; KMS always uses salt = hash length ({salt}). Pass --pss-salt-length auto to accept any salt (e.g. emulator signatures)"
-        )
+        format!("the RSASSA-PSS signature is valid only with a salt length other than {salt} bytes; KMS always uses salt = hash length ({salt}). Pass --pss-salt-length auto to accept any salt (e.g. emulator signatures)")
     } else {
-        format!(
-            "RSASSA-PSS is checked strictly: MGF1 = {}, salt length = {salt} bytes (KMS's parameters); --pss-salt-length auto accepts any salt",
-            alg.params().hash.openssl_name()
-        )
+        format!("RSASSA-PSS is checked strictly: MGF1 = {}, salt length = {salt} bytes (KMS's parameters); --pss-salt-length auto accepts any salt", alg.params().hash.openssl_name())
     })
 }
 
@@ -410,16 +330,8 @@ pub fn expected_signature_len(key: &PublicKey) -> Option<usize> {
 /// signature for this key, so a real binary signature is never mistaken for it.
 pub fn is_base64_text_signature(key: &PublicKey, sig: &[u8]) -> bool {
     use base64::Engine;
-    let text: Vec<u8> = sig
-        .iter()
-        .copied()
-        .filter(|b| !b" \r\n\t".contains(b))
-        .collect();
-    if text.len() < 16
-        || !text
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
-    {
+    let text: Vec<u8> = sig.iter().copied().filter(|b| !b" \r\n\t".contains(b)).collect();
+    if text.len() < 16 || !text.iter().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b)) {
         return false;
     }
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(&text) else {

@@ -1,5 +1,5 @@
 use kms_openssl::ecdsa;
-use kms_openssl::io::{Mode, read_small_file, write_atomic};
+use kms_openssl::io::{read_small_file, write_atomic, Mode};
 use kms_openssl::keys::PublicKey;
 use kms_openssl::spec::{KeyFamily, KeySpec};
 use kms_openssl::{Error, Result};
@@ -16,9 +16,7 @@ pub fn run_signature(a: ConvertSignatureArgs, _ctx: &Ctx) -> Result<u8> {
         (None, None) => return Err(Error::Usage("give --key-spec or --public-key".into())),
     };
     let KeyFamily::Ec { field_bytes, .. } = spec.family() else {
-        return Err(Error::Usage(format!(
-            "{spec} is not an ECDSA key spec; only ECDSA signatures have a DER and an r||s form"
-        )));
+        return Err(Error::Usage(format!("{spec} is not an ECDSA key spec; only ECDSA signatures have a DER and an r||s form")));
     };
     let sig = read_small_file(&a.input, 1024)?;
     let converted = match a.to {

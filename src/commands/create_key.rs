@@ -2,7 +2,7 @@ use kms_openssl::alias::check_alias_name;
 use kms_openssl::spec::{KeySpec, KeyUsage};
 use kms_openssl::{Error, Result};
 
-use super::{Ctx, EXIT_OK, connect, out, out_json};
+use super::{connect, out, out_json, Ctx, EXIT_OK};
 use crate::cli::{CreateAliasArgs, CreateKeyArgs, OutputFormat};
 
 pub async fn run_create_key(a: CreateKeyArgs, ctx: &Ctx) -> Result<u8> {
@@ -24,25 +24,13 @@ pub async fn run_create_key(a: CreateKeyArgs, ctx: &Ctx) -> Result<u8> {
         .collect::<Result<Vec<_>>>()?;
     let policy = match &a.policy {
         Some(p) => Some(
-            String::from_utf8(kms_openssl::io::read_small_file(p, 32 * 1024)?).map_err(|_| {
-                Error::BadInput {
-                    path: p.clone(),
-                    reason: "not UTF-8 text".into(),
-                }
-            })?,
+            String::from_utf8(kms_openssl::io::read_small_file(p, 32 * 1024)?)
+                .map_err(|_| Error::BadInput { path: p.clone(), reason: "not UTF-8 text".into() })?,
         ),
         None => None,
     };
     let kms = connect(&a.aws).await?;
-    let md = kms
-        .create_key(
-            spec,
-            usage,
-            a.description.as_deref(),
-            &tags,
-            policy.as_deref(),
-        )
-        .await?;
+    let md = kms.create_key(spec, usage, a.description.as_deref(), &tags, policy.as_deref()).await?;
     if let Some(alias) = &a.alias {
         kms.create_alias(alias, &md.key_id).await?;
     }

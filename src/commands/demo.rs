@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command as Proc;
 
-use kms_openssl::io::{Input, Mode, write_atomic};
+use kms_openssl::io::{write_atomic, Input, Mode};
 use kms_openssl::keys::PublicKey;
 use kms_openssl::openssl_cmd::{self, Files, Over};
 use kms_openssl::sign::{self, MessageTypeChoice, SigningKey};
@@ -11,7 +11,7 @@ use kms_openssl::spec::{KeySpec, KeyUsage, SigningAlgorithm};
 use kms_openssl::verify::{self, Verdict, VerifyOptions};
 use kms_openssl::{Error, Result};
 
-use super::{Ctx, EXIT_INVALID, EXIT_OK, connect, out};
+use super::{connect, out, Ctx, EXIT_INVALID, EXIT_OK};
 use crate::cli::DemoArgs;
 
 const SAMPLE_TEXT: &[u8] = b"This is a sample text file signed with an asymmetric AWS KMS key.\n";
@@ -28,31 +28,14 @@ pub async fn run(a: DemoArgs, _ctx: &Ctx) -> Result<u8> {
         out(&format!("# KMS endpoint: {e}"));
     }
 
-    step(
-        "1. Create an asymmetric signing key",
-        &format!(
-            "aws kms create-key --key-spec {spec} --key-usage SIGN_VERIFY --description \"Sample Digital Signature Key Pair\""
-        ),
-    );
-    let md = kms
-        .create_key(
-            spec,
-            KeyUsage::SignVerify,
-            Some("Sample Digital Signature Key Pair"),
-            &[],
-            None,
-        )
-        .await?;
+    step("1. Create an asymmetric signing key", &format!(
+        "aws kms create-key --key-spec {spec} --key-usage SIGN_VERIFY --description \"Sample Digital Signature Key Pair\""
+    ));
+    let md = kms.create_key(spec, KeyUsage::SignVerify, Some("Sample Digital Signature Key Pair"), &[], None).await?;
     out(&format!("   KeyId: {}", md.key_id));
 
     let mut alias = a.alias.clone();
-    step(
-        "2. Create an alias",
-        &format!(
-            "aws kms create-alias --alias-name {alias} --target-key-id {}",
-            md.key_id
-        ),
-    );
+    step("2. Create an alias", &format!("aws kms create-alias --alias-name {alias} --target-key-id {}", md.key_id));
     if let Err(e) = kms.create_alias(&alias, &md.key_id).await {
         if e.kms_code() != Some("AlreadyExistsException") {
             return Err(e);
@@ -68,49 +51,24 @@ pub async fn run(a: DemoArgs, _ctx: &Ctx) -> Result<u8> {
     let pem = dir.join("SamplePublicKey.pem");
     write_atomic(&text, SAMPLE_TEXT, Mode::Default)?;
 
-    step(
-        "3. Sign the file in KMS (RAW, up to 4096 bytes)",
-        &format!(
-            "aws kms sign --key-id {alias} --message-type RAW --signing-algorithm {alg} --message fileb://{} --output text --query Signature | base64 --decode > {}",
-            text.display(),
-            sig.display()
-        ),
-    );
+    step("3. Sign the file in KMS (RAW, up to 4096 bytes)", &format!(
+        "aws kms sign --key-id {alias} --message-type RAW --signing-algorithm {alg} --message fileb://{} --output text --query Signature | base64 --decode > {}",
+        text.display(), sig.display()
+    ));
     let key = SigningKey::fetch(&kms, &alias).await?;
     key.check_algorithm(alg)?;
-    let prepared = sign::prepare_input(
-        alg,
-        MessageTypeChoice::Auto,
-        &Input::File(text.clone()),
-        &key.info.spki_der,
-    )?;
-    let signed = kms
-        .sign(&alias, prepared.payload.clone(), prepared.message_type, alg)
-        .await?;
+    let prepared = sign::prepare_input(alg, MessageTypeChoice::Auto, &Input::File(text.clone()), &key.info.spki_der)?;
+    let signed = kms.sign(&alias, prepared.payload.clone(), prepared.message_type, alg).await?;
     sign::check_signature(&key, alg, &prepared, &signed.signature)?;
     write_atomic(&sig, &signed.signature, Mode::Default)?;
     let sc = super::sign::make_sidecar(&signed.key_arn, &key, alg, &prepared)?;
-    write_atomic(
-        &kms_openssl::sidecar::path_for(&sig),
-        &sc.to_json(),
-        Mode::Default,
-    )?;
-    out(&format!(
-        "   {} ({} bytes, {})",
-        sig.display(),
-        signed.signature.len(),
-        prepared.message_type
-    ));
+    write_atomic(&kms_openssl::sidecar::path_for(&sig), &sc.to_json(), Mode::Default)?;
+    out(&format!("   {} ({} bytes, {})", sig.display(), signed.signature.len(), prepared.message_type));
 
-    step(
-        "4. Download the public key (DER) and convert it to PEM",
-        &format!(
-            "aws kms get-public-key --key-id {alias} --output text --query PublicKey | base64 --decode > {}\n   openssl pkey -pubin -inform DER -outform PEM -in {} -out {}",
-            der.display(),
-            der.display(),
-            pem.display()
-        ),
-    );
+    step("4. Download the public key (DER) and convert it to PEM", &format!(
+        "aws kms get-public-key --key-id {alias} --output text --query PublicKey | base64 --decode > {}\n   openssl pkey -pubin -inform DER -outform PEM -in {} -out {}",
+        der.display(), der.display(), pem.display()
+    ));
     let info = kms.get_public_key(&alias).await?;
     let public = PublicKey::from_spki_der(&info.spki_der, Path::new("GetPublicKey"))?;
     write_atomic(&der, &info.spki_der, Mode::Default)?;
@@ -118,37 +76,21 @@ pub async fn run(a: DemoArgs, _ctx: &Ctx) -> Result<u8> {
     out(&format!("   {} and {}", der.display(), pem.display()));
 
     let argv = |data: &Path| -> Result<Vec<String>> {
-        openssl_cmd::verify_argv(
-            alg,
-            Over::Message,
-            &Files {
-                public_key: &pem.to_string_lossy(),
-                public_key_der: false,
-                signature: &sig.to_string_lossy(),
-                data: &data.to_string_lossy(),
-            },
-            None,
-        )
+        openssl_cmd::verify_argv(alg, Over::Message, &Files {
+            public_key: &pem.to_string_lossy(),
+            public_key_der: false,
+            signature: &sig.to_string_lossy(),
+            data: &data.to_string_lossy(),
+        }, None)
     };
     let ours = |data: &Path| -> Result<Verdict> {
         let bytes = std::fs::read(&sig).map_err(|e| Error::io(&sig, e))?;
         let mut r = Input::File(data.to_path_buf()).open()?;
-        Ok(verify::verify_message(
-            &public,
-            alg,
-            &mut r,
-            data,
-            &bytes,
-            &VerifyOptions::default(),
-        )?
-        .verdict)
+        Ok(verify::verify_message(&public, alg, &mut r, data, &bytes, &VerifyOptions::default())?.verdict)
     };
 
     let cmd = argv(&text)?;
-    step(
-        "5. Verify offline, no KMS involved",
-        &openssl_cmd::shell_join(&cmd),
-    );
+    step("5. Verify offline, no KMS involved", &openssl_cmd::shell_join(&cmd));
     let v_ours = ours(&text)?;
     let (v_ssl, ssl_code) = run_openssl(&cmd)?;
     out(&format!("   kms-openssl verify: {}", v_ours.dgst_line()));
@@ -159,10 +101,7 @@ pub async fn run(a: DemoArgs, _ctx: &Ctx) -> Result<u8> {
     t.push(b'!');
     write_atomic(&tampered, &t, Mode::Default)?;
     let cmd_t = argv(&tampered)?;
-    step(
-        "6. Tamper with the file (one byte appended) and verify again",
-        &openssl_cmd::shell_join(&cmd_t),
-    );
+    step("6. Tamper with the file (one byte appended) and verify again", &openssl_cmd::shell_join(&cmd_t));
     let t_ours = ours(&tampered)?;
     let (t_ssl, t_code) = run_openssl(&cmd_t)?;
     out(&format!("   kms-openssl verify: {}", t_ours.dgst_line()));
@@ -194,15 +133,8 @@ fn step(title: &str, equivalent: &str) {
 /// Runs the openssl binary; returns its first stdout line and exit code.
 fn run_openssl(argv: &[String]) -> Result<(String, i32)> {
     let o = Proc::new(&argv[0]).args(&argv[1..]).output().map_err(|e| {
-        Error::Usage(format!(
-            "cannot run `{}`: {e} (install it: apt-get install openssl)",
-            argv[0]
-        ))
+        Error::Usage(format!("cannot run `{}`: {e} (install it: apt-get install openssl)", argv[0]))
     })?;
-    let line = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string();
+    let line = String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string();
     Ok((line, o.status.code().unwrap_or(-1)))
 }

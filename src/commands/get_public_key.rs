@@ -1,10 +1,10 @@
 use std::path::Path;
 
-use kms_openssl::Result;
-use kms_openssl::io::{Mode, write_atomic};
+use kms_openssl::io::{write_atomic, Mode};
 use kms_openssl::keys::PublicKey;
+use kms_openssl::Result;
 
-use super::{Ctx, EXIT_OK, connect, out, out_json};
+use super::{connect, out, out_json, Ctx, EXIT_OK};
 use crate::cli::{GetPublicKeyArgs, OutputFormat};
 
 pub async fn run(a: GetPublicKeyArgs, ctx: &Ctx) -> Result<u8> {
@@ -12,9 +12,7 @@ pub async fn run(a: GetPublicKeyArgs, ctx: &Ctx) -> Result<u8> {
     let info = kms.get_public_key(&a.key_id).await?;
     // Parse before writing anything: a PEM we cannot produce must not leave a lone DER behind.
     let pem = match &a.out_pem {
-        Some(_) => {
-            Some(PublicKey::from_spki_der(&info.spki_der, Path::new("GetPublicKey"))?.to_pem()?)
-        }
+        Some(_) => Some(PublicKey::from_spki_der(&info.spki_der, Path::new("GetPublicKey"))?.to_pem()?),
         None => None,
     };
     if let Some(p) = &a.out_der {

@@ -50,13 +50,8 @@ pub fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 /// Prints `error: ...` and, where the cause is known, `hint: ...` on stderr.
@@ -70,12 +65,7 @@ pub fn report_error(e: &Error) {
 
 /// Connects to KMS with the command's AWS options.
 pub async fn connect(aws: &AwsArgs) -> Result<Kms> {
-    Kms::connect(&ClientOptions {
-        region: aws.region.clone(),
-        profile: aws.profile.clone(),
-        endpoint_url: aws.endpoint_url.clone(),
-    })
-    .await
+    Kms::connect(&ClientOptions { region: aws.region.clone(), profile: aws.profile.clone(), endpoint_url: aws.endpoint_url.clone() }).await
 }
 
 /// Writes a line to stdout; a closed pipe is not an error (`| head` must not fail the command).
@@ -86,8 +76,7 @@ pub fn out(line: &str) {
 
 /// Prints a value as pretty JSON on stdout.
 pub fn out_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    let s =
-        serde_json::to_string_pretty(v).map_err(|e| Error::Usage(format!("JSON output: {e}")))?;
+    let s = serde_json::to_string_pretty(v).map_err(|e| Error::Usage(format!("JSON output: {e}")))?;
     out(&s);
     Ok(())
 }

@@ -1,32 +1,22 @@
-use kms_openssl::Result;
 use kms_openssl::openssl_cmd::{self, Files, Over as CmdOver};
 use kms_openssl::sidecar::Sidecar;
 use kms_openssl::spec::SigningAlgorithm;
+use kms_openssl::Result;
 
-use super::{Ctx, EXIT_OK, out, out_json};
-use crate::cli::{OpensslCommandArgs, OutputFormat, Over};
+use super::{out, out_json, Ctx, EXIT_OK};
+use crate::cli::{OpensslCommandArgs, Over, OutputFormat};
 
 pub fn run(a: OpensslCommandArgs, ctx: &Ctx) -> Result<u8> {
     let alg = match (&a.signing_algorithm, &a.sidecar) {
         (Some(s), _) => {
-            let key_spec =
-                kms_openssl::keys::PublicKey::from_file(std::path::Path::new(&a.public_key))
-                    .ok()
-                    .and_then(|k| k.key_spec());
+            let key_spec = kms_openssl::keys::PublicKey::from_file(std::path::Path::new(&a.public_key)).ok().and_then(|k| k.key_spec());
             SigningAlgorithm::parse_for_key(s, key_spec)?
         }
         (None, Some(p)) => Sidecar::load(p)?.signing_algorithm,
         (None, None) => unreachable_args()?,
     };
-    let der = std::fs::read(&a.public_key)
-        .map(|b| !b.trim_ascii_start().starts_with(b"-----"))
-        .unwrap_or(false);
-    let files = Files {
-        public_key: &a.public_key,
-        public_key_der: der,
-        signature: &a.signature,
-        data: &a.input,
-    };
+    let der = std::fs::read(&a.public_key).map(|b| !b.trim_ascii_start().starts_with(b"-----")).unwrap_or(false);
+    let files = Files { public_key: &a.public_key, public_key_der: der, signature: &a.signature, data: &a.input };
     let over = match a.over {
         Over::Message => CmdOver::Message,
         Over::Digest => CmdOver::Digest,
@@ -34,15 +24,11 @@ pub fn run(a: OpensslCommandArgs, ctx: &Ctx) -> Result<u8> {
     let argv = openssl_cmd::verify_argv(alg, over, &files, a.sm2_distid.as_deref())?;
     match ctx.output {
         OutputFormat::Text => out(&openssl_cmd::shell_join(&argv)),
-        OutputFormat::Json => {
-            out_json(&serde_json::json!({ "Argv": argv, "SigningAlgorithm": alg }))?
-        }
+        OutputFormat::Json => out_json(&serde_json::json!({ "Argv": argv, "SigningAlgorithm": alg }))?,
     }
     Ok(EXIT_OK)
 }
 
 fn unreachable_args() -> Result<SigningAlgorithm> {
-    Err(kms_openssl::Error::Usage(
-        "give --signing-algorithm or --sidecar".into(),
-    ))
+    Err(kms_openssl::Error::Usage("give --signing-algorithm or --sidecar".into()))
 }

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use kms_openssl::io::{Input, read_small_file};
+use kms_openssl::io::{read_small_file, Input};
 use kms_openssl::keys::PublicKey;
 use kms_openssl::sidecar::{self, Sidecar};
 use kms_openssl::sign::{self, MessageTypeChoice};
@@ -8,7 +8,7 @@ use kms_openssl::spec::SigningAlgorithm;
 use kms_openssl::verify::{self, Outcome, PssSaltPolicy, Verdict, VerifyOptions};
 use kms_openssl::{Error, Result};
 
-use super::{Ctx, connect, err_line, out, out_json};
+use super::{connect, err_line, out, out_json, Ctx};
 use crate::cli::{OutputFormat, PssSalt, VerifyArgs, VerifyOver};
 
 /// Largest signature file read, in bytes (ML-DSA-87 is 4627).
@@ -21,27 +21,19 @@ pub async fn run(a: VerifyArgs, ctx: &Ctx) -> Result<u8> {
     }
     let sig = read_small_file(&a.signature, MAX_SIGNATURE_FILE)?;
     if sig.is_empty() {
-        return Err(Error::BadInput {
-            path: a.signature.clone(),
-            reason: "the signature file is empty".into(),
-        });
+        return Err(Error::BadInput { path: a.signature.clone(), reason: "the signature file is empty".into() });
     }
     let key = match &a.public_key {
         Some(p) => Some(PublicKey::from_file(p)?),
         None => None,
     };
     let sidecar = load_sidecar(&a, key.as_ref())?;
-    let alg = resolve_algorithm(
-        a.signing_algorithm.as_deref(),
-        sidecar.as_ref(),
-        key.as_ref(),
-    )?;
+    let alg = resolve_algorithm(a.signing_algorithm.as_deref(), sidecar.as_ref(), key.as_ref())?;
 
     if a.kms {
         return verify_in_kms(&a, alg, &input, sig, ctx).await;
     }
-    let key =
-        key.ok_or_else(|| Error::Usage("--public-key is needed for offline verification".into()))?;
+    let key = key.ok_or_else(|| Error::Usage("--public-key is needed for offline verification".into()))?;
     if verify::is_base64_text_signature(&key, &sig) {
         return Err(Error::BadInput {
             path: a.signature.clone(),
@@ -66,21 +58,12 @@ pub async fn run(a: VerifyArgs, ctx: &Ctx) -> Result<u8> {
                 ));
             }
             let mut reader = input.open()?;
-            let outcome = verify::verify_message(
-                &key,
-                alg,
-                &mut reader,
-                &input.display_path(),
-                window,
-                &opts,
-            )?;
+            let outcome = verify::verify_message(&key, alg, &mut reader, &input.display_path(), window, &opts)?;
             Ok(print_dgst(&outcome, alg, ctx))
         }
         VerifyOver::Digest => {
             let Input::File(p) = &input else {
-                return Err(Error::Usage(
-                    "--message-type digest reads the digest from a file".into(),
-                ));
+                return Err(Error::Usage("--message-type digest reads the digest from a file".into()));
             };
             let digest = read_small_file(p, 4096)?;
             let outcome = verify::verify_digest(&key, alg, &digest, &sig, &opts)?;
@@ -91,11 +74,7 @@ pub async fn run(a: VerifyArgs, ctx: &Ctx) -> Result<u8> {
 
 fn load_sidecar(a: &VerifyArgs, key: Option<&PublicKey>) -> Result<Option<Sidecar>> {
     let Some(p) = &a.sidecar else { return Ok(None) };
-    let path: PathBuf = if p.as_os_str().is_empty() {
-        sidecar::path_for(&a.signature)
-    } else {
-        p.clone()
-    };
+    let path: PathBuf = if p.as_os_str().is_empty() { sidecar::path_for(&a.signature) } else { p.clone() };
     let sc = Sidecar::load(&path)?;
     if let Some(k) = key {
         sc.check_against(&path, k)?;
@@ -103,14 +82,8 @@ fn load_sidecar(a: &VerifyArgs, key: Option<&PublicKey>) -> Result<Option<Sideca
     Ok(Some(sc))
 }
 
-fn resolve_algorithm(
-    arg: Option<&str>,
-    sidecar: Option<&Sidecar>,
-    key: Option<&PublicKey>,
-) -> Result<SigningAlgorithm> {
-    let from_arg = arg
-        .map(|s| SigningAlgorithm::parse_for_key(s, key.and_then(|k| k.key_spec())))
-        .transpose()?;
+fn resolve_algorithm(arg: Option<&str>, sidecar: Option<&Sidecar>, key: Option<&PublicKey>) -> Result<SigningAlgorithm> {
+    let from_arg = arg.map(|s| SigningAlgorithm::parse_for_key(s, key.and_then(|k| k.key_spec()))).transpose()?;
     match (from_arg, sidecar) {
         (Some(a), Some(sc)) if a != sc.signing_algorithm => Err(Error::Usage(format!(
             "--signing-algorithm {a} contradicts the sidecar's {}",
@@ -118,9 +91,7 @@ fn resolve_algorithm(
         ))),
         (Some(a), _) => Ok(a),
         (None, Some(sc)) => Ok(sc.signing_algorithm),
-        (None, None) => Err(Error::Usage(
-            "give --signing-algorithm (or --sidecar)".into(),
-        )),
+        (None, None) => Err(Error::Usage("give --signing-algorithm (or --sidecar)".into())),
     }
 }
 
@@ -171,51 +142,27 @@ fn print_pkeyutl(o: &Outcome, alg: SigningAlgorithm, ctx: &Ctx) -> u8 {
     o.verdict.exit_code()
 }
 
-async fn verify_in_kms(
-    a: &VerifyArgs,
-    alg: SigningAlgorithm,
-    input: &Input,
-    sig: Vec<u8>,
-    ctx: &Ctx,
-) -> Result<u8> {
-    let key_id = a
-        .key_id
-        .as_deref()
-        .ok_or_else(|| Error::Usage("--kms needs --key-id".into()))?;
+async fn verify_in_kms(a: &VerifyArgs, alg: SigningAlgorithm, input: &Input, sig: Vec<u8>, ctx: &Ctx) -> Result<u8> {
+    let key_id = a.key_id.as_deref().ok_or_else(|| Error::Usage("--kms needs --key-id".into()))?;
     let kms = connect(&a.aws).await?;
     let prepared = match a.message_type {
         VerifyOver::Digest => {
             let Input::File(p) = input else {
-                return Err(Error::Usage(
-                    "--message-type digest reads the digest from a file".into(),
-                ));
+                return Err(Error::Usage("--message-type digest reads the digest from a file".into()));
             };
             sign::prepare_digest(alg, read_small_file(p, 4096)?)?
         }
         VerifyOver::Raw => {
-            let spki = if alg == SigningAlgorithm::MlDsaShake256 {
-                kms.get_public_key(key_id).await?.spki_der
-            } else {
-                Vec::new()
-            };
+            let spki = if alg == SigningAlgorithm::MlDsaShake256 { kms.get_public_key(key_id).await?.spki_der } else { Vec::new() };
             sign::prepare_input(alg, MessageTypeChoice::Auto, input, &spki)?
         }
     };
-    let valid = kms
-        .verify(key_id, prepared.payload, prepared.message_type, alg, sig)
-        .await?;
-    let verdict = if valid {
-        Verdict::Verified
-    } else {
-        Verdict::Failure
-    };
-    let o = Outcome {
-        verdict,
-        openssl_errors: Vec::new(),
-        notes: Vec::new(),
-    };
+    let valid = kms.verify(key_id, prepared.payload, prepared.message_type, alg, sig).await?;
+    let verdict = if valid { Verdict::Verified } else { Verdict::Failure };
+    let o = Outcome { verdict, openssl_errors: Vec::new(), notes: Vec::new() };
     Ok(match a.message_type {
         VerifyOver::Raw => print_dgst(&o, alg, ctx),
         VerifyOver::Digest => print_pkeyutl(&o, alg, ctx),
     })
 }
+
