@@ -62,6 +62,8 @@ pub enum Command {
     ConvertKey(ConvertKeyArgs),
     /// Run the reference workflow end to end (key, alias, sign, public key, verify, tamper).
     Demo(DemoArgs),
+    /// Run a local KMS endpoint for asymmetric keys (AWS JSON 1.1; aws-sdk-kms, boto3, AWS CLI).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -276,4 +278,29 @@ pub struct DemoArgs {
     /// Alias to create (a suffix is added if it exists).
     #[arg(long, default_value = "alias/sample-sign-verify-key")]
     pub alias: String,
+}
+
+/// Run a local KMS endpoint that answers like AWS KMS for asymmetric keys (RSA, NIST/SECG EC,
+/// Ed25519, SM2, and ML-DSA with OpenSSL 3.5+), signing with OpenSSL.
+///
+/// Point clients at it with `AWS_ENDPOINT_URL_KMS=http://ADDR` (AWS CLI, boto3, AWS SDKs) or
+/// `--endpoint-url`. Any credentials are accepted (SigV4 is not checked yet); key policies are
+/// stored, not enforced. State (keys with their private keys, aliases, policies, tags) is kept in
+/// a SQLite database, committed before every answer. Stops cleanly on Ctrl-C / SIGTERM.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Port 0 picks a free port (printed on stdout). Loopback only unless you
+    /// give another address here.
+    #[arg(long, value_name = "ADDR:PORT", default_value = kms_openssl::server::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// Directory for the database (created mode 0700; database 0600). Default:
+    /// $XDG_STATE_HOME/kms-openssl, or ~/.local/state/kms-openssl when XDG_STATE_HOME is unset.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// 12-digit AWS account id used in ARNs and the default key policy.
+    #[arg(long, value_name = "ID", default_value = kms_openssl::server::DEFAULT_ACCOUNT_ID)]
+    pub account_id: String,
+    /// Region used in ARNs.
+    #[arg(long, value_name = "REGION", default_value = kms_openssl::server::DEFAULT_REGION)]
+    pub region: String,
 }

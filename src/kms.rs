@@ -18,6 +18,8 @@ pub struct ClientOptions {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    /// Static credentials for this client only (e.g. a local endpoint), instead of the chain.
+    pub credentials: Option<aws_credential_types::Credentials>,
 }
 
 /// A connected KMS client.
@@ -98,6 +100,9 @@ impl Kms {
         }
         if let Some(e) = &opts.endpoint_url {
             loader = loader.endpoint_url(e);
+        }
+        if let Some(c) = &opts.credentials {
+            loader = loader.credentials_provider(c.clone());
         }
         let conf = loader.load().await;
         if conf.region().is_none() {

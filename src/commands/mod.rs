@@ -5,6 +5,7 @@ mod create_key;
 mod demo;
 mod get_public_key;
 mod openssl_command;
+mod serve;
 mod sign;
 mod verify;
 
@@ -39,18 +40,21 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::ConvertSignature(a) => convert::run_signature(a, &ctx),
         Command::ConvertKey(a) => convert::run_key(a, &ctx),
         Command::Demo(a) => demo::run(a, &ctx).await,
+        Command::Serve(a) => serve::run(a, &ctx).await,
     }
 }
 
-/// Logs go to stderr; -v raises the level. `RUST_LOG` overrides.
-pub fn init_logging(verbose: u8) {
+/// Logs go to stderr; -v raises the level. `RUST_LOG` overrides. `serving`: the local KMS's
+/// one-line-per-request log is on at the default level.
+pub fn init_logging(verbose: u8, serving: bool) {
     let level = match verbose {
         0 => "warn",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let directives = if serving && verbose == 0 { format!("{level},kms_openssl::server=info") } else { level.to_string() };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
@@ -65,7 +69,7 @@ pub fn report_error(e: &Error) {
 
 /// Connects to KMS with the command's AWS options.
 pub async fn connect(aws: &AwsArgs) -> Result<Kms> {
-    Kms::connect(&ClientOptions { region: aws.region.clone(), profile: aws.profile.clone(), endpoint_url: aws.endpoint_url.clone() }).await
+    Kms::connect(&ClientOptions { region: aws.region.clone(), profile: aws.profile.clone(), endpoint_url: aws.endpoint_url.clone(), ..Default::default() }).await
 }
 
 /// Writes a line to stdout; a closed pipe is not an error (`| head` must not fail the command).
