@@ -55,7 +55,7 @@ pub fn init_logging(verbose: u8, serving: bool) {
     };
     let directives = if serving && verbose == 0 { format!("{level},kms_openssl::server=info") } else { level.to_string() };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_target(false).try_init();
 }
 
 /// Prints `error: ...` and, where the cause is known, `hint: ...` on stderr.

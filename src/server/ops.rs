@@ -939,7 +939,7 @@ fn verify(app: &App, r: SignRequest) -> OpResult<Value> {
     check_len("Signature", signature.len(), 1, 6144)?;
     dry_run(r.dry_run)?;
     if !crypto::verify(&key.public_der, alg, mt, &message, &signature)? {
-        return Err(KmsError::new(Code::KmsInvalidSignature, ""));
+        return Err(KmsError::new(Code::KmsInvalidSignature, format!("The signature does not verify with {} and {alg} over this message.", app.key_arn(&key.key_id))));
     }
     Ok(
         json!({ "KeyId": app.key_arn(&key.key_id), "SignatureValid": true, "SigningAlgorithm": alg }),
