@@ -81,7 +81,8 @@ pub fn verify_argv(alg: SigningAlgorithm, over: Over, f: &Files<'_>, sm2_distid:
         (Over::Digest, _, _) => {
             pkeyutl_head(&mut argv);
             argv.extend([s("-in"), s(f.data), s("-sigfile"), s(f.signature), s("-pkeyopt"), format!("digest:{}", p.hash.openssl_name())]);
-            for o in opts {
+            // An SM2 digest already contains Z_A; pkeyutl refuses `distid` when verifying a digest.
+            for o in opts.into_iter().filter(|o| !o.starts_with("distid:")) {
                 argv.extend([s("-pkeyopt"), o]);
             }
         }
