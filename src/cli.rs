@@ -42,6 +42,8 @@ pub struct AwsArgs {
     pub endpoint_url: Option<String>,
 }
 
+// `openssl-command` is the subcommand's documented name.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create an asymmetric KMS key (CreateKey), optionally with an alias.

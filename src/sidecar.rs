@@ -54,13 +54,11 @@ impl Sidecar {
     /// Refuses a sidecar that contradicts the public key it is used with.
     pub fn check_against(&self, path: &Path, key: &crate::keys::PublicKey) -> Result<()> {
         let fp = hex::encode(crate::digest::hash_bytes(crate::spec::Hash::Sha256, key.spki_der())?);
-        if let Some(spec) = key.key_spec() {
-            if spec != self.key_spec {
-                return Err(Error::Sidecar {
-                    path: path.to_path_buf(),
-                    reason: format!("it says KeySpec {}, but the public key is {spec}", self.key_spec),
-                });
-            }
+        if let Some(spec) = key.key_spec().filter(|s| *s != self.key_spec) {
+            return Err(Error::Sidecar {
+                path: path.to_path_buf(),
+                reason: format!("it says KeySpec {}, but the public key is {spec}", self.key_spec),
+            });
         }
         if !self.public_key_sha256.eq_ignore_ascii_case(&fp) {
             return Err(Error::Sidecar {

@@ -90,18 +90,16 @@ fn digest_name(alg: SigningAlgorithm) -> &'static str {
 /// Checks that can be made before any KMS call, from the input size alone (explicit RAW over
 /// 4096 bytes or empty; a message type the algorithm never takes).
 pub fn precheck(alg: SigningAlgorithm, choice: MessageTypeChoice, input_len: Option<u64>) -> Result<()> {
-    if let MessageTypeChoice::Fixed(mt) = choice {
-        alg.check_message_type(mt)?;
-        if mt == MessageType::Raw {
-            if let Some(len) = input_len {
-                if !(1..=MAX_RAW_MESSAGE as u64).contains(&len) {
-                    return Err(Error::RawMessageSize { len });
-                }
+    let outside_raw = input_len.filter(|len| !(1..=MAX_RAW_MESSAGE as u64).contains(len));
+    match choice {
+        MessageTypeChoice::Fixed(mt) => {
+            alg.check_message_type(mt)?;
+            if let (MessageType::Raw, Some(len)) = (mt, outside_raw) {
+                return Err(Error::RawMessageSize { len });
             }
         }
-    } else if alg == SigningAlgorithm::Ed25519Sha512 {
-        if let Some(len) = input_len {
-            if !(1..=MAX_RAW_MESSAGE as u64).contains(&len) {
+        MessageTypeChoice::Auto => {
+            if let (SigningAlgorithm::Ed25519Sha512, Some(len)) = (alg, outside_raw) {
                 return Err(Error::Usage(format!(
                     "ED25519_SHA_512 signs only RAW messages of 1 to 4096 bytes (this one is {len} bytes); use ED25519_PH_SHA_512 for larger files"
                 )));

@@ -6,8 +6,8 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_kms::primitives::Blob;
@@ -40,9 +40,18 @@ fn serve(state: &Path, log: &Path) -> Served {
         .expect("spawn kms-openssl serve");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read the endpoint line");
-    let endpoint = line.trim().strip_prefix("kms-openssl serve: listening on ").unwrap_or_else(|| panic!("unexpected first line: {line:?}")).to_string();
-    assert!(endpoint.starts_with("http://127.0.0.1:") && !endpoint.ends_with(":0"), "{endpoint}");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the endpoint line");
+    let endpoint = line
+        .trim()
+        .strip_prefix("kms-openssl serve: listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_string();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") && !endpoint.ends_with(":0"),
+        "{endpoint}"
+    );
     Served { child, endpoint }
 }
 
@@ -62,8 +71,15 @@ fn serve_prints_its_endpoint_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = serve(&dir.path().join("state"), &dir.path().join("log"));
     let pid = s.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let st = wait_exit(&mut s.child, Duration::from_secs(10)).expect("serve did not stop within 10 s of SIGTERM");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let st = wait_exit(&mut s.child, Duration::from_secs(10))
+        .expect("serve did not stop within 10 s of SIGTERM");
     assert!(st.success(), "exit status {st:?}");
     let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
     assert!(log.contains("shutting down"), "{log}");
@@ -71,9 +87,15 @@ fn serve_prints_its_endpoint_and_exits_cleanly_on_sigterm() {
 
 #[test]
 fn help_documents_the_default_state_dir() {
-    let out = Command::new(env!("CARGO_BIN_EXE_kms-openssl")).args(["serve", "--help"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kms-openssl"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("XDG_STATE_HOME") && text.contains(".local/state/kms-openssl"), "{text}");
+    assert!(
+        text.contains("XDG_STATE_HOME") && text.contains(".local/state/kms-openssl"),
+        "{text}"
+    );
 }
 
 // Every acknowledged CreateKey / CreateAlias survives `kill -9` mid-loop, and the keys still sign.
@@ -99,12 +121,23 @@ async fn acknowledged_keys_and_aliases_survive_kill_9() {
                 killed.store(true, Ordering::SeqCst);
             }));
         }
-        let created = c.create_key().key_spec(SdkKeySpec::EccNistP256).key_usage(KeyUsageType::SignVerify).send().await;
+        let created = c
+            .create_key()
+            .key_spec(SdkKeySpec::EccNistP256)
+            .key_usage(KeyUsageType::SignVerify)
+            .send()
+            .await;
         let Ok(out) = created else { break };
         let id = out.key_metadata().unwrap().key_id().to_string();
         keys.push(id.clone());
         let alias = format!("alias/durable-{i}");
-        if c.create_alias().alias_name(&alias).target_key_id(&id).send().await.is_err() {
+        if c.create_alias()
+            .alias_name(&alias)
+            .target_key_id(&id)
+            .send()
+            .await
+            .is_err()
+        {
             break;
         }
         aliases.push((alias, id));
@@ -112,14 +145,22 @@ async fn acknowledged_keys_and_aliases_survive_kill_9() {
     if let Some(k) = killer {
         k.join().unwrap();
     }
-    assert!(killed.load(Ordering::SeqCst), "the server was not killed (only {} keys created)", keys.len());
+    assert!(
+        killed.load(Ordering::SeqCst),
+        "the server was not killed (only {} keys created)",
+        keys.len()
+    );
     drop(s);
     assert!(keys.len() >= 25, "{} keys", keys.len());
 
     let s2 = serve(&state, &dir.path().join("log2"));
     let c2 = client_for(&s2.endpoint).await.client().clone();
     for id in &keys {
-        c2.describe_key().key_id(id).send().await.unwrap_or_else(|e| panic!("acknowledged key {id} lost: {}", common::describe(&e)));
+        c2.describe_key()
+            .key_id(id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("acknowledged key {id} lost: {}", common::describe(&e)));
     }
     for (alias, id) in &aliases {
         let out = c2
@@ -129,10 +170,19 @@ async fn acknowledged_keys_and_aliases_survive_kill_9() {
             .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("acknowledged alias {alias} lost: {}", common::describe(&e)));
-        assert!(out.key_id().unwrap().ends_with(id.as_str()), "{alias} points elsewhere");
+            .unwrap_or_else(|e| {
+                panic!("acknowledged alias {alias} lost: {}", common::describe(&e))
+            });
+        assert!(
+            out.key_id().unwrap().ends_with(id.as_str()),
+            "{alias} points elsewhere"
+        );
     }
-    eprintln!("durability: {} keys and {} aliases acknowledged before kill -9, all present after restart", keys.len(), aliases.len());
+    eprintln!(
+        "durability: {} keys and {} aliases acknowledged before kill -9, all present after restart",
+        keys.len(),
+        aliases.len()
+    );
 }
 
 fn sh(script: &str, cwd: &Path, env: &[(&str, String)]) -> (i32, String, String) {
@@ -142,7 +192,11 @@ fn sh(script: &str, cwd: &Path, env: &[(&str, String)]) -> (i32, String, String)
         cmd.env(k, v);
     }
     let o = cmd.output().expect("sh");
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
 }
 
 fn quote(p: &Path) -> String {
@@ -166,12 +220,20 @@ fn aws_cli_reference_workflow_verifies_with_openssl_dgst() {
         ("AWS_SESSION_TOKEN", "testing".to_string()),
         ("AWS_DEFAULT_REGION", "us-east-1".to_string()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-        ("AWS_CONFIG_FILE", work.join("no-config").to_string_lossy().to_string()),
-        ("AWS_SHARED_CREDENTIALS_FILE", work.join("no-credentials").to_string_lossy().to_string()),
+        (
+            "AWS_CONFIG_FILE",
+            work.join("no-config").to_string_lossy().to_string(),
+        ),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            work.join("no-credentials").to_string_lossy().to_string(),
+        ),
     ];
     let aws = quote(&aws);
     let (code, out, stderr) = sh(
-        &format!("{aws} kms create-key --customer-master-key-spec RSA_4096 --key-usage SIGN_VERIFY --description 'Sample Digital Signature Key Pair'"),
+        &format!(
+            "{aws} kms create-key --customer-master-key-spec RSA_4096 --key-usage SIGN_VERIFY --description 'Sample Digital Signature Key Pair'"
+        ),
         &work,
         &env,
     );
@@ -179,9 +241,19 @@ fn aws_cli_reference_workflow_verifies_with_openssl_dgst() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let key_id = v["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
     assert_eq!(v["KeyMetadata"]["KeySpec"], "RSA_4096");
-    let (code, _, stderr) = sh(&format!("{aws} kms create-alias --alias-name alias/sample-sign-verify-key --target-key-id {key_id}"), &work, &env);
+    let (code, _, stderr) = sh(
+        &format!(
+            "{aws} kms create-alias --alias-name alias/sample-sign-verify-key --target-key-id {key_id}"
+        ),
+        &work,
+        &env,
+    );
     assert_eq!(code, 0, "create-alias: {stderr}");
-    std::fs::write(work.join("SampleText.txt"), b"This is a sample text file signed with an asymmetric AWS KMS key.\n").unwrap();
+    std::fs::write(
+        work.join("SampleText.txt"),
+        b"This is a sample text file signed with an asymmetric AWS KMS key.\n",
+    )
+    .unwrap();
     let (code, _, stderr) = sh(
         &format!(
             "set -e; {aws} kms sign --key-id alias/sample-sign-verify-key --message-type RAW --signing-algorithm RSASSA_PKCS1_V1_5_SHA_512 \
@@ -192,27 +264,61 @@ fn aws_cli_reference_workflow_verifies_with_openssl_dgst() {
     );
     assert_eq!(code, 0, "sign: {stderr}");
     let (code, _, stderr) = sh(
-        &format!("set -e; {aws} kms get-public-key --key-id alias/sample-sign-verify-key --output text --query PublicKey | base64 --decode > SamplePublicKey.der"),
+        &format!(
+            "set -e; {aws} kms get-public-key --key-id alias/sample-sign-verify-key --output text --query PublicKey | base64 --decode > SamplePublicKey.der"
+        ),
         &work,
         &env,
     );
     assert_eq!(code, 0, "get-public-key: {stderr}");
     let o = openssl.to_string_lossy().to_string();
-    let to_pem: Vec<String> = [&o, "rsa", "-pubin", "-inform", "DER", "-outform", "PEM", "-in", "SamplePublicKey.der", "-pubout", "-out", "SamplePublicKey.pem"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let to_pem: Vec<String> = [
+        &o,
+        "rsa",
+        "-pubin",
+        "-inform",
+        "DER",
+        "-outform",
+        "PEM",
+        "-in",
+        "SamplePublicKey.der",
+        "-pubout",
+        "-out",
+        "SamplePublicKey.pem",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let (code, _, stderr) = run(&to_pem, &work);
     assert_eq!(code, 0, "openssl rsa: {stderr}");
-    let verify: Vec<String> =
-        [&o, "dgst", "-sha512", "-verify", "SamplePublicKey.pem", "-signature", "SampleText.sig", "SampleText.txt"].iter().map(|s| s.to_string()).collect();
+    let verify: Vec<String> = [
+        &o,
+        "dgst",
+        "-sha512",
+        "-verify",
+        "SamplePublicKey.pem",
+        "-signature",
+        "SampleText.sig",
+        "SampleText.txt",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let (code, stdout, stderr) = run(&verify, &work);
     assert_eq!((code, stdout.trim()), (0, "Verified OK"), "{stderr}");
-    std::fs::write(work.join("SampleText.txt"), b"This is a sample text file signed with an asymmetric AWS KMS key!\n").unwrap();
+    std::fs::write(
+        work.join("SampleText.txt"),
+        b"This is a sample text file signed with an asymmetric AWS KMS key!\n",
+    )
+    .unwrap();
     let (code, stdout, _) = run(&verify, &work);
     assert_eq!((code, stdout.trim()), (1, "Verification failure"));
     // The CLI sees KMS's error codes too.
-    let (code, _, stderr) = sh(&format!("{aws} kms describe-key --key-id alias/missing"), &work, &env);
+    let (code, _, stderr) = sh(
+        &format!("{aws} kms describe-key --key-id alias/missing"),
+        &work,
+        &env,
+    );
     assert_ne!(code, 0);
     assert!(stderr.contains("NotFoundException"), "{stderr}");
 }

@@ -93,7 +93,7 @@ async fn workflow(a: &DemoArgs, kms: &Kms, spec: KeySpec, alg: SigningAlgorithm)
         "aws kms sign --key-id {alias} --message-type RAW --signing-algorithm {alg} --message fileb://{} --output text --query Signature | base64 --decode > {}",
         text.display(), sig.display()
     ));
-    let key = SigningKey::fetch(&kms, &alias).await?;
+    let key = SigningKey::fetch(kms, &alias).await?;
     key.check_algorithm(alg)?;
     let prepared = sign::prepare_input(alg, MessageTypeChoice::Auto, &Input::File(text.clone()), &key.info.spki_der)?;
     let signed = kms.sign(&alias, prepared.payload.clone(), prepared.message_type, alg).await?;

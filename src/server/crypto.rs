@@ -225,10 +225,8 @@ pub fn verify(
     Ok(outcome.verdict == Verdict::Verified)
 }
 
-fn oaep_ctx<'a>(
-    ctx: &'a mut PkeyCtx<Private>,
-    alg: EncryptionAlgorithm,
-) -> OpResult<&'a mut PkeyCtx<Private>> {
+/// OAEP: the table's hash for both OAEP and MGF1, empty label (OpenSSL's default). SM2PKE: nothing.
+fn set_oaep(ctx: &mut PkeyCtx<Private>, alg: EncryptionAlgorithm) -> OpResult<()> {
     if let Some(h) = alg.oaep_hash() {
         ctx.set_rsa_padding(Padding::PKCS1_OAEP)
             .map_err(ossl_err("EVP_PKEY_CTX_set_rsa_padding"))?;
@@ -237,7 +235,7 @@ fn oaep_ctx<'a>(
         ctx.set_rsa_mgf1_md(md_for(h))
             .map_err(ossl_err("EVP_PKEY_CTX_set_rsa_mgf1_md"))?;
     }
-    Ok(ctx)
+    Ok(())
 }
 
 /// Encrypts as KMS Encrypt does: RSAES-OAEP (OAEP hash = MGF1 hash, empty label) or SM2PKE
@@ -251,7 +249,7 @@ pub fn encrypt(
     let mut ctx = PkeyCtx::new(key).map_err(ossl_err("EVP_PKEY_CTX_new"))?;
     ctx.encrypt_init()
         .map_err(ossl_err("EVP_PKEY_encrypt_init"))?;
-    let ctx = oaep_ctx(&mut ctx, alg)?;
+    set_oaep(&mut ctx, alg)?;
     let mut out = Vec::new();
     ctx.encrypt_to_vec(plaintext, &mut out)
         .map_err(ossl_err("EVP_PKEY_encrypt"))?;
@@ -271,7 +269,7 @@ pub fn decrypt(
     let mut ctx = PkeyCtx::new(key).map_err(ossl_err("EVP_PKEY_CTX_new"))?;
     ctx.decrypt_init()
         .map_err(ossl_err("EVP_PKEY_decrypt_init"))?;
-    let ctx = oaep_ctx(&mut ctx, alg)?;
+    set_oaep(&mut ctx, alg)?;
     let mut out = Vec::new();
     let r = ctx.decrypt_to_vec(ciphertext, &mut out);
     // A failed padding check queues errors; they are an answer here, not a fault.

@@ -755,19 +755,17 @@ fn update_alias(app: &App, r: AliasRequest) -> OpResult<Value> {
             format!("Alias {} is not found.", app.alias_arn(&name)),
         )
     })?;
-    if let Some(old) = app
+    let old = app
         .store
         .get_key(&current.key_id)
-        .map_err(store_err("key lookup"))?
-    {
-        if old.key_usage != key.key_usage {
-            return Err(KmsError::validation(format!(
-                "{} has KeyUsage {} but the alias's current key has {}; an alias can only move to a key of the same type and usage",
-                app.key_arn(&key.key_id),
-                key.key_usage,
-                old.key_usage
-            )));
-        }
+        .map_err(store_err("key lookup"))?;
+    if let Some(old) = old.filter(|old| old.key_usage != key.key_usage) {
+        return Err(KmsError::validation(format!(
+            "{} has KeyUsage {} but the alias's current key has {}; an alias can only move to a key of the same type and usage",
+            app.key_arn(&key.key_id),
+            key.key_usage,
+            old.key_usage
+        )));
     }
     app.store
         .update_alias(&name, &key.key_id)
@@ -939,7 +937,13 @@ fn verify(app: &App, r: SignRequest) -> OpResult<Value> {
     check_len("Signature", signature.len(), 1, 6144)?;
     dry_run(r.dry_run)?;
     if !crypto::verify(&key.public_der, alg, mt, &message, &signature)? {
-        return Err(KmsError::new(Code::KmsInvalidSignature, format!("The signature does not verify with {} and {alg} over this message.", app.key_arn(&key.key_id))));
+        return Err(KmsError::new(
+            Code::KmsInvalidSignature,
+            format!(
+                "The signature does not verify with {} and {alg} over this message.",
+                app.key_arn(&key.key_id)
+            ),
+        ));
     }
     Ok(
         json!({ "KeyId": app.key_arn(&key.key_id), "SignatureValid": true, "SigningAlgorithm": alg }),

@@ -134,14 +134,15 @@ impl Store {
                 .mode(0o700)
                 .create(dir)
                 .map_err(|e| Error::io(dir, e))?;
-        } else if let Ok(md) = std::fs::metadata(dir) {
-            if md.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(
-                    "state dir {} is accessible to group/others (mode {:o})",
-                    dir.display(),
-                    md.permissions().mode() & 0o777
-                );
-            }
+        } else if let Some(mode) = std::fs::metadata(dir)
+            .ok()
+            .map(|md| md.permissions().mode() & 0o777)
+            .filter(|mode| mode & 0o077 != 0)
+        {
+            tracing::warn!(
+                "state dir {} is accessible to group/others (mode {mode:o})",
+                dir.display()
+            );
         }
         let path = dir.join(DB_FILE);
         // Create the file ourselves so it is 0600 from the start; SQLite gives -wal/-shm the same mode.

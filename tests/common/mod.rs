@@ -28,7 +28,11 @@ impl Local {
 
     /// `arn:aws:kms:us-east-1:111122223333:key/<id>`.
     pub fn arn(&self, key_id: &str) -> String {
-        format!("arn:aws:kms:{}:{}:key/{key_id}", server::DEFAULT_REGION, server::DEFAULT_ACCOUNT_ID)
+        format!(
+            "arn:aws:kms:{}:{}:key/{key_id}",
+            server::DEFAULT_REGION,
+            server::DEFAULT_ACCOUNT_ID
+        )
     }
 
     /// Creates a key; returns its id.
@@ -41,19 +45,34 @@ impl Local {
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateKey {spec}/{usage}: {}", describe(&e)));
-        out.key_metadata().expect("KeyMetadata").key_id().to_string()
+        out.key_metadata()
+            .expect("KeyMetadata")
+            .key_id()
+            .to_string()
     }
 
     /// The key's DER SPKI.
     pub async fn spki(&self, key_id: &str) -> Vec<u8> {
-        let out = self.c().get_public_key().key_id(key_id).send().await.expect("GetPublicKey");
+        let out = self
+            .c()
+            .get_public_key()
+            .key_id(key_id)
+            .send()
+            .await
+            .expect("GetPublicKey");
         out.public_key().expect("PublicKey").as_ref().to_vec()
     }
 }
 
 /// Static test credentials: no credential chain, never the EC2 metadata service.
 pub fn test_credentials() -> Credentials {
-    Credentials::new("testing", "testing", Some("testing".into()), None, "serve-tests")
+    Credentials::new(
+        "testing",
+        "testing",
+        Some("testing".into()),
+        None,
+        "serve-tests",
+    )
 }
 
 /// A client for an endpoint.
@@ -71,20 +90,26 @@ pub async fn client_for(endpoint: &str) -> Kms {
 /// Starts a local KMS in this process on 127.0.0.1:0 with a fresh state dir.
 pub async fn local() -> Local {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = server::start(ServerConfig::ephemeral(dir.path().join("state"))).await.expect("start server");
+    let server = server::start(ServerConfig::ephemeral(dir.path().join("state")))
+        .await
+        .expect("start server");
     let kms = client_for(&server.endpoint_url()).await;
     Local { server, kms, dir }
 }
 
 /// The KMS error code, message and HTTP status of a failed call.
-pub fn err<T, E>(r: Result<T, SdkError<E, aws_sdk_kms::config::http::HttpResponse>>) -> (String, String, u16)
+pub fn err<T, E>(
+    r: Result<T, SdkError<E, aws_sdk_kms::config::http::HttpResponse>>,
+) -> (String, String, u16)
 where
     E: ProvideErrorMetadata + std::fmt::Debug,
 {
     match r {
         Ok(_) => panic!("expected a KMS error, got success"),
         Err(e) => (
-            e.code().unwrap_or_else(|| panic!("no error code: {e:?}")).to_string(),
+            e.code()
+                .unwrap_or_else(|| panic!("no error code: {e:?}"))
+                .to_string(),
             e.message().unwrap_or("").to_string(),
             e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0),
         ),
@@ -92,8 +117,14 @@ where
 }
 
 /// Code and message of an SDK error, for panic messages.
-pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e: &SdkError<E, R>) -> String {
-    format!("{}: {} ({e:?})", e.code().unwrap_or("?"), e.message().unwrap_or(""))
+pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    e: &SdkError<E, R>,
+) -> String {
+    format!(
+        "{}: {} ({e:?})",
+        e.code().unwrap_or("?"),
+        e.message().unwrap_or("")
+    )
 }
 
 /// Sends one raw HTTP/1.1 POST (for bodies the SDK would never send). Returns status and body.
@@ -112,14 +143,23 @@ pub fn raw_post(addr: SocketAddr, target: Option<&str>, body: &[u8]) -> (u16, St
     let mut resp = Vec::new();
     s.read_to_end(&mut resp).expect("read");
     let text = String::from_utf8_lossy(&resp).to_string();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
 /// The `openssl` binary; fails the test with how to install it when missing.
 pub fn openssl() -> PathBuf {
-    which("openssl").unwrap_or_else(|| panic!("the `openssl` binary is required for this test: apt-get install openssl"))
+    which("openssl").unwrap_or_else(|| {
+        panic!("the `openssl` binary is required for this test: apt-get install openssl")
+    })
 }
 
 /// The AWS CLI v1: `$KMS_OPENSSL_VENV/bin/aws`, then `<repo>/.venv/bin/aws`, then PATH. Fails the
@@ -141,14 +181,26 @@ pub fn aws_cli() -> PathBuf {
 
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file()))
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
         .unwrap_or(None)
 }
 
 /// Runs a command, returns (exit code, stdout, stderr).
 pub fn run(argv: &[String], cwd: &Path) -> (i32, String, String) {
-    let o = Command::new(&argv[0]).args(&argv[1..]).current_dir(cwd).output().unwrap_or_else(|e| panic!("run {argv:?}: {e}"));
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+    let o = Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("run {argv:?}: {e}"));
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
 }
 
 /// Writes `bytes` to `dir/name` and returns the path as a string.
