@@ -322,3 +322,74 @@ fn aws_cli_reference_workflow_verifies_with_openssl_dgst() {
     assert_ne!(code, 0);
     assert!(stderr.contains("NotFoundException"), "{stderr}");
 }
+
+// boto3 (through its own paginators and modelled exceptions) works against the server unmodified.
+#[test]
+fn boto3_signs_verifies_pages_and_sees_modelled_errors() {
+    // The Python next to the AWS CLI (the project's .venv has boto3 through moto), else PATH's python3.
+    let aws = aws_cli();
+    let python = aws
+        .parent()
+        .map(|d| d.join("python3"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(&dir.path().join("state"), &dir.path().join("log"));
+    let script = r#"
+import sys
+try:
+    import boto3
+except ImportError:
+    sys.exit("boto3 is required for this test: pip install boto3 (interop-tests/local-kms.sh start installs it into .venv)")
+import hashlib
+k = boto3.client("kms")
+md = k.create_key(KeySpec="ECC_NIST_P384", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+assert md["SigningAlgorithms"] == ["ECDSA_SHA_384"], md
+d = hashlib.sha384(b"hello").digest()
+s = k.sign(KeyId=md["KeyId"], Message=d, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_384")
+assert s["KeyId"] == md["Arn"]
+assert k.verify(KeyId=md["KeyId"], Message=b"hello", SigningAlgorithm="ECDSA_SHA_384", Signature=s["Signature"])["SignatureValid"]
+try:
+    k.verify(KeyId=md["KeyId"], Message=b"hellO", SigningAlgorithm="ECDSA_SHA_384", Signature=s["Signature"])
+    sys.exit("a bad signature verified")
+except k.exceptions.KMSInvalidSignatureException:
+    pass
+try:
+    k.describe_key(KeyId="alias/missing")
+    sys.exit("a missing alias was found")
+except k.exceptions.NotFoundException:
+    pass
+for _ in range(4):
+    k.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+pages = list(k.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 2}))
+assert len(pages) == 3 and sum(len(p["Keys"]) for p in pages) == 5, pages
+print("boto3 ok")
+"#;
+    let o = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .env("AWS_ENDPOINT_URL_KMS", &s.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.path().join("no-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.path().join("no-credentials"),
+        )
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {}: {e} (apt-get install python3; pip install boto3)",
+                python.display()
+            )
+        });
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "boto3 ok");
+}
