@@ -65,6 +65,14 @@ pub enum Command {
     /// Run the reference workflow end to end (key, alias, sign, public key, verify, tamper).
     Demo(DemoArgs),
     /// Run a local KMS endpoint for asymmetric keys (AWS JSON 1.1; aws-sdk-kms, boto3, AWS CLI).
+    ///
+    /// Answers like AWS KMS for RSA, NIST/SECG EC, Ed25519 and SM2 keys (ML-DSA and Ed25519ph when
+    /// the linked OpenSSL has them), signing with OpenSSL. Point clients at it with
+    /// `AWS_ENDPOINT_URL_KMS=http://ADDR` or `--endpoint-url`. Any credentials are accepted (SigV4 is
+    /// not checked yet); key policies are stored, not enforced. Keys (private keys included),
+    /// aliases, policies and tags live in a SQLite database in the state dir, default
+    /// $XDG_STATE_HOME/kms-openssl or ~/.local/state/kms-openssl; every change is committed before
+    /// it is acknowledged. Stops cleanly on Ctrl-C / SIGTERM.
     Serve(ServeArgs),
 }
 
@@ -282,13 +290,7 @@ pub struct DemoArgs {
     pub alias: String,
 }
 
-/// Run a local KMS endpoint that answers like AWS KMS for asymmetric keys (RSA, NIST/SECG EC,
-/// Ed25519, SM2, and ML-DSA with OpenSSL 3.5+), signing with OpenSSL.
-///
-/// Point clients at it with `AWS_ENDPOINT_URL_KMS=http://ADDR` (AWS CLI, boto3, AWS SDKs) or
-/// `--endpoint-url`. Any credentials are accepted (SigV4 is not checked yet); key policies are
-/// stored, not enforced. State (keys with their private keys, aliases, policies, tags) is kept in
-/// a SQLite database, committed before every answer. Stops cleanly on Ctrl-C / SIGTERM.
+/// `kms-openssl serve` options.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on. Port 0 picks a free port (printed on stdout). Loopback only unless you

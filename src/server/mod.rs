@@ -273,6 +273,15 @@ fn run_op(
         .unwrap_or("-")
         .to_string();
     let result = authenticate(headers, app).and_then(|p| ops::dispatch(app, &p, op, value));
+    // CreateKey names no key in its request: log the one it made.
+    let created = result
+        .as_ref()
+        .ok()
+        .and_then(|v| v["KeyMetadata"]["KeyId"].as_str());
+    let key = match created {
+        Some(id) if key == "-" => id.to_string(),
+        _ => key,
+    };
     (key, result)
 }
 
