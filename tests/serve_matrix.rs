@@ -158,7 +158,15 @@ async fn every_spec_algorithm_and_message_type_signs_as_kms_and_verifies_with_op
                     (Scheme::Ed25519ph, _) | (Scheme::Sm2, MessageType::Digest) => false,
                     _ => true,
                 };
-                if over_message {
+                // The openssl binary may be older than the linked library (vendored builds).
+                let binary_can = common::openssl_binary_version() >= p.min_openssl.0;
+                if !binary_can {
+                    eprintln!(
+                        "{case}: the openssl binary is older than OpenSSL {}; checked with kms_openssl::verify only",
+                        p.min_openssl.1
+                    );
+                }
+                if over_message && binary_can {
                     let (code, stdout, stderr) =
                         openssl_verify(dir.path(), alg, Over::Message, &pem, &sig_file, &msg_file);
                     assert_eq!(
@@ -166,6 +174,8 @@ async fn every_spec_algorithm_and_message_type_signs_as_kms_and_verifies_with_op
                         (0, ok_line(Over::Message, alg)),
                         "{case} openssl over the message: {stderr}"
                     );
+                }
+                if over_message {
                     let v = verify::verify_message(
                         &public,
                         alg,
@@ -181,7 +191,7 @@ async fn every_spec_algorithm_and_message_type_signs_as_kms_and_verifies_with_op
                         "{case} kms_openssl::verify over the message"
                     );
                 }
-                if mt == MessageType::Digest {
+                if mt == MessageType::Digest && binary_can {
                     let digest_file = write(dir.path(), "digest.bin", &message);
                     let (code, stdout, stderr) = openssl_verify(
                         dir.path(),

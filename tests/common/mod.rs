@@ -209,3 +209,25 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     std::fs::write(&p, bytes).expect("write file");
     p.to_string_lossy().to_string()
 }
+
+/// The `openssl` binary's version as an `OPENSSL_VERSION_NUMBER` (0xMNN00PP0), from `openssl version`.
+/// It may differ from the linked library (e.g. a `--features vendored` build next to Debian's 3.0).
+pub fn openssl_binary_version() -> i64 {
+    let o = Command::new(openssl())
+        .arg("version")
+        .output()
+        .expect("openssl version");
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let v = text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("unexpected `openssl version`: {text}"));
+    let nums: Vec<i64> = v
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .take(3)
+        .map(|s| s.parse().unwrap_or(0))
+        .collect();
+    let get = |i: usize| nums.get(i).copied().unwrap_or(0);
+    (get(0) << 28) | (get(1) << 20) | (get(2) << 4)
+}
