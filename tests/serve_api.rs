@@ -1482,6 +1482,22 @@ async fn malformed_requests_get_kms_errors_not_panics() {
         assert_eq!(status, 400);
         assert!(v["message"].is_string());
     }
+    // An oversized body is a KMS-shaped error too.
+    let big = format!(
+        "{{\"KeyId\":\"{}\"}}",
+        "k".repeat(kms_openssl::server::MAX_BODY)
+    );
+    let (status, text) = tokio::task::spawn_blocking(move || {
+        common::raw_post(addr, Some("TrentService.Sign"), big.as_bytes())
+    })
+    .await
+    .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    assert_eq!(
+        (status, v["__type"].as_str()),
+        (400, Some("ValidationException"))
+    );
     // Still serving.
     l.c().list_keys().send().await.unwrap();
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -176,19 +176,20 @@ pub fn authenticate(headers: &HeaderMap, app: &App) -> OpResult<Principal> {
 
 /// The router: every request is `POST /` with the operation in `X-Amz-Target`.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .fallback(handle)
-        .with_state(app)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+    Router::new().fallback(handle).with_state(app)
 }
 
 async fn handle(
     State(app): State<Arc<App>>,
     method: axum::http::Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let started = Instant::now();
+    // Read the body ourselves so an oversized one still gets a KMS-shaped answer.
+    let body: OpResult<Bytes> = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        KmsError::validation(format!("the request body is larger than {MAX_BODY} bytes"))
+    });
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -207,7 +208,10 @@ async fn handle(
                 format!("{method} is not supported: KMS takes POST / with X-Amz-Target"),
             )),
         )
+    } else if let Err(e) = &body {
+        (String::new(), Err(e.clone()))
     } else {
+        let body = body.unwrap_or_default();
         let app2 = app.clone();
         let op2 = op.clone();
         let joined =
