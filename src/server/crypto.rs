@@ -388,6 +388,29 @@ mod tests {
     }
 
     #[test]
+    fn sm2pke_round_trip() {
+        let a = load_private(
+            &generate(KeySpec::Sm2)
+                .unwrap()
+                .private_key_to_pkcs8()
+                .unwrap(),
+        )
+        .unwrap();
+        let ct = encrypt(&a, EncryptionAlgorithm::Sm2pke, b"secret").unwrap();
+        assert_eq!(
+            decrypt(&a, EncryptionAlgorithm::Sm2pke, &ct)
+                .unwrap()
+                .unwrap(),
+            b"secret"
+        );
+        assert!(
+            decrypt(&a, EncryptionAlgorithm::Sm2pke, b"garbage")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
     fn ecdh_secret_is_field_size_and_symmetric() {
         for (spec, len) in [
             (KeySpec::EccNistP256, 32),

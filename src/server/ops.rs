@@ -1365,6 +1365,105 @@ mod tests {
         assert_eq!(e.code, Code::Serialization);
     }
 
+    fn app(dir: &std::path::Path) -> App {
+        App::open(&crate::server::ServerConfig::ephemeral(dir)).unwrap()
+    }
+
+    fn principal() -> Principal {
+        Principal {
+            arn: "arn:aws:iam::111122223333:root".into(),
+        }
+    }
+
+    #[test]
+    fn a_key_past_its_deletion_date_is_gone_with_its_aliases() {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = app(tmp.path());
+        let p = principal();
+        let out = dispatch(
+            &app,
+            &p,
+            "CreateKey",
+            json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+        )
+        .unwrap();
+        let id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+        dispatch(
+            &app,
+            &p,
+            "CreateAlias",
+            json!({"AliasName": "alias/doomed", "TargetKeyId": id}),
+        )
+        .unwrap();
+        let e = dispatch(
+            &app,
+            &p,
+            "ScheduleKeyDeletion",
+            json!({"KeyId": id, "PendingWindowInDays": 6}),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, Code::Validation);
+        let out = dispatch(
+            &app,
+            &p,
+            "ScheduleKeyDeletion",
+            json!({"KeyId": id, "PendingWindowInDays": 7}),
+        )
+        .unwrap();
+        assert_eq!(out["KeyState"], "PendingDeletion");
+        assert_eq!(out["PendingWindowInDays"], 7);
+        // Still described (pending), but not usable; then the window passes.
+        dispatch(&app, &p, "DescribeKey", json!({"KeyId": "alias/doomed"})).unwrap();
+        app.store
+            .set_state(&id, KeyState::PendingDeletion, Some(now() - 1.0), Some(7))
+            .unwrap();
+        assert_eq!(
+            dispatch(&app, &p, "DescribeKey", json!({"KeyId": id}))
+                .unwrap_err()
+                .code,
+            Code::NotFound
+        );
+        assert_eq!(
+            dispatch(&app, &p, "DescribeKey", json!({"KeyId": "alias/doomed"}))
+                .unwrap_err()
+                .code,
+            Code::NotFound
+        );
+        let keys = dispatch(&app, &p, "ListKeys", json!({})).unwrap();
+        assert_eq!(keys["Keys"].as_array().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn enable_and_disable_refuse_a_key_pending_deletion() {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = app(tmp.path());
+        let p = principal();
+        let out = dispatch(
+            &app,
+            &p,
+            "CreateKey",
+            json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+        )
+        .unwrap();
+        let id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+        dispatch(&app, &p, "ScheduleKeyDeletion", json!({"KeyId": id})).unwrap();
+        for op in ["EnableKey", "DisableKey", "ScheduleKeyDeletion"] {
+            assert_eq!(
+                dispatch(&app, &p, op, json!({"KeyId": id}))
+                    .unwrap_err()
+                    .code,
+                Code::KmsInvalidState,
+                "{op}"
+            );
+        }
+        assert_eq!(
+            dispatch(&app, &p, "EnableKey", json!({"KeyId": "alias/x"}))
+                .unwrap_err()
+                .code,
+            Code::NotFound
+        );
+    }
+
     #[test]
     fn enum_values_are_case_sensitive() {
         assert!(parse_enum("KeySpec", "rsa_2048", KeySpec::ALL, KeySpec::as_str).is_err());
