@@ -20,17 +20,17 @@ pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
         account_id: a.account_id,
         region: a.region,
     };
-    server::run(config, |addr| {
-        // The first stdout line is the contract scripts and tests read the port from.
-        out(&format!("kms-openssl serve: listening on http://{addr}"));
-        err_line(&format!(
-            "state: {}",
-            state_dir.join(server::store::DB_FILE).display()
-        ));
-        err_line(&format!(
-            "use it with: export AWS_ENDPOINT_URL_KMS=http://{addr}"
-        ));
-    })
-    .await?;
+    let running = server::start(config).await?;
+    let addr = running.addr;
+    // The first stdout line is the contract scripts and tests read the port from.
+    out(&format!("kms-openssl serve: listening on http://{addr}"));
+    err_line(&format!(
+        "state: {}",
+        state_dir.join(server::store::DB_FILE).display()
+    ));
+    err_line(&format!(
+        "use it with: export AWS_ENDPOINT_URL_KMS=http://{addr}"
+    ));
+    running.run_until_signal().await?;
     Ok(EXIT_OK)
 }

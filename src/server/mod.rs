@@ -347,24 +347,31 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     })
 }
 
-/// Runs until Ctrl-C or SIGTERM, then shuts down cleanly. `on_listening` gets the bound address
-/// once the socket is open (the CLI prints it).
+/// Starts serving ([`start`]) and runs until Ctrl-C or SIGTERM, then shuts down cleanly.
 ///
-/// Errors: as [`start`].
-pub async fn run(config: ServerConfig, on_listening: impl FnOnce(SocketAddr)) -> Result<()> {
-    let mut server = start(config).await?;
-    on_listening(server.addr);
-    let ended = tokio::select! {
-        _ = shutdown_signal() => None,
-        r = &mut server.task => Some(r),
-    };
-    match ended {
-        None => {
-            tracing::info!(target: "kms_openssl::server", "shutting down http://{}", server.addr);
-            server.shutdown().await
+/// Errors: as [`start`] and [`RunningServer::run_until_signal`].
+pub async fn run(config: ServerConfig) -> Result<()> {
+    start(config).await?.run_until_signal().await
+}
+
+impl RunningServer {
+    /// Serves until Ctrl-C or SIGTERM, then stops accepting, lets requests in flight finish and
+    /// returns.
+    ///
+    /// Errors: [`Error::Server`] if the server loop failed.
+    pub async fn run_until_signal(mut self) -> Result<()> {
+        let ended = tokio::select! {
+            _ = shutdown_signal() => None,
+            r = &mut self.task => Some(r),
+        };
+        match ended {
+            None => {
+                tracing::info!(target: "kms_openssl::server", "shutting down http://{}", self.addr);
+                self.shutdown().await
+            }
+            Some(Ok(r)) => r.map_err(|e| Error::Server(format!("server: {e}"))),
+            Some(Err(e)) => Err(Error::Server(format!("server task: {e}"))),
         }
-        Some(Ok(r)) => r.map_err(|e| Error::Server(format!("server: {e}"))),
-        Some(Err(e)) => Err(Error::Server(format!("server task: {e}"))),
     }
 }
 
