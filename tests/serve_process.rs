@@ -72,8 +72,10 @@ fn serve_prints_its_endpoint_and_exits_cleanly_on_sigterm() {
     let mut s = serve(&dir.path().join("state"), &dir.path().join("log"));
     let pid = s.child.id().to_string();
     assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
+        // `kill` through sh: the builtin is there even without procps.
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -TERM {pid}"))
             .status()
             .unwrap()
             .success()
@@ -117,7 +119,10 @@ async fn acknowledged_keys_and_aliases_survive_kill_9() {
             let (pid, killed) = (pid.clone(), killed.clone());
             killer = Some(std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(15));
-                let _ = Command::new("kill").args(["-9", &pid]).status();
+                let _ = Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("kill -9 {pid}"))
+                    .status();
                 killed.store(true, Ordering::SeqCst);
             }));
         }
