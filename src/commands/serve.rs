@@ -20,6 +20,8 @@ pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
         account_id: a.account_id,
         region: a.region,
     };
+    // Handlers first: a SIGTERM right after the endpoint line must still stop us cleanly.
+    let signals = server::ShutdownSignals::install()?;
     let running = server::start(config).await?;
     let addr = running.addr;
     // The first stdout line is the contract scripts and tests read the port from.
@@ -31,6 +33,6 @@ pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
     err_line(&format!(
         "use it with: export AWS_ENDPOINT_URL_KMS=http://{addr}"
     ));
-    running.run_until_signal().await?;
+    running.run_until_signal(signals).await?;
     Ok(EXIT_OK)
 }

@@ -351,17 +351,18 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
 ///
 /// Errors: as [`start`] and [`RunningServer::run_until_signal`].
 pub async fn run(config: ServerConfig) -> Result<()> {
-    start(config).await?.run_until_signal().await
+    let signals = ShutdownSignals::install()?;
+    start(config).await?.run_until_signal(signals).await
 }
 
 impl RunningServer {
-    /// Serves until Ctrl-C or SIGTERM, then stops accepting, lets requests in flight finish and
+    /// Serves until Ctrl-C or SIGTERM (handlers from [`ShutdownSignals::install`]), then stops accepting, lets requests in flight finish and
     /// returns.
     ///
     /// Errors: [`Error::Server`] if the server loop failed.
-    pub async fn run_until_signal(mut self) -> Result<()> {
+    pub async fn run_until_signal(mut self, mut signals: ShutdownSignals) -> Result<()> {
         let ended = tokio::select! {
-            _ = shutdown_signal() => None,
+            _ = signals.recv() => None,
             r = &mut self.task => Some(r),
         };
         match ended {
@@ -375,25 +376,32 @@ impl RunningServer {
     }
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
+/// Ctrl-C (SIGINT) and SIGTERM handlers, registered when created: install them before announcing
+/// the endpoint, so a signal sent right after the announcement is not lost (its default action
+/// would kill the process uncleanly).
+pub struct ShutdownSignals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    /// Registers the handlers. Must run inside a tokio runtime.
+    ///
+    /// Errors: [`Error::Server`] when a handler cannot be registered.
+    pub fn install() -> Result<ShutdownSignals> {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        let err = |e: std::io::Error| Error::Server(format!("cannot handle signals: {e}"));
+        Ok(ShutdownSignals {
+            int: signal(SignalKind::interrupt()).map_err(err)?,
+            term: signal(SignalKind::terminate()).map_err(err)?,
+        })
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
     }
 }
 
