@@ -86,12 +86,22 @@ pub enum Command {
     Policy(PolicyArgs),
     /// Who the credentials are (STS GetCallerIdentity): Account, Arn, UserId.
     Whoami(WhoamiArgs),
+    /// Run a local KMS endpoint for asymmetric keys (AWS JSON 1.1; aws-sdk-kms, boto3, AWS CLI).
+    ///
+    /// Answers like AWS KMS for RSA, NIST/SECG EC, Ed25519 and SM2 keys (ML-DSA and Ed25519ph when
+    /// the linked OpenSSL has them), signing with OpenSSL. Point clients at it with
+    /// `AWS_ENDPOINT_URL_KMS=http://ADDR` or `--endpoint-url`. Any credentials are accepted (SigV4 is
+    /// not checked yet); key policies are stored, not enforced. Keys (private keys included),
+    /// aliases, policies and tags live in a SQLite database in the state dir, default
+    /// $XDG_STATE_HOME/kms-openssl or ~/.local/state/kms-openssl; every change is committed before
+    /// it is acknowledged. Stops cleanly on Ctrl-C / SIGTERM.
+    Serve(ServeArgs),
 }
 
 impl Command {
     /// Whether the command serves many clients at once (everything else is one client).
     pub fn wants_multi_thread_runtime(&self) -> bool {
-        false
+        matches!(self, Command::Serve(_))
     }
 }
 
@@ -522,4 +532,23 @@ pub struct PolicyCheckArgs {
 pub struct WhoamiArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+/// `kms-openssl serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Port 0 picks a free port (printed on stdout). Loopback only unless you
+    /// give another address here.
+    #[arg(long, value_name = "ADDR:PORT", default_value = kms_openssl::server::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// Directory for the database (created mode 0700; database 0600). Default:
+    /// $XDG_STATE_HOME/kms-openssl, or ~/.local/state/kms-openssl when XDG_STATE_HOME is unset.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// 12-digit AWS account id used in ARNs and the default key policy.
+    #[arg(long, value_name = "ID", default_value = kms_openssl::server::DEFAULT_ACCOUNT_ID)]
+    pub account_id: String,
+    /// Region used in ARNs.
+    #[arg(long, value_name = "REGION", default_value = kms_openssl::server::DEFAULT_REGION)]
+    pub region: String,
 }

@@ -23,6 +23,7 @@ pub mod openssl_cmd;
 mod ossl;
 pub mod pipeline;
 pub mod policy;
+pub mod server;
 pub mod sidecar;
 pub mod sign;
 pub mod sigv4;

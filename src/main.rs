@@ -11,13 +11,13 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let verbose = cli.verbose;
     if verbose > 0 || std::env::var_os("RUST_LOG").is_some() {
-        commands::init_logging(verbose);
+        commands::init_logging(verbose, false);
     }
     let cli = match commands::run_offline(cli) {
         Ok(result) => return finish(result),
         Err(cli) => *cli,
     };
-    commands::init_logging(verbose);
+    commands::init_logging(verbose, cli.command.wants_multi_thread_runtime());
     // One thread is enough for KMS calls and far cheaper to start (a one-file `verify` must not be
     // slower than `openssl dgst`); the server asks for a multi-threaded runtime.
     let mut builder = if cli.command.wants_multi_thread_runtime() {

@@ -125,7 +125,8 @@ pub fn verify_argv(
                 s("-pkeyopt"),
                 format!("digest:{}", p.hash.openssl_name()),
             ]);
-            for o in opts {
+            // An SM2 digest already contains Z_A; pkeyutl refuses `distid` when verifying a digest.
+            for o in opts.into_iter().filter(|o| !o.starts_with("distid:")) {
                 argv.extend([s("-pkeyopt"), o]);
             }
         }

@@ -73,6 +73,37 @@ unsafe fn set_params<T>(
     }
 }
 
+/// `EVP_PKEY_CTX_new_from_name` + `EVP_PKEY_keygen_init` + `EVP_PKEY_generate`: a fresh key of the
+/// algorithm OpenSSL calls `name` (`"SM2"`, `"ML-DSA-65"`, ...). Names the linked OpenSSL's providers
+/// do not know (ML-DSA before 3.5) fail with its error stack.
+pub fn keygen_by_name(
+    name: &std::ffi::CStr,
+) -> Result<openssl::pkey::PKey<openssl::pkey::Private>, ErrorStack> {
+    use foreign_types::ForeignType;
+    // SAFETY: NULL libctx/propquery select the defaults; the ctx is freed on every path; on success
+    // OpenSSL hands us ownership of `pkey`, which PKey::from_ptr takes over.
+    unsafe {
+        let ctx = openssl_sys::EVP_PKEY_CTX_new_from_name(
+            std::ptr::null_mut(),
+            name.as_ptr(),
+            std::ptr::null(),
+        );
+        if ctx.is_null() {
+            return Err(ErrorStack::get());
+        }
+        let mut pkey: *mut openssl_sys::EVP_PKEY = std::ptr::null_mut();
+        let ok = openssl_sys::EVP_PKEY_keygen_init(ctx) > 0
+            && openssl_sys::EVP_PKEY_generate(ctx, &mut pkey) > 0
+            && !pkey.is_null();
+        openssl_sys::EVP_PKEY_CTX_free(ctx);
+        if ok {
+            Ok(openssl::pkey::PKey::from_ptr(pkey))
+        } else {
+            Err(ErrorStack::get())
+        }
+    }
+}
+
 /// `EVP_DigestVerifyFinal`, returning OpenSSL's own result: 1 valid, 0 invalid, < 0 error.
 /// rust-openssl folds 0-with-errors into `Err`; `openssl dgst` does not, and we must not either.
 pub fn digest_verify_final_raw(ctx: &mut openssl::md_ctx::MdCtxRef, sig: &[u8]) -> c_int {

@@ -144,6 +144,8 @@ pub const MIN_RAW_MESSAGE: usize = 1;
 pub const EXTERNAL_MU_LEN: usize = 64;
 /// KMS's fixed SM2 distinguishing ID (GM/T 0009-2012 default), used for SM2DSA RAW.
 pub const SM2_DEFAULT_DISTID: &str = "1234567812345678";
+/// Largest SM2PKE plaintext KMS Encrypt accepts, in bytes (KMS Encrypt API reference).
+pub const SM2PKE_MAX_PLAINTEXT: usize = 1024;
 /// Key-policy size limit, in bytes (KMS resource quota, not adjustable).
 pub const MAX_KEY_POLICY_BYTES: usize = 32 * 1024;
 
@@ -677,10 +679,13 @@ impl EncryptionAlgorithm {
         }
     }
 
-    /// Largest plaintext in bytes for a key of `modulus_bytes`: k − 2·hLen − 2 (RFC 8017 §7.1.1).
+    /// Largest plaintext in bytes KMS Encrypt accepts. OAEP: k − 2·hLen − 2 for a modulus of
+    /// `modulus_bytes` (RFC 8017 §7.1.1); SM2PKE: 1024 bytes (KMS Encrypt doc), whatever the key.
     pub fn max_plaintext(self, modulus_bytes: usize) -> Option<usize> {
-        let h = self.oaep_hash()?.output_len();
-        modulus_bytes.checked_sub(2 * h + 2)
+        match self.oaep_hash() {
+            Some(h) => modulus_bytes.checked_sub(2 * h.output_len() + 2),
+            None => Some(SM2PKE_MAX_PLAINTEXT),
+        }
     }
 }
 

@@ -183,7 +183,8 @@ pub fn require_openssl(alg: SigningAlgorithm) -> Result<()> {
     }
 }
 
-fn md_for(hash: Hash) -> &'static openssl::md::MdRef {
+/// The EVP digest object for a table hash.
+pub(crate) fn md_for(hash: Hash) -> &'static openssl::md::MdRef {
     match hash {
         Hash::Sha1 => Md::sha1(),
         Hash::Sha256 => Md::sha256(),

@@ -3,9 +3,12 @@
 use std::path::Path;
 use std::process::Command as Proc;
 
+use aws_credential_types::Credentials;
 use kms_openssl::io::{Input, Mode, write_atomic};
 use kms_openssl::keys::PublicKey;
+use kms_openssl::kms::{ClientOptions, Kms};
 use kms_openssl::openssl_cmd::{self, Files, Over};
+use kms_openssl::server::{RunningServer, ServerConfig};
 use kms_openssl::sign::{self, MessageTypeChoice, SigningKey};
 use kms_openssl::spec::{KeySpec, KeyUsage, SigningAlgorithm};
 use kms_openssl::verify::{self, Verdict, VerifyOptions};
@@ -22,11 +25,59 @@ pub async fn run(a: DemoArgs, _ctx: &Ctx) -> Result<u8> {
     alg.check_key_spec(spec)?;
     kms_openssl::alias::check_alias_name(&a.alias)?;
     std::fs::create_dir_all(&a.out_dir).map_err(|e| Error::io(&a.out_dir, e))?;
-    let dir = &a.out_dir;
-    let kms = connect(&a.aws).await?;
+    let (kms, local) = connect_or_serve(&a).await?;
     if let Some(e) = kms.endpoint() {
         out(&format!("# KMS endpoint: {e}"));
     }
+    let code = workflow(&a, &kms, spec, alg).await;
+    if let Some((server, _state)) = local {
+        server.shutdown().await?;
+    }
+    code
+}
+
+/// The KMS to run the workflow against: the configured endpoint, or, when neither
+/// `--endpoint-url` nor `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL` is set, an in-process local KMS
+/// on an ephemeral loopback port with a temporary state dir and static dummy credentials given
+/// to this client only, so the demo runs on a machine with no AWS setup at all.
+async fn connect_or_serve(
+    a: &DemoArgs,
+) -> Result<(Kms, Option<(RunningServer, tempfile::TempDir)>)> {
+    let env_endpoint = ["AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if a.aws.endpoint_url.is_some() || env_endpoint {
+        return Ok((connect(&a.aws).await?, None));
+    }
+    let state = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let mut config = ServerConfig::ephemeral(state.path().join("state"));
+    if let Some(r) = &a.aws.region {
+        config.region = r.clone();
+    }
+    let region = config.region.clone();
+    let server = kms_openssl::server::start(config).await?;
+    out(&format!(
+        "# No KMS endpoint configured: started a local KMS (kms-openssl serve) on {}",
+        server.endpoint_url()
+    ));
+    let kms = Kms::connect(&ClientOptions {
+        region: Some(region),
+        endpoint_url: Some(server.endpoint_url()),
+        credentials: Some(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "kms-openssl-demo",
+        )),
+        ..Default::default()
+    })
+    .await?;
+    Ok((kms, Some((server, state))))
+}
+
+async fn workflow(a: &DemoArgs, kms: &Kms, spec: KeySpec, alg: SigningAlgorithm) -> Result<u8> {
+    let dir = &a.out_dir;
 
     step(
         "1. Create an asymmetric signing key",
@@ -76,7 +127,7 @@ pub async fn run(a: DemoArgs, _ctx: &Ctx) -> Result<u8> {
             sig.display()
         ),
     );
-    let key = SigningKey::fetch(&kms, &alias).await?;
+    let key = SigningKey::fetch(kms, &alias).await?;
     key.check_algorithm(alg)?;
     let prepared = sign::prepare_input(
         alg,

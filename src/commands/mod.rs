@@ -8,6 +8,7 @@ mod get_public_key;
 mod interop_check;
 mod openssl_command;
 mod policy;
+mod serve;
 mod sign;
 mod verify;
 mod whoami;
@@ -62,22 +63,31 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Demo(a) => demo::run(a, &ctx).await,
         Command::Policy(a) => policy::run(a, &ctx).await,
         Command::Whoami(a) => whoami::run(a, &ctx).await,
+        Command::Serve(a) => serve::run(a, &ctx).await,
     }
 }
 
-/// Logs go to stderr; -v raises the level. `RUST_LOG` overrides.
-pub fn init_logging(verbose: u8) {
+/// Logs go to stderr; -v raises the level. `RUST_LOG` overrides. `serving`: the local KMS's
+/// one-line-per-request log is on at the default level.
+pub fn init_logging(verbose: u8, serving: bool) {
     let level = match verbose {
         0 => "warn",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
+    // The server logs one line per request at info, even without -v.
+    let directives = if serving && verbose == 0 {
+        format!("{level},kms_openssl::server=info")
+    } else {
+        level.to_string()
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }

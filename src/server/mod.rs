@@ -1,0 +1,419 @@
+//! `kms-openssl serve`: a local KMS endpoint that answers like AWS KMS for asymmetric keys.
+//!
+//! Protocol: AWS JSON 1.1 (`POST /`, `X-Amz-Target: TrentService.<Operation>`, `Content-Type:
+//! application/x-amz-json-1.1`, blobs base64), so aws-sdk-kms, boto3 and the AWS CLI work with it
+//! unmodified through `AWS_ENDPOINT_URL_KMS`. Errors are `{"__type": ..., "message": ...}` with
+//! KMS's HTTP statuses ([`error`]). SigV4 is not checked yet; [`authenticate`] is the seam where it
+//! and key-policy enforcement go.
+//!
+//! Layout: [`ops`] (one function per operation), [`crypto`] (OpenSSL, on the algorithm table),
+//! [`store`] (SQLite under the state dir), [`error`] (KMS error codes).
+
+pub mod crypto;
+pub mod error;
+pub mod ops;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lru::LruCache;
+use openssl::pkey::{PKey, Private};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+use error::{Code, KmsError, OpResult};
+use store::Store;
+
+/// The AWS JSON 1.1 media type KMS speaks.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// Account id used in ARNs when none is configured (the AWS documentation's example account).
+pub const DEFAULT_ACCOUNT_ID: &str = "111122223333";
+/// Region used in ARNs when none is configured.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// Default listen address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
+/// Parsed private keys kept in memory (LRU); others are parsed from the database on demand.
+/// Bounded so that RSS stays small with many keys (10,000 keys: < 64 MiB).
+pub const PRIVATE_KEY_CACHE: usize = 1024;
+/// Largest request body accepted, in bytes (KMS's largest members are a few KiB of base64).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// How to run the endpoint.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port (see [`RunningServer::addr`]).
+    pub listen: SocketAddr,
+    /// Directory holding the SQLite database (created mode 0700 when missing).
+    pub state_dir: PathBuf,
+    /// 12-digit account id used in ARNs and the default key policy.
+    pub account_id: String,
+    /// Region used in ARNs.
+    pub region: String,
+}
+
+impl ServerConfig {
+    /// A loopback config with an ephemeral port and the default account and region.
+    pub fn ephemeral(state_dir: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            state_dir: state_dir.into(),
+            account_id: DEFAULT_ACCOUNT_ID.into(),
+            region: DEFAULT_REGION.into(),
+        }
+    }
+}
+
+/// The default state dir: `$XDG_STATE_HOME/kms-openssl`, else `~/.local/state/kms-openssl`.
+///
+/// Errors: [`Error::Config`] when neither `XDG_STATE_HOME` nor `HOME` is set.
+pub fn default_state_dir() -> Result<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
+        return Ok(PathBuf::from(x).join("kms-openssl"));
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(h) => Ok(PathBuf::from(h).join(".local/state/kms-openssl")),
+        None => Err(Error::Config(
+            "no state dir: pass --state-dir, or set XDG_STATE_HOME or HOME".into(),
+        )),
+    }
+}
+
+/// Shared state of a running endpoint.
+pub struct App {
+    pub store: Store,
+    cache: Mutex<LruCache<String, PKey<Private>>>,
+    pub account_id: String,
+    pub region: String,
+}
+
+impl App {
+    /// Opens the store in `config.state_dir`.
+    pub fn open(config: &ServerConfig) -> Result<App> {
+        if config.account_id.len() != 12 || !config.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::Config(format!(
+                "account id `{}` is not 12 digits",
+                config.account_id
+            )));
+        }
+        if config.region.is_empty()
+            || !config
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(Error::Config(format!(
+                "region `{}` is not a region name",
+                config.region
+            )));
+        }
+        let cap = NonZeroUsize::new(PRIVATE_KEY_CACHE).unwrap_or(NonZeroUsize::MIN);
+        Ok(App {
+            store: Store::open(&config.state_dir)?,
+            cache: Mutex::new(LruCache::new(cap)),
+            account_id: config.account_id.clone(),
+            region: config.region.clone(),
+        })
+    }
+
+    /// The parsed private key of `key_id`, from the LRU cache or parsed from the database.
+    pub fn private_key(&self, key_id: &str) -> OpResult<PKey<Private>> {
+        if let Some(k) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key_id)
+        {
+            return Ok(k.clone());
+        }
+        let der = self
+            .store
+            .private_pkcs8(key_id)
+            .map_err(|e| KmsError::internal("private key lookup", e))?;
+        let der = der.ok_or_else(|| {
+            KmsError::internal("private key lookup", format!("no private key for {key_id}"))
+        })?;
+        let pkey = crypto::load_private(&der)?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(key_id.to_string(), pkey.clone());
+        Ok(pkey)
+    }
+
+    fn forget_private_key(&self, key_id: &str) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop(key_id);
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// IAM ARN, e.g. `arn:aws:iam::111122223333:root`.
+    pub arn: String,
+}
+
+/// Authenticates a request from its headers. Today every caller is the account root and any
+/// `Authorization` header is accepted; SigV4 verification and the principal it yields go here.
+pub fn authenticate(headers: &HeaderMap, app: &App) -> OpResult<Principal> {
+    let _ = headers.get(header::AUTHORIZATION);
+    Ok(Principal {
+        arn: format!("arn:aws:iam::{}:root", app.account_id),
+    })
+}
+
+/// The router: every request is `POST /` with the operation in `X-Amz-Target`.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new().fallback(handle).with_state(app)
+}
+
+async fn handle(
+    State(app): State<Arc<App>>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    // Read the body ourselves so an oversized one still gets a KMS-shaped answer.
+    let body: OpResult<Bytes> = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        KmsError::validation(format!("the request body is larger than {MAX_BODY} bytes"))
+    });
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let op = target
+        .strip_prefix("TrentService.")
+        .unwrap_or(&target)
+        .to_string();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (key, result) = if method != axum::http::Method::POST {
+        (
+            String::new(),
+            Err(KmsError::new(
+                Code::UnsupportedOperation,
+                format!("{method} is not supported: KMS takes POST / with X-Amz-Target"),
+            )),
+        )
+    } else if let Err(e) = &body {
+        (String::new(), Err(e.clone()))
+    } else {
+        let body = body.unwrap_or_default();
+        let app2 = app.clone();
+        let op2 = op.clone();
+        let joined =
+            tokio::task::spawn_blocking(move || run_op(&app2, &headers, &op2, &body)).await;
+        joined.unwrap_or_else(|e| (String::new(), Err(KmsError::internal("operation task", e))))
+    };
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut response = match result {
+        Ok(v) => {
+            tracing::info!(target: "kms_openssl::server", "{op} key={key} outcome=ok latency_ms={latency_ms:.1}");
+            let body = serde_json::to_vec(&v).unwrap_or_default();
+            let mut r = (StatusCode::OK, body).into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+            r
+        }
+        Err(e) => {
+            tracing::info!(target: "kms_openssl::server", "{op} key={key} outcome={} latency_ms={latency_ms:.1}", e.code.as_str());
+            e.into_response()
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+/// Parses the body, authenticates and dispatches; returns the key the request named (for the log).
+fn run_op(
+    app: &App,
+    headers: &HeaderMap,
+    op: &str,
+    body: &[u8],
+) -> (String, OpResult<serde_json::Value>) {
+    let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Object(Default::default())
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            Ok(_) => {
+                return (
+                    String::new(),
+                    Err(KmsError::new(
+                        Code::Serialization,
+                        "the request body is not a JSON object",
+                    )),
+                );
+            }
+            Err(e) => {
+                return (
+                    String::new(),
+                    Err(KmsError::new(
+                        Code::Serialization,
+                        format!("the request body is not valid JSON: {e}"),
+                    )),
+                );
+            }
+        }
+    };
+    let key = ["KeyId", "TargetKeyId", "AliasName"]
+        .iter()
+        .find_map(|f| value.get(*f).and_then(|v| v.as_str()))
+        .unwrap_or("-")
+        .to_string();
+    let result = authenticate(headers, app).and_then(|p| ops::dispatch(app, &p, op, value));
+    // CreateKey names no key in its request: log the one it made.
+    let created = result
+        .as_ref()
+        .ok()
+        .and_then(|v| v["KeyMetadata"]["KeyId"].as_str());
+    let key = match created {
+        Some(id) if key == "-" => id.to_string(),
+        _ => key,
+    };
+    (key, result)
+}
+
+/// A server running in this process.
+pub struct RunningServer {
+    /// The address it listens on (the real port when port 0 was asked for).
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// `http://<addr>`, for `--endpoint-url` / `AWS_ENDPOINT_URL_KMS`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets requests in flight finish, and waits for the server to end.
+    ///
+    /// Errors: [`Error::Server`] if the server loop failed.
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match (&mut self.task).await {
+            Ok(r) => r.map_err(|e| Error::Server(format!("server: {e}"))),
+            Err(e) => Err(Error::Server(format!("server task: {e}"))),
+        }
+    }
+}
+
+/// Opens the state and starts serving on `config.listen` in the current tokio runtime.
+/// Dropping the returned handle (or calling [`RunningServer::shutdown`]) stops the server.
+///
+/// Errors: [`Error::Io`] / [`Error::Server`] for the state dir or database, [`Error::Server`] when
+/// the address cannot be bound, [`Error::Config`] for a malformed account id or region.
+pub async fn start(config: ServerConfig) -> Result<RunningServer> {
+    let app = Arc::new(App::open(&config)?);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::Server(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Server(format!("listener address: {e}")))?;
+    let keys = app.store.count_keys().unwrap_or(0);
+    tracing::info!(target: "kms_openssl::server", "serving {} keys from {} on http://{addr}", keys, app.store.path().display());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router(app))
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// Starts serving ([`start`]) and runs until Ctrl-C or SIGTERM, then shuts down cleanly.
+///
+/// Errors: as [`start`] and [`RunningServer::run_until_signal`].
+pub async fn run(config: ServerConfig) -> Result<()> {
+    let signals = ShutdownSignals::install()?;
+    start(config).await?.run_until_signal(signals).await
+}
+
+impl RunningServer {
+    /// Serves until Ctrl-C or SIGTERM (handlers from [`ShutdownSignals::install`]), then stops accepting, lets requests in flight finish and
+    /// returns.
+    ///
+    /// Errors: [`Error::Server`] if the server loop failed.
+    pub async fn run_until_signal(mut self, mut signals: ShutdownSignals) -> Result<()> {
+        let ended = tokio::select! {
+            _ = signals.recv() => None,
+            r = &mut self.task => Some(r),
+        };
+        match ended {
+            None => {
+                tracing::info!(target: "kms_openssl::server", "shutting down http://{}", self.addr);
+                self.shutdown().await
+            }
+            Some(Ok(r)) => r.map_err(|e| Error::Server(format!("server: {e}"))),
+            Some(Err(e)) => Err(Error::Server(format!("server task: {e}"))),
+        }
+    }
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM handlers, registered when created: install them before announcing
+/// the endpoint, so a signal sent right after the announcement is not lost (its default action
+/// would kill the process uncleanly).
+pub struct ShutdownSignals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    /// Registers the handlers. Must run inside a tokio runtime.
+    ///
+    /// Errors: [`Error::Server`] when a handler cannot be registered.
+    pub fn install() -> Result<ShutdownSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let err = |e: std::io::Error| Error::Server(format!("cannot handle signals: {e}"));
+        Ok(ShutdownSignals {
+            int: signal(SignalKind::interrupt()).map_err(err)?,
+            term: signal(SignalKind::terminate()).map_err(err)?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}
+
+/// Whether an address is loopback (the CLI warns before listening elsewhere).
+pub fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// The state dir to use: the given one, else [`default_state_dir`].
+pub fn state_dir_or_default(given: Option<&Path>) -> Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p.to_path_buf()),
+        None => default_state_dir(),
+    }
+}
