@@ -551,4 +551,8 @@ pub struct ServeArgs {
     /// Region used in ARNs.
     #[arg(long, value_name = "REGION", default_value = kms_openssl::server::DEFAULT_REGION)]
     pub region: String,
+    /// Admit at most N requests per second per KMS quota group (shared RSA / ECC / ML-DSA
+    /// cryptographic rates, GetPublicKey, CreateKey, ...); above it answer ThrottlingException, as KMS.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub quota: Option<u32>,
 }

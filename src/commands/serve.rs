@@ -19,6 +19,7 @@ pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
         state_dir: state_dir.clone(),
         account_id: a.account_id,
         region: a.region,
+        quota: a.quota,
     };
     // Handlers first: a SIGTERM right after the endpoint line must still stop us cleanly.
     let signals = server::ShutdownSignals::install()?;

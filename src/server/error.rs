@@ -29,6 +29,8 @@ pub enum Code {
     /// Request body that is not JSON of the operation's shape (wrong type, bad base64).
     Serialization,
     Tag,
+    /// Over the request quota (`serve --quota`); HTTP 400, as KMS.
+    Throttling,
     UnsupportedOperation,
     /// A field outside its constraints (length, enum value, missing required member).
     Validation,
@@ -55,6 +57,7 @@ impl Code {
             Code::NotFound => "NotFoundException",
             Code::Serialization => "SerializationException",
             Code::Tag => "TagException",
+            Code::Throttling => "ThrottlingException",
             Code::UnsupportedOperation => "UnsupportedOperationException",
             Code::Validation => "ValidationException",
         }

@@ -12,6 +12,7 @@
 pub mod crypto;
 pub mod error;
 pub mod ops;
+pub mod quota;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -59,6 +60,8 @@ pub struct ServerConfig {
     pub account_id: String,
     /// Region used in ARNs.
     pub region: String,
+    /// Requests per second admitted per KMS quota group (`--quota`); `None`: no limit.
+    pub quota: Option<u32>,
 }
 
 impl ServerConfig {
@@ -69,6 +72,7 @@ impl ServerConfig {
             state_dir: state_dir.into(),
             account_id: DEFAULT_ACCOUNT_ID.into(),
             region: DEFAULT_REGION.into(),
+            quota: None,
         }
     }
 }
@@ -94,6 +98,7 @@ pub struct App {
     cache: Mutex<LruCache<String, PKey<Private>>>,
     pub account_id: String,
     pub region: String,
+    quotas: Option<quota::Quotas>,
 }
 
 impl App {
@@ -122,6 +127,7 @@ impl App {
             cache: Mutex::new(LruCache::new(cap)),
             account_id: config.account_id.clone(),
             region: config.region.clone(),
+            quotas: config.quota.map(quota::Quotas::new),
         })
     }
 
@@ -239,6 +245,24 @@ async fn handle(
     response
 }
 
+impl App {
+    /// `serve --quota`: counts the request against its quota group, or answers ThrottlingException.
+    fn admit(&self, op: &str, key_id: &str) -> OpResult<()> {
+        let Some(q) = &self.quotas else { return Ok(()) };
+        let spec = (key_id != "-")
+            .then(|| self.resolve(key_id, true).ok())
+            .flatten()
+            .map(|k| k.key_spec);
+        match quota::group(op, spec) {
+            Some(g) if !q.try_acquire(g) => Err(KmsError::new(
+                Code::Throttling,
+                "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Parses the body, authenticates and dispatches; returns the key the request named (for the log).
 fn run_op(
     app: &App,
@@ -276,7 +300,10 @@ fn run_op(
         .find_map(|f| value.get(*f).and_then(|v| v.as_str()))
         .unwrap_or("-")
         .to_string();
-    let result = authenticate(headers, app).and_then(|p| ops::dispatch(app, &p, op, value));
+    let result = authenticate(headers, app).and_then(|p| {
+        app.admit(op, &key)?;
+        ops::dispatch(app, &p, op, value)
+    });
     // CreateKey names no key in its request: log the one it made.
     let created = result
         .as_ref()

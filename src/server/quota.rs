@@ -1,0 +1,156 @@
+//! `serve --quota N`: KMS request quotas, so pipelines can test their throttling offline. Each
+//! quota group (KMS "Request quotas": the shared RSA / ECC-and-SM2 / ML-DSA cryptographic
+//! operation rates, GetPublicKey, DescribeKey, CreateKey, ...) admits N requests per second, as a
+//! token bucket of N tokens refilled at N per second; above it the answer is `ThrottlingException`
+//! ("You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.").
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::spec::{KeyFamily, KeySpec};
+
+/// A KMS request-quota group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Group {
+    /// Decrypt, Encrypt, ReEncrypt, Sign, Verify on RSA keys (shared).
+    CryptoRsa,
+    /// Sign, Verify, DeriveSharedSecret (and SM2 encryption) on ECC, Ed25519 and SM2 keys (shared).
+    CryptoEccSm2,
+    /// Sign, Verify on ML-DSA keys (shared).
+    CryptoMlDsa,
+    /// Every other operation has a quota of its own.
+    Operation(&'static str),
+}
+
+const CRYPTO_OPS: [&str; 6] = [
+    "Sign",
+    "Verify",
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "DeriveSharedSecret",
+];
+
+/// Operations with a quota of their own (names as `'static` for [`Group::Operation`]).
+const OTHER_OPS: [&str; 18] = [
+    "CreateKey",
+    "DescribeKey",
+    "ListKeys",
+    "CreateAlias",
+    "UpdateAlias",
+    "DeleteAlias",
+    "ListAliases",
+    "GetPublicKey",
+    "GetKeyPolicy",
+    "PutKeyPolicy",
+    "ListKeyPolicies",
+    "EnableKey",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "TagResource",
+    "UntagResource",
+    "ListResourceTags",
+];
+
+/// The group a request counts against. `key_spec` is the spec of the key it names, for the
+/// cryptographic operations; `None` when the key is unknown (the request will fail anyway).
+pub fn group(op: &str, key_spec: Option<KeySpec>) -> Option<Group> {
+    if CRYPTO_OPS.contains(&op) {
+        return Some(match key_spec?.family() {
+            KeyFamily::Rsa { .. } => Group::CryptoRsa,
+            KeyFamily::MlDsa { .. } => Group::CryptoMlDsa,
+            KeyFamily::Ec { .. } | KeyFamily::Ed25519 | KeyFamily::Sm2 => Group::CryptoEccSm2,
+        });
+    }
+    OTHER_OPS
+        .iter()
+        .copied()
+        .find(|o| *o == op)
+        .map(Group::Operation)
+}
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Token buckets, one per group, each `per_second` tokens deep, refilled at `per_second`/s.
+pub struct Quotas {
+    per_second: f64,
+    buckets: Mutex<HashMap<Group, Bucket>>,
+}
+
+impl Quotas {
+    /// `per_second` ≥ 1.
+    pub fn new(per_second: u32) -> Quotas {
+        Quotas {
+            per_second: f64::from(per_second.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token from `group`'s bucket; false means throttle.
+    pub fn try_acquire(&self, group: Group) -> bool {
+        let now = Instant::now();
+        let mut buckets = match self.buckets.lock() {
+            Ok(b) => b,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let b = buckets.entry(group).or_insert(Bucket {
+            tokens: self.per_second,
+            last: now,
+        });
+        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * self.per_second)
+            .min(self.per_second);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crypto_operations_share_a_group_by_key_family() {
+        assert_eq!(
+            group("Sign", Some(KeySpec::Rsa2048)),
+            Some(Group::CryptoRsa)
+        );
+        assert_eq!(
+            group("Decrypt", Some(KeySpec::Rsa4096)),
+            Some(Group::CryptoRsa)
+        );
+        assert_eq!(
+            group("Verify", Some(KeySpec::EccNistP256)),
+            Some(Group::CryptoEccSm2)
+        );
+        assert_eq!(
+            group("Sign", Some(KeySpec::MlDsa65)),
+            Some(Group::CryptoMlDsa)
+        );
+        assert_eq!(
+            group("GetPublicKey", Some(KeySpec::Rsa2048)),
+            Some(Group::Operation("GetPublicKey"))
+        );
+        assert_eq!(group("Sign", None), None);
+    }
+
+    #[test]
+    fn a_burst_above_the_quota_is_throttled_and_groups_are_independent() {
+        let q = Quotas::new(10);
+        let admitted = (0..25).filter(|_| q.try_acquire(Group::CryptoRsa)).count();
+        assert_eq!(admitted, 10, "a burst gets the bucket's depth, no more");
+        assert!(
+            q.try_acquire(Group::CryptoEccSm2),
+            "another group has its own bucket"
+        );
+    }
+}
