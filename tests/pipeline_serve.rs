@@ -1,0 +1,352 @@
+//! Pipelines against the local KMS (issue #7): `interop-check --all-key-specs`, batch signing under
+//! `serve --quota`, and batch signing through an endpoint that throttles or fails on purpose.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kms-openssl");
+
+/// A `kms-openssl serve` process, stopped on drop, and the environment a client needs for it.
+struct Serve {
+    child: Child,
+    env: Vec<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `serve` on 127.0.0.1:0 and reads the endpoint (stdout) and any `export` lines (stderr).
+fn serve(extra: &[&str]) -> Serve {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let (tx, rx) = mpsc::channel::<(bool, String)>();
+    let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let t1 = tx.clone();
+    std::thread::spawn(move || {
+        BufReader::new(out)
+            .lines()
+            .map_while(Result::ok)
+            .for_each(|l| drop(t1.send((true, l))))
+    });
+    std::thread::spawn(move || {
+        BufReader::new(err)
+            .lines()
+            .map_while(Result::ok)
+            .for_each(|l| drop(tx.send((false, l))))
+    });
+    let mut env = vec![
+        ("AWS_REGION".to_string(), "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+    ];
+    let mut endpoint = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // The endpoint comes on stdout; credentials, when serve prints them, as `export K=V ...` on stderr.
+    while std::time::Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(300)) {
+            Ok((true, l)) => {
+                if let Some(url) = l.split("listening on ").nth(1) {
+                    endpoint = Some(url.trim().to_string());
+                }
+            }
+            Ok((false, l)) => {
+                for kv in l
+                    .trim()
+                    .strip_prefix("export ")
+                    .unwrap_or_default()
+                    .split_whitespace()
+                {
+                    if let Some((k, v)) = kv.split_once('=') {
+                        env.retain(|(ek, _)| ek != k);
+                        env.push((
+                            k.to_string(),
+                            v.trim_matches('\'').trim_matches('"').to_string(),
+                        ));
+                    }
+                }
+            }
+            Err(_) if endpoint.is_some() => break,
+            Err(_) => {}
+        }
+    }
+    let endpoint = endpoint.expect("serve printed its endpoint");
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL_KMS");
+    env.push(("AWS_ENDPOINT_URL_KMS".into(), endpoint));
+    Serve {
+        child,
+        env,
+        _dir: dir,
+    }
+}
+
+fn run(s: &Serve, args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let o = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(s.env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn python() -> PathBuf {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "python3 is missing (used to parse the XML/HTML reports): apt-get install python3"
+    );
+    PathBuf::from("python3")
+}
+
+#[test]
+fn interop_check_all_key_specs_against_serve_agrees_and_its_reports_parse_then_a_flipped_cell_is_named()
+ {
+    let s = serve(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(
+        &s,
+        &["interop-check", "--all-key-specs", "--report-dir", "rep"],
+        d.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("rep/report.json")).unwrap()).unwrap();
+    let cells = report["Cells"].as_array().unwrap();
+    assert!(
+        cells.len() > 60,
+        "every system-OpenSSL spec x algorithm x type x size: {}",
+        cells.len()
+    );
+    assert!(cells.iter().all(|c| c["Agree"] == true));
+    for c in cells {
+        assert_eq!(c["MessageSha256"].as_str().unwrap().len(), 64);
+        assert!(!c["OpensslCommand"].as_str().unwrap().is_empty());
+    }
+    // Every spec the endpoint has appears; ML-DSA cells (OpenSSL >= 3.5) are "not checkable" by an
+    // older openssl binary, never passes.
+    let specs: std::collections::BTreeSet<&str> = cells
+        .iter()
+        .map(|c| c["KeySpec"].as_str().unwrap())
+        .collect();
+    for spec in [
+        "RSA_2048",
+        "RSA_3072",
+        "RSA_4096",
+        "ECC_NIST_P256",
+        "ECC_NIST_P384",
+        "ECC_NIST_P521",
+        "ECC_SECG_P256K1",
+        "ECC_NIST_EDWARDS25519",
+        "SM2",
+    ] {
+        assert!(specs.contains(spec), "{spec} missing from {specs:?}");
+    }
+    let parse = Command::new(python())
+        .arg("-c")
+        .arg("import sys, xml.etree.ElementTree as E, html.parser as H; r = E.parse(sys.argv[1]).getroot(); assert r.tag == 'testsuites', r.tag; n = len(r.findall('.//testcase')); print(n); H.HTMLParser().feed(open(sys.argv[2]).read())")
+        .arg(d.path().join("rep/junit.xml"))
+        .arg(d.path().join("rep/report.html"))
+        .output()
+        .unwrap();
+    assert!(
+        parse.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parse.stderr)
+    );
+    let testcases: usize = String::from_utf8_lossy(&parse.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        testcases,
+        cells.len() * 9,
+        "3 verifiers x 3 inputs per cell"
+    );
+    let html = std::fs::read_to_string(d.path().join("rep/report.html")).unwrap();
+    assert!(html.contains("<table") && !html.contains("DISAGREES"));
+
+    // A deliberately broken verifier (test-only switch) on one cell: exit 1, and the cell is named.
+    let flip = cells
+        .iter()
+        .map(|c| c["Id"].as_str().unwrap())
+        .filter(|id| id.ends_with("/1"))
+        .nth(3)
+        .unwrap()
+        .to_string();
+    let (code, _, err) = run(
+        &s,
+        &[
+            "interop-check",
+            "--all-key-specs",
+            "--report-dir",
+            "rep3",
+            "--sizes",
+            "1",
+            "--test-flip-cell",
+            &flip,
+        ],
+        d.path(),
+    );
+    assert_eq!(code, 1, "a flipped cell must fail the run: {err}");
+    assert!(
+        err.contains(&format!("DISAGREES: {flip}: ours on genuine")),
+        "{err}"
+    );
+    let r3: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("rep3/report.json")).unwrap()).unwrap();
+    assert_eq!(r3["Disagreeing"], 1);
+}
+
+fn files(dir: &Path, n: usize) -> PathBuf {
+    let names: Vec<String> = (0..n)
+        .map(|i| {
+            let name = format!("artifact-{i:04}.txt");
+            std::fs::write(dir.join(&name), format!("artifact {i}\n")).unwrap();
+            name
+        })
+        .collect();
+    let m = dir.join("manifest");
+    std::fs::write(&m, names.join("\n")).unwrap();
+    m
+}
+
+#[test]
+fn batch_of_500_against_serve_quota_100_signs_every_file_and_every_signature_verifies() {
+    let s = serve(&["--quota", "100"]);
+    let d = tempfile::tempdir().unwrap();
+    files(d.path(), 500);
+    let (code, key, err) = run(
+        &s,
+        &[
+            "create-key",
+            "--key-spec",
+            "ECC_NIST_P256",
+            "--key-usage",
+            "SIGN_VERIFY",
+        ],
+        d.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let key = key.trim().to_string();
+    // The client's default rate (500/s) is above the endpoint's quota: throttling must be absorbed.
+    let (code, out, err) = run(
+        &s,
+        &[
+            "sign",
+            "--quiet",
+            "--key-id",
+            &key,
+            "--signing-algorithm",
+            "ECDSA_SHA_256",
+            "--manifest",
+            "manifest",
+        ],
+        d.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("signed 500 of 500 files") && out.contains("0 failed"),
+        "{out}"
+    );
+    let (code, _, err) = run(
+        &s,
+        &["get-public-key", "--key-id", &key, "--out-pem", "pub.pem"],
+        d.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(
+        &s,
+        &[
+            "verify",
+            "--manifest",
+            "manifest",
+            "--public-key",
+            "pub.pem",
+        ],
+        d.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("summary: 500 files, 500 verified OK"), "{out}");
+}
+
+#[tokio::test]
+async fn serve_quota_answers_throttling_exception_above_the_rate_per_group() {
+    use kms_openssl::kms::{ClientOptions, Kms};
+    use kms_openssl::spec::{KeySpec, KeyUsage, MessageType, SigningAlgorithm};
+    let s = serve(&["--quota", "5"]);
+    let get = |k: &str| s.env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let kms = Kms::connect(&ClientOptions {
+        region: Some("us-east-1".into()),
+        endpoint_url: get("AWS_ENDPOINT_URL_KMS"),
+        max_attempts: Some(1),
+        credentials: Some(aws_credential_types::Credentials::new(
+            get("AWS_ACCESS_KEY_ID").unwrap_or_default(),
+            get("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
+            None,
+            None,
+            "test",
+        )),
+        ..ClientOptions::default()
+    })
+    .await
+    .unwrap();
+    let key = kms
+        .create_key(KeySpec::EccNistP256, KeyUsage::SignVerify, None, &[], None)
+        .await
+        .unwrap()
+        .key_id;
+    let mut codes = Vec::new();
+    for _ in 0..20 {
+        let r = kms
+            .sign(
+                &key,
+                vec![1; 32],
+                MessageType::Digest,
+                SigningAlgorithm::EcdsaSha256,
+            )
+            .await;
+        codes.push(r.err().and_then(|e| e.kms_code().map(str::to_string)));
+    }
+    let throttled = codes
+        .iter()
+        .filter(|c| c.as_deref() == Some("ThrottlingException"))
+        .count();
+    assert!(
+        throttled >= 10,
+        "20 Sign calls at once against --quota 5 must be throttled: {codes:?}"
+    );
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.is_none() || c.as_deref() == Some("ThrottlingException")),
+        "{codes:?}"
+    );
+    // Another quota group is not affected by the ECC one.
+    kms.get_public_key(&key).await.unwrap();
+}
