@@ -86,15 +86,36 @@ pub enum Command {
     Policy(PolicyArgs),
     /// Who the credentials are (STS GetCallerIdentity): Account, Arn, UserId.
     Whoami(WhoamiArgs),
-    /// Run a local KMS endpoint for asymmetric keys (AWS JSON 1.1; aws-sdk-kms, boto3, AWS CLI).
+    /// Run a local KMS endpoint for asymmetric keys (AWS JSON 1.1; aws-sdk-kms, boto3, AWS CLI),
+    /// with STS AssumeRole / GetCallerIdentity on the same port.
     ///
     /// Answers like AWS KMS for RSA, NIST/SECG EC, Ed25519 and SM2 keys (ML-DSA and Ed25519ph when
     /// the linked OpenSSL has them), signing with OpenSSL. Point clients at it with
-    /// `AWS_ENDPOINT_URL_KMS=http://ADDR` or `--endpoint-url`. Any credentials are accepted (SigV4 is
-    /// not checked yet); key policies are stored, not enforced. Keys (private keys included),
-    /// aliases, policies and tags live in a SQLite database in the state dir, default
-    /// $XDG_STATE_HOME/kms-openssl or ~/.local/state/kms-openssl; every change is committed before
-    /// it is acknowledged. Stops cleanly on Ctrl-C / SIGTERM.
+    /// `AWS_ENDPOINT_URL_KMS=http://ADDR` and `AWS_ENDPOINT_URL_STS=http://ADDR` (or
+    /// `--endpoint-url`).
+    ///
+    /// Authentication: every request must carry a valid SigV4 signature (5-minute clock skew;
+    /// otherwise UnrecognizedClientException, InvalidSignatureException, ExpiredTokenException...).
+    /// The account administrator (arn:aws:iam::ACCOUNT:root) has a long-term key, created at the
+    /// first start in STATE_DIR/admin-credentials (mode 0600, AWS credentials-file format) and
+    /// printed on stderr at every start as `export AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...`
+    /// (then `export AWS_ENDPOINT_URL_KMS=... AWS_ENDPOINT_URL_STS=...`), before the
+    /// `listening on` line on stdout; scripts may `eval` those lines. --admin-access-key-id with
+    /// --admin-secret-access-key (or their environment variables) fix the pair instead, for tests
+    /// and scripts; nothing is then written. Roles need no setup: any authenticated caller may
+    /// AssumeRole any role ARN (IAM trust policies are not modelled); sessions last until their
+    /// expiration or a restart.
+    ///
+    /// Authorization: each operation on a key is allowed or denied by the key policy (explicit Deny
+    /// wins; conditions such as kms:SigningAlgorithm are evaluated), with AWS's
+    /// AccessDeniedException message. IAM policies are not modelled: the account root in a key
+    /// policy stands for the administrator only, and CreateKey, ListKeys and ListAliases are the
+    /// administrator's only. PutKeyPolicy and CreateKey validate the policy and apply KMS's lockout
+    /// safety check.
+    ///
+    /// Keys (private keys included), aliases, policies and tags live in a SQLite database in the
+    /// state dir, default $XDG_STATE_HOME/kms-openssl or ~/.local/state/kms-openssl; every change is
+    /// committed before it is acknowledged. Stops cleanly on Ctrl-C / SIGTERM.
     Serve(ServeArgs),
 }
 
@@ -555,4 +576,23 @@ pub struct ServeArgs {
     /// cryptographic rates, GetPublicKey, CreateKey, ...); above it answer ThrottlingException, as KMS.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub quota: Option<u32>,
+    /// Use this access key id for the account administrator instead of the one in
+    /// STATE_DIR/admin-credentials (needs --admin-secret-access-key).
+    #[arg(
+        long,
+        value_name = "AKID",
+        env = "KMS_OPENSSL_ADMIN_ACCESS_KEY_ID",
+        requires = "admin_secret_access_key"
+    )]
+    pub admin_access_key_id: Option<String>,
+    /// The administrator's secret access key, with --admin-access-key-id (prefer the environment
+    /// variable: command lines are visible to other users).
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "KMS_OPENSSL_ADMIN_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "admin_access_key_id"
+    )]
+    pub admin_secret_access_key: Option<String>,
 }

@@ -1197,7 +1197,8 @@ async fn sm2_raw_signature_uses_the_default_distid() {
     );
 }
 
-// Key policies: the default one on CreateKey; PutKeyPolicy rules; stored, not enforced.
+// Key policies: the default one on CreateKey; PutKeyPolicy rules, including the lockout safety
+// check (enforcement itself: tests/serve_policy.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_policies_default_put_get_and_limits() {
     let l = local().await;
@@ -1219,7 +1220,25 @@ async fn key_policies_default_put_get_and_limits() {
     assert_eq!(doc["Statement"][0]["Action"], "kms:*");
     let names = l.c().list_key_policies().key_id(&id).send().await.unwrap();
     assert_eq!(names.policy_names(), ["default"]);
-    let mine = r#"{"Version":"2012-10-17","Statement":[{"Sid":"s","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/SignerRole"},"Action":"kms:Sign","Resource":"*"}]}"#;
+    // A policy that would stop the administrator from changing it again is refused...
+    let locked = r#"{"Version":"2012-10-17","Statement":[{"Sid":"s","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/SignerRole"},"Action":"kms:Sign","Resource":"*"}]}"#;
+    let (code, message, status) = err(l
+        .c()
+        .put_key_policy()
+        .key_id(&id)
+        .policy_name("default")
+        .policy(locked)
+        .send()
+        .await);
+    assert_eq!(
+        (code.as_str(), message.as_str(), status),
+        (
+            "MalformedPolicyDocumentException",
+            "The new key policy will not allow you to update the key policy in the future.",
+            400
+        )
+    );
+    let mine = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},{"Sid":"s","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/SignerRole"},"Action":"kms:Sign","Resource":"*"}]}"#;
     l.c()
         .put_key_policy()
         .key_id(&id)
@@ -1270,6 +1289,18 @@ async fn key_policies_default_put_get_and_limits() {
         .send()
         .await);
     assert_eq!(code, "LimitExceededException");
+    // ... unless BypassPolicyLockoutSafetyCheck; then even the administrator is locked out.
+    l.c()
+        .put_key_policy()
+        .key_id(&id)
+        .policy_name("default")
+        .policy(locked)
+        .bypass_policy_lockout_safety_check(true)
+        .send()
+        .await
+        .unwrap();
+    let (code, ..) = err(l.c().get_key_policy().key_id(&id).send().await);
+    assert_eq!(code, "AccessDeniedException");
     // A policy given at CreateKey is stored as is.
     let out = l
         .c()

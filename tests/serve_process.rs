@@ -27,12 +27,19 @@ impl Drop for Served {
     }
 }
 
-/// Starts `kms-openssl serve --state-dir STATE --listen 127.0.0.1:0`; reads the endpoint from the
-/// first stdout line. Its stderr (the request log) goes to `log`.
+/// Starts `kms-openssl serve --state-dir STATE --listen 127.0.0.1:0` with the administrator's
+/// credentials fixed to `testing`/`testing`; reads the endpoint from the first stdout line. Its
+/// stderr (the request log) goes to `log`.
 fn serve(state: &Path, log: &Path) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kms-openssl"))
         .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
         .arg(state)
+        .args([
+            "--admin-access-key-id",
+            common::ADMIN.0,
+            "--admin-secret-access-key",
+            common::ADMIN.1,
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).expect("log file"))
@@ -222,7 +229,6 @@ fn aws_cli_reference_workflow_verifies_with_openssl_dgst() {
         ("AWS_ENDPOINT_URL_KMS", s.endpoint.clone()),
         ("AWS_ACCESS_KEY_ID", "testing".to_string()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("AWS_SESSION_TOKEN", "testing".to_string()),
         ("AWS_DEFAULT_REGION", "us-east-1".to_string()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
         (

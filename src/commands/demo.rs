@@ -54,6 +54,8 @@ async fn connect_or_serve(
     if let Some(r) = &a.aws.region {
         config.region = r.clone();
     }
+    // The client below signs as the administrator with these fixed credentials.
+    config.admin_credentials = Some(("local".into(), "local".into()));
     let region = config.region.clone();
     let server = kms_openssl::server::start(config).await?;
     out(&format!(

@@ -10,7 +10,7 @@ pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
     let state_dir = server::state_dir_or_default(a.state_dir.as_deref())?;
     if !server::is_loopback(&a.listen) {
         err_line(&format!(
-            "warning: listening on {}, which is not a loopback address: anyone who reaches it can use every key (no authentication yet)",
+            "warning: listening on {}, which is not a loopback address: plain HTTP, so anyone on the path can read requests and responses (signatures and public keys, not secrets)",
             a.listen
         ));
     }
@@ -20,20 +20,43 @@ pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
         account_id: a.account_id,
         region: a.region,
         quota: a.quota,
+        admin_credentials: a.admin_access_key_id.zip(a.admin_secret_access_key),
     };
     // Handlers first: a SIGTERM right after the endpoint line must still stop us cleanly.
     let signals = server::ShutdownSignals::install()?;
     let running = server::start(config).await?;
     let addr = running.addr;
-    // The first stdout line is the contract scripts and tests read the port from.
-    out(&format!("kms-openssl serve: listening on http://{addr}"));
     err_line(&format!(
         "state: {}",
         state_dir.join(server::store::DB_FILE).display()
     ));
+    // The administrator's credentials and the endpoints as `export` lines a shell can eval; on
+    // stderr before the stdout line, so whoever has read that line finds them complete.
+    let admin = running.admin_credentials();
+    err_line("use it as the account administrator (arn:aws:iam::ACCOUNT:root) with:");
     err_line(&format!(
-        "use it with: export AWS_ENDPOINT_URL_KMS=http://{addr}"
+        "export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+        shell_word(&admin.access_key_id),
+        shell_word(&admin.secret_access_key)
     ));
+    err_line(&format!(
+        "export AWS_ENDPOINT_URL_KMS=http://{addr} AWS_ENDPOINT_URL_STS=http://{addr}"
+    ));
+    // The first stdout line is the contract scripts and tests read the port from.
+    out(&format!("kms-openssl serve: listening on http://{addr}"));
     running.run_until_signal(signals).await?;
     Ok(EXIT_OK)
+}
+
+/// `s` as one shell word: as is when it only has characters a shell leaves alone, else in single
+/// quotes.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-./:=@_,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }

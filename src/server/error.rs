@@ -11,6 +11,9 @@ use axum::response::{IntoResponse, Response};
 /// The KMS error codes this endpoint answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
+    /// The key policy (or, for keyless operations, the missing IAM model) does not allow the
+    /// caller: HTTP 400, as KMS.
+    AccessDenied,
     AlreadyExists,
     Disabled,
     DryRunOperation,
@@ -34,12 +37,17 @@ pub enum Code {
     UnsupportedOperation,
     /// A field outside its constraints (length, enum value, missing required member).
     Validation,
+    /// The request is not authenticated (SigV4, [`crate::sigv4::AuthError::code`] for `kms`):
+    /// `MissingAuthenticationTokenException`, `IncompleteSignatureException`,
+    /// `UnrecognizedClientException`, `InvalidSignatureException`, `ExpiredTokenException`; 400.
+    Unauthenticated(&'static str),
 }
 
 impl Code {
     /// The `__type` string.
     pub fn as_str(self) -> &'static str {
         match self {
+            Code::AccessDenied => "AccessDeniedException",
             Code::AlreadyExists => "AlreadyExistsException",
             Code::Disabled => "DisabledException",
             Code::DryRunOperation => "DryRunOperationException",
@@ -60,6 +68,7 @@ impl Code {
             Code::Throttling => "ThrottlingException",
             Code::UnsupportedOperation => "UnsupportedOperationException",
             Code::Validation => "ValidationException",
+            Code::Unauthenticated(code) => code,
         }
     }
 
@@ -122,6 +131,16 @@ impl KmsError {
             "1 validation error detected: Value at '{}' failed to satisfy constraint: Member must have length between {min} and {max}",
             camel(field)
         ))
+    }
+
+    /// The answer to a request that failed SigV4 authentication.
+    pub fn from_auth(e: &crate::sigv4::AuthError) -> KmsError {
+        KmsError::new(Code::Unauthenticated(e.code("kms")), e.message())
+    }
+
+    /// `AccessDeniedException` with AWS's message.
+    pub fn access_denied(message: impl Into<String>) -> KmsError {
+        KmsError::new(Code::AccessDenied, message)
     }
 
     /// `KMSInternalException` for a failure on our side (OpenSSL, SQLite); the cause is logged, not sent.

@@ -3,12 +3,22 @@
 //! Protocol: AWS JSON 1.1 (`POST /`, `X-Amz-Target: TrentService.<Operation>`, `Content-Type:
 //! application/x-amz-json-1.1`, blobs base64), so aws-sdk-kms, boto3 and the AWS CLI work with it
 //! unmodified through `AWS_ENDPOINT_URL_KMS`. Errors are `{"__type": ..., "message": ...}` with
-//! KMS's HTTP statuses ([`error`]). SigV4 is not checked yet; [`authenticate`] is the seam where it
-//! and key-policy enforcement go.
+//! KMS's HTTP statuses ([`error`]).
+//!
+//! Every request is authenticated with SigV4 ([`crate::sigv4::verify`]): the account
+//! administrator's long-term key ([`admin`], principal `arn:aws:iam::ACCOUNT:root`) or the
+//! temporary credentials of an STS session. STS `AssumeRole` / `GetCallerIdentity` (query
+//! protocol, [`crate::sts`]) are answered on the same port: a request without `X-Amz-Target` that
+//! is not AWS JSON is STS. Each KMS operation on a key is then authorized by the key policy
+//! ([`crate::policy::authorize`], in [`ops::dispatch`]); IAM is not modelled, so the keyless
+//! operations (CreateKey, ListKeys, ListAliases) are the administrator's only. See
+//! docs/policy-integration.md.
 //!
 //! Layout: [`ops`] (one function per operation), [`crypto`] (OpenSSL, on the algorithm table),
-//! [`store`] (SQLite under the state dir), [`error`] (KMS error codes).
+//! [`store`] (SQLite under the state dir), [`error`] (KMS error codes), [`admin`] (the
+//! administrator's credentials).
 
+pub mod admin;
 pub mod crypto;
 pub mod error;
 pub mod ops;
@@ -19,12 +29,12 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use lru::LruCache;
 use openssl::pkey::{PKey, Private};
@@ -32,6 +42,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
+use crate::policy;
+use crate::sigv4::{self, Caller, Credential};
+use crate::sts::{self, MemorySessionStore, SessionStore};
+use admin::AdminCredentials;
 use error::{Code, KmsError, OpResult};
 use store::Store;
 
@@ -62,6 +76,9 @@ pub struct ServerConfig {
     pub region: String,
     /// Requests per second admitted per KMS quota group (`--quota`); `None`: no limit.
     pub quota: Option<u32>,
+    /// The account administrator's `(access key id, secret access key)`. `None`: the pair in
+    /// `STATE_DIR/admin-credentials`, created at the first start ([`admin`]).
+    pub admin_credentials: Option<(String, String)>,
 }
 
 impl ServerConfig {
@@ -73,6 +90,7 @@ impl ServerConfig {
             account_id: DEFAULT_ACCOUNT_ID.into(),
             region: DEFAULT_REGION.into(),
             quota: None,
+            admin_credentials: None,
         }
     }
 }
@@ -99,6 +117,10 @@ pub struct App {
     pub account_id: String,
     pub region: String,
     quotas: Option<quota::Quotas>,
+    /// The account administrator's long-term key (principal `arn:aws:iam::ACCOUNT:root`).
+    pub admin: AdminCredentials,
+    /// STS sessions (AssumeRole), in memory: lost at restart, as short-lived credentials may be.
+    pub sessions: MemorySessionStore,
 }
 
 impl App {
@@ -122,12 +144,29 @@ impl App {
             )));
         }
         let cap = NonZeroUsize::new(PRIVATE_KEY_CACHE).unwrap_or(NonZeroUsize::MIN);
+        let store = Store::open(&config.state_dir)?;
+        let admin = match &config.admin_credentials {
+            Some((akid, secret)) => {
+                if akid.is_empty() || secret.is_empty() {
+                    return Err(Error::Config(
+                        "the administrator's access key id and secret must not be empty".into(),
+                    ));
+                }
+                AdminCredentials {
+                    access_key_id: akid.clone(),
+                    secret_access_key: secret.clone(),
+                }
+            }
+            None => AdminCredentials::load_or_create(&config.state_dir)?,
+        };
         Ok(App {
-            store: Store::open(&config.state_dir)?,
+            store,
             cache: Mutex::new(LruCache::new(cap)),
             account_id: config.account_id.clone(),
             region: config.region.clone(),
             quotas: config.quota.map(quota::Quotas::new),
+            admin,
+            sessions: MemorySessionStore::new(),
         })
     }
 
@@ -164,30 +203,128 @@ impl App {
     }
 }
 
-/// Who is calling.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// IAM ARN, e.g. `arn:aws:iam::111122223333:root`.
-    pub arn: String,
+/// How long an expired STS session is kept, so that its requests get `ExpiredTokenException`
+/// rather than `UnrecognizedClientException`.
+const EXPIRED_SESSION_KEPT: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+impl App {
+    /// The credential of an access key id: the administrator's, or an STS session's.
+    fn credential(&self, access_key_id: &str) -> Option<Credential> {
+        if access_key_id == self.admin.access_key_id {
+            return Some(Credential {
+                secret_access_key: self.admin.secret_access_key.clone(),
+                session_token: None,
+                expires_at: None,
+                principal_arn: policy::Principal::root(&self.account_id).arn,
+            });
+        }
+        self.sessions.session(access_key_id).map(|s| s.credential())
+    }
+
+    /// Verifies the request's SigV4 signature (credential scope `service`, this region, 5-minute
+    /// clock skew) and returns who sent it (SigV4 replaces the old "anyone is root" seam).
+    pub fn authenticate(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        service: &str,
+    ) -> std::result::Result<Caller, sigv4::AuthError> {
+        let req = sigv4::Request::from_http(method, uri, headers, body);
+        let expect = sigv4::Expect {
+            service,
+            region: Some(&self.region),
+            now: SystemTime::now(),
+        };
+        sigv4::verify(&req, &expect, |akid| self.credential(akid))
+    }
 }
 
-/// Authenticates a request from its headers. Today every caller is the account root and any
-/// `Authorization` header is accepted; SigV4 verification and the principal it yields go here.
-pub fn authenticate(headers: &HeaderMap, app: &App) -> OpResult<Principal> {
-    let _ = headers.get(header::AUTHORIZATION);
-    Ok(Principal {
-        arn: format!("arn:aws:iam::{}:root", app.account_id),
-    })
-}
-
-/// The router: every request is `POST /` with the operation in `X-Amz-Target`.
+/// The router: KMS requests are `POST /` with the operation in `X-Amz-Target`; STS requests
+/// (query protocol) are form POSTs or GETs with `Action=` on the same port.
 pub fn router(app: Arc<App>) -> Router {
     Router::new().fallback(handle).with_state(app)
 }
 
+/// Whether a request is for KMS (AWS JSON: an `X-Amz-Target`, or an AWS JSON body); everything
+/// else is STS.
+fn is_kms(headers: &HeaderMap) -> bool {
+    headers.contains_key("x-amz-target")
+        || headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-amz-json"))
+}
+
+/// Answers an STS request: authenticate (service `sts`), then [`sts::handle`].
+fn handle_sts(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: OpResult<Bytes>,
+) -> Response {
+    let started = Instant::now();
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return sts_error_response(&sts::StsError::validation(e.message)),
+    };
+    let caller = match app.authenticate(method, uri, headers, &body, "sts") {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(target: "kms_openssl::server", "sts outcome={}", e.code("sts"));
+            return sts_error_response(&sts::StsError {
+                code: e.code("sts"),
+                message: e.message().to_string(),
+                status: e.status("sts"),
+            });
+        }
+    };
+    let form = if method == Method::GET {
+        uri.query().unwrap_or("").as_bytes().to_vec()
+    } else {
+        body.to_vec()
+    };
+    let now = SystemTime::now();
+    app.sessions
+        .purge_expired(now.checked_sub(EXPIRED_SESSION_KEPT).unwrap_or(now));
+    let r = sts::handle(&form, &caller, &app.sessions, now);
+    let action = sts::parse_form(&form)
+        .into_iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(target: "kms_openssl::server", "sts {action} caller={} status={} latency_ms={latency_ms:.1}", caller.principal, r.status);
+    sts_response(r.status, r.body, &r.request_id)
+}
+
+fn sts_error_response(e: &sts::StsError) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    sts_response(e.status, sts::error_xml(e, &request_id), &request_id)
+}
+
+fn sts_response(status: u16, body: String, request_id: &str) -> Response {
+    let mut r = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        body,
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(sts::CONTENT_TYPE),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        r.headers_mut().insert("x-amzn-requestid", v);
+    }
+    r
+}
+
 async fn handle(
     State(app): State<Arc<App>>,
-    method: axum::http::Method,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -196,6 +333,15 @@ async fn handle(
     let body: OpResult<Bytes> = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
         KmsError::validation(format!("the request body is larger than {MAX_BODY} bytes"))
     });
+    if !is_kms(&headers) {
+        return tokio::task::spawn_blocking(move || {
+            handle_sts(&app, &method, &uri, &headers, body)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            sts_error_response(&sts::StsError::internal(format!("STS task: {e}")))
+        });
+    }
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -206,7 +352,7 @@ async fn handle(
         .unwrap_or(&target)
         .to_string();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let (key, result) = if method != axum::http::Method::POST {
+    let (key, result) = if method != Method::POST {
         (
             String::new(),
             Err(KmsError::new(
@@ -220,8 +366,14 @@ async fn handle(
         let body = body.unwrap_or_default();
         let app2 = app.clone();
         let op2 = op.clone();
-        let joined =
-            tokio::task::spawn_blocking(move || run_op(&app2, &headers, &op2, &body)).await;
+        let joined = tokio::task::spawn_blocking(move || {
+            match app2.authenticate(&method, &uri, &headers, &body, "kms") {
+                Ok(caller) => run_op(&app2, &caller, &op2, &body),
+                // No key is looked at (or logged) for an unauthenticated request.
+                Err(e) => (String::new(), Err(KmsError::from_auth(&e))),
+            }
+        })
+        .await;
         joined.unwrap_or_else(|e| (String::new(), Err(KmsError::internal("operation task", e))))
     };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -263,10 +415,11 @@ impl App {
     }
 }
 
-/// Parses the body, authenticates and dispatches; returns the key the request named (for the log).
+/// Parses the body of an authenticated request and dispatches it; returns the key the request
+/// named (for the log).
 fn run_op(
     app: &App,
-    headers: &HeaderMap,
+    caller: &Caller,
     op: &str,
     body: &[u8],
 ) -> (String, OpResult<serde_json::Value>) {
@@ -300,10 +453,9 @@ fn run_op(
         .find_map(|f| value.get(*f).and_then(|v| v.as_str()))
         .unwrap_or("-")
         .to_string();
-    let result = authenticate(headers, app).and_then(|p| {
-        app.admit(op, &key)?;
-        ops::dispatch(app, &p, op, value)
-    });
+    let result = app
+        .admit(op, &key)
+        .and_then(|()| ops::dispatch(app, caller, op, value));
     // CreateKey names no key in its request: log the one it made.
     let created = result
         .as_ref()
@@ -320,14 +472,25 @@ fn run_op(
 pub struct RunningServer {
     /// The address it listens on (the real port when port 0 was asked for).
     pub addr: SocketAddr,
+    app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningServer {
-    /// `http://<addr>`, for `--endpoint-url` / `AWS_ENDPOINT_URL_KMS`.
+    /// `http://<addr>`, for `--endpoint-url` / `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL_STS`.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The account administrator's credentials (`arn:aws:iam::ACCOUNT:root`).
+    pub fn admin_credentials(&self) -> &AdminCredentials {
+        &self.app.admin
+    }
+
+    /// The server's shared state (store, sessions), for tests and embedding.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the server to end.
@@ -360,8 +523,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     let keys = app.store.count_keys().unwrap_or(0);
     tracing::info!(target: "kms_openssl::server", "serving {} keys from {} on http://{addr}", keys, app.store.path().display());
     let (tx, rx) = oneshot::channel::<()>();
+    let served = app.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router(app))
+        axum::serve(listener, router(served))
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
             })
@@ -369,6 +533,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     });
     Ok(RunningServer {
         addr,
+        app,
         shutdown: Some(tx),
         task,
     })

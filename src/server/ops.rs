@@ -18,6 +18,12 @@
 //!   another ENCRYPT_DECRYPT key of the same spec in this store decrypts it, else
 //!   `InvalidCiphertextException`;
 //! - a PolicyName other than `default` is `ValidationException`.
+//!
+//! Authorization (docs/policy-integration.md §5): every operation on a key evaluates the key's
+//! policy for the caller right after the key is resolved, before its state is checked
+//! ([`Authz::key`]); a denial is `AccessDeniedException` with AWS's message. The keyless operations
+//! (CreateKey, ListKeys, ListAliases) are allowed to the account administrator only, as IAM is not
+//! modelled ([`Authz::keyless`]). DeleteAlias checks the policy of the key the alias points to.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -25,13 +31,15 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::App;
 use super::crypto;
 use super::error::{Code, KmsError, OpResult};
 use super::store::{KeyRecord, KeyState, now};
-use super::{App, Principal};
+use crate::policy::{self, Principal};
+use crate::sigv4::Caller;
 use crate::spec::{
-    EncryptionAlgorithm, KeySpec, KeyUsage, MAX_KEY_POLICY_BYTES, MAX_RAW_MESSAGE, MIN_RAW_MESSAGE,
-    MessageType, SigningAlgorithm,
+    EncryptionAlgorithm, KeySpec, KeyUsage, MAX_RAW_MESSAGE, MIN_RAW_MESSAGE, MessageType,
+    SigningAlgorithm,
 };
 
 /// The operations this endpoint implements (`X-Amz-Target: TrentService.<name>`).
@@ -61,34 +69,40 @@ pub const OPERATIONS: &[&str] = &[
     "ListResourceTags",
 ];
 
-/// Runs operation `op` on a parsed JSON body. Errors: `UnsupportedOperationException` for an
-/// operation outside [`OPERATIONS`], and each operation's KMS errors.
-pub fn dispatch(app: &App, principal: &Principal, op: &str, body: Value) -> OpResult<Value> {
-    let _ = principal; // policy enforcement hooks in here later
+/// Runs operation `op` of an authenticated `caller` on a parsed JSON body. Errors:
+/// `UnsupportedOperationException` for an operation outside [`OPERATIONS`],
+/// `AccessDeniedException` when the key policy does not allow the caller ([`Authz`]), and each
+/// operation's KMS errors.
+pub fn dispatch(app: &App, caller: &Caller, op: &str, body: Value) -> OpResult<Value> {
+    let az = &Authz {
+        principal: &caller.principal,
+        op,
+        request: body.clone(),
+    };
     match op {
-        "CreateKey" => create_key(app, parse(body)?),
-        "DescribeKey" => describe_key(app, parse(body)?),
-        "ListKeys" => list_keys(app, parse(body)?),
-        "CreateAlias" => create_alias(app, parse(body)?),
-        "UpdateAlias" => update_alias(app, parse(body)?),
-        "DeleteAlias" => delete_alias(app, parse(body)?),
-        "ListAliases" => list_aliases(app, parse(body)?),
-        "GetPublicKey" => get_public_key(app, parse(body)?),
-        "Sign" => sign(app, parse(body)?),
-        "Verify" => verify(app, parse(body)?),
-        "Encrypt" => encrypt(app, parse(body)?),
-        "Decrypt" => decrypt(app, parse(body)?),
-        "DeriveSharedSecret" => derive_shared_secret(app, parse(body)?),
-        "GetKeyPolicy" => get_key_policy(app, parse(body)?),
-        "PutKeyPolicy" => put_key_policy(app, parse(body)?),
-        "ListKeyPolicies" => list_key_policies(app, parse(body)?),
-        "EnableKey" => set_enabled(app, parse(body)?, true),
-        "DisableKey" => set_enabled(app, parse(body)?, false),
-        "ScheduleKeyDeletion" => schedule_key_deletion(app, parse(body)?),
-        "CancelKeyDeletion" => cancel_key_deletion(app, parse(body)?),
-        "TagResource" => tag_resource(app, parse(body)?),
-        "UntagResource" => untag_resource(app, parse(body)?),
-        "ListResourceTags" => list_resource_tags(app, parse(body)?),
+        "CreateKey" => create_key(app, az, parse(body)?),
+        "DescribeKey" => describe_key(app, az, parse(body)?),
+        "ListKeys" => list_keys(app, az, parse(body)?),
+        "CreateAlias" => create_alias(app, az, parse(body)?),
+        "UpdateAlias" => update_alias(app, az, parse(body)?),
+        "DeleteAlias" => delete_alias(app, az, parse(body)?),
+        "ListAliases" => list_aliases(app, az, parse(body)?),
+        "GetPublicKey" => get_public_key(app, az, parse(body)?),
+        "Sign" => sign(app, az, parse(body)?),
+        "Verify" => verify(app, az, parse(body)?),
+        "Encrypt" => encrypt(app, az, parse(body)?),
+        "Decrypt" => decrypt(app, az, parse(body)?),
+        "DeriveSharedSecret" => derive_shared_secret(app, az, parse(body)?),
+        "GetKeyPolicy" => get_key_policy(app, az, parse(body)?),
+        "PutKeyPolicy" => put_key_policy(app, az, parse(body)?),
+        "ListKeyPolicies" => list_key_policies(app, az, parse(body)?),
+        "EnableKey" => set_enabled(app, az, parse(body)?, true),
+        "DisableKey" => set_enabled(app, az, parse(body)?, false),
+        "ScheduleKeyDeletion" => schedule_key_deletion(app, az, parse(body)?),
+        "CancelKeyDeletion" => cancel_key_deletion(app, az, parse(body)?),
+        "TagResource" => tag_resource(app, az, parse(body)?),
+        "UntagResource" => untag_resource(app, az, parse(body)?),
+        "ListResourceTags" => list_resource_tags(app, az, parse(body)?),
         other => Err(KmsError::new(
             Code::UnsupportedOperation,
             format!(
@@ -96,6 +110,66 @@ pub fn dispatch(app: &App, principal: &Principal, op: &str, body: Value) -> OpRe
                 OPERATIONS.join(", ")
             ),
         )),
+    }
+}
+
+/// Who asks for which operation, with the request body (for the policy's condition keys).
+pub struct Authz<'a> {
+    pub principal: &'a Principal,
+    /// The operation as in `X-Amz-Target` (`Sign`, `GetPublicKey`, ...).
+    pub op: &'a str,
+    pub request: Value,
+}
+
+impl Authz<'_> {
+    /// Whether the caller is this account's administrator (`arn:aws:iam::ACCOUNT:root`).
+    fn is_admin(&self, app: &App) -> bool {
+        *self.principal == Principal::root(&app.account_id)
+    }
+
+    /// Resolves `key_id` ([`App::resolve`]) and checks the key policy allows the operation.
+    pub fn key(&self, app: &App, key_id: &str, allow_alias: bool) -> OpResult<KeyRecord> {
+        let key = app.resolve(key_id, allow_alias)?;
+        self.allow(app, &key)?;
+        Ok(key)
+    }
+
+    /// Evaluates `key`'s policy for this request (`kms:<op>` with the condition keys of the request
+    /// and `kms:KeySpec` / `kms:KeyUsage` of the key): `AccessDeniedException` unless allowed.
+    pub fn allow(&self, app: &App, key: &KeyRecord) -> OpResult<()> {
+        let arn = app.key_arn(&key.key_id);
+        let parsed = match policy::validate(&key.policy) {
+            Ok(p) => p,
+            // A policy stored before policies were validated this strictly: the administrator
+            // may still read and replace it; everything else is refused.
+            Err(e) => {
+                if self.is_admin(app) && matches!(self.op, "GetKeyPolicy" | "PutKeyPolicy") {
+                    return Ok(());
+                }
+                return Err(KmsError::access_denied(format!(
+                    "User: {} is not authorized to perform: kms:{} on resource: {arn} because the key policy cannot be evaluated ({})",
+                    self.principal,
+                    self.op,
+                    e.message()
+                )));
+            }
+        };
+        let ctx = policy::request_context(self.principal, self.op, &arn, &self.request)
+            .with("kms:KeySpec", key.key_spec.as_str())
+            .with("kms:KeyUsage", key.key_usage.as_str());
+        policy::authorize(&parsed, &ctx).map_err(|e| KmsError::access_denied(e.message()))
+    }
+
+    /// An operation on no key (CreateKey, ListKeys, ListAliases): only IAM could allow it, and IAM
+    /// is not modelled, so only the account administrator may.
+    pub fn keyless(&self, app: &App) -> OpResult<()> {
+        if self.is_admin(app) {
+            return Ok(());
+        }
+        Err(KmsError::access_denied(format!(
+            "User: {} is not authorized to perform: kms:{} on resource: * because no identity-based policy allows the kms:{} action",
+            self.principal, self.op, self.op
+        )))
     }
 }
 
@@ -416,8 +490,8 @@ const SYMMETRIC_ONLY: &[&str] = &[
 /// asymmetric keys only. KeyUsage defaults to ENCRYPT_DECRYPT and must fit the spec
 /// ([`KeySpec::check_usage`], else `ValidationException`). Specs the linked OpenSSL cannot hold
 /// (ML-DSA before 3.5) are `UnsupportedOperationException` naming the version needed.
-fn create_key(app: &App, r: CreateKeyRequest) -> OpResult<Value> {
-    let _ = r.bypass_policy_lockout_safety_check;
+fn create_key(app: &App, az: &Authz, r: CreateKeyRequest) -> OpResult<Value> {
+    az.keyless(app)?;
     let spec_str = match (&r.key_spec, &r.customer_master_key_spec) {
         (Some(_), Some(_)) => {
             return Err(KmsError::validation(
@@ -490,9 +564,16 @@ fn create_key(app: &App, r: CreateKeyRequest) -> OpResult<Value> {
     let description = r.description.unwrap_or_default();
     check_len("Description", description.chars().count(), 0, 8192)?;
     let tags = check_tags(r.tags.unwrap_or_default())?;
+    let key_id = uuid::Uuid::new_v4().to_string();
     let policy = match r.policy {
         Some(p) => {
-            check_policy(&p)?;
+            let parsed = check_policy(&p)?;
+            check_lockout(
+                &parsed,
+                az.principal,
+                &app.key_arn(&key_id),
+                r.bypass_policy_lockout_safety_check,
+            )?;
             p
         }
         None => default_policy(&app.account_id),
@@ -506,7 +587,7 @@ fn create_key(app: &App, r: CreateKeyRequest) -> OpResult<Value> {
         .public_key_to_der()
         .map_err(|e| KmsError::internal("i2d_PUBKEY", e))?;
     let record = KeyRecord {
-        key_id: uuid::Uuid::new_v4().to_string(),
+        key_id,
         key_spec: spec,
         key_usage: usage,
         description,
@@ -544,44 +625,37 @@ pub fn default_policy(account_id: &str) -> String {
     serde_json::to_string_pretty(&p).unwrap_or_default()
 }
 
-/// Key policy rules (kms-facts §6.3): 32 KB (`LimitExceededException`), tab/LF/CR and U+0020–U+00FF
-/// only, a JSON object (`MalformedPolicyDocumentException`). Stored, not yet enforced.
-fn check_policy(p: &str) -> OpResult<()> {
+/// Key policy rules (kms-facts §6.3, [`policy::validate`]): 32 KB (`LimitExceededException`),
+/// tab/LF/CR and U+0020–U+00FF only, a JSON object with valid statements
+/// (`MalformedPolicyDocumentException`). Returns the parsed policy.
+fn check_policy(p: &str) -> OpResult<policy::Policy> {
     if p.is_empty() {
         return Err(KmsError::length("Policy", 1, 131072));
     }
-    if p.len() > MAX_KEY_POLICY_BYTES {
-        return Err(KmsError::new(
-            Code::LimitExceeded,
-            format!(
-                "The key policy is {} bytes; the limit is {MAX_KEY_POLICY_BYTES} bytes.",
-                p.len()
-            ),
-        ));
-    }
-    if let Some(c) = p
-        .chars()
-        .find(|c| !matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'))
-    {
-        return Err(KmsError::new(
-            Code::MalformedPolicyDocument,
-            format!(
-                "The key policy contains the character U+{:04X}, which is not allowed.",
-                c as u32
-            ),
-        ));
-    }
-    match serde_json::from_str::<Value>(p) {
-        Ok(Value::Object(_)) => Ok(()),
-        Ok(_) => Err(KmsError::new(
-            Code::MalformedPolicyDocument,
-            "The key policy is not a JSON object.",
-        )),
-        Err(e) => Err(KmsError::new(
-            Code::MalformedPolicyDocument,
-            format!("The key policy is not valid JSON: {e}"),
-        )),
-    }
+    policy::validate(p).map_err(policy_error)
+}
+
+/// A [`policy::PolicyError`] as the KMS error it names.
+fn policy_error(e: policy::PolicyError) -> KmsError {
+    let code = match e {
+        policy::PolicyError::TooLarge { .. } => Code::LimitExceeded,
+        policy::PolicyError::Malformed(_) => Code::MalformedPolicyDocument,
+        policy::PolicyError::AccessDenied(_) => Code::AccessDenied,
+    };
+    KmsError::new(code, e.message())
+}
+
+/// The lockout safety check of PutKeyPolicy and CreateKey: the new policy must let the caller
+/// PutKeyPolicy later, unless `BypassPolicyLockoutSafetyCheck`. The account root in a policy stands
+/// for the administrator only (no IAM delegation: IAM is not modelled).
+fn check_lockout(
+    parsed: &policy::Policy,
+    caller: &Principal,
+    key_arn: &str,
+    bypass: Option<bool>,
+) -> OpResult<()> {
+    policy::check_lockout(parsed, caller, key_arn, bypass == Some(true), false)
+        .map_err(policy_error)
 }
 
 /// Tag rules: key 1–128 and value 0–256 characters (`ValidationException`), no `aws:` prefix
@@ -611,8 +685,8 @@ struct KeyIdRequest {
     grant_tokens: Option<Vec<String>>,
 }
 
-fn describe_key(app: &App, r: KeyIdRequest) -> OpResult<Value> {
-    let key = app.resolve(&required(r.key_id, "KeyId")?, true)?;
+fn describe_key(app: &App, az: &Authz, r: KeyIdRequest) -> OpResult<Value> {
+    let key = az.key(app, &required(r.key_id, "KeyId")?, true)?;
     to_value(json!({ "KeyMetadata": key_metadata(app, &key) }))
 }
 
@@ -635,7 +709,8 @@ fn page_limit(limit: Option<i64>, default: usize, max: usize) -> OpResult<usize>
 }
 
 /// ListKeys: `Limit` 1–1000 (default 100), `Marker` = the `NextMarker` of the previous page.
-fn list_keys(app: &App, r: ListRequest) -> OpResult<Value> {
+fn list_keys(app: &App, az: &Authz, r: ListRequest) -> OpResult<Value> {
+    az.keyless(app)?;
     let limit = page_limit(r.limit, 100, 1000)?;
     app.purge_expired()?;
     let mut ids = app
@@ -694,22 +769,22 @@ fn check_alias(name: &str) -> OpResult<()> {
 /// Most aliases one key may have (KMS resource quota).
 const MAX_ALIASES_PER_KEY: u64 = 50;
 
-fn target_key(app: &App, target: Option<String>) -> OpResult<KeyRecord> {
+fn target_key(app: &App, az: &Authz, target: Option<String>) -> OpResult<KeyRecord> {
     let target = required(target, "TargetKeyId")?;
     if crate::alias::is_alias_reference(&target) {
         return Err(KmsError::validation(format!(
             "TargetKeyId {target} is an alias; give the key ID or key ARN"
         )));
     }
-    let key = app.resolve(&target, false)?;
+    let key = az.key(app, &target, false)?;
     app.require_not_pending_deletion(&key)?;
     Ok(key)
 }
 
-fn create_alias(app: &App, r: AliasRequest) -> OpResult<Value> {
+fn create_alias(app: &App, az: &Authz, r: AliasRequest) -> OpResult<Value> {
     let name = required(r.alias_name, "AliasName")?;
     check_alias(&name)?;
-    let key = target_key(app, r.target_key_id)?;
+    let key = target_key(app, az, r.target_key_id)?;
     if app
         .store
         .count_aliases(&key.key_id)
@@ -741,10 +816,10 @@ fn create_alias(app: &App, r: AliasRequest) -> OpResult<Value> {
 }
 
 /// UpdateAlias: the alias must exist and the new key must have the same KeyUsage as the old one.
-fn update_alias(app: &App, r: AliasRequest) -> OpResult<Value> {
+fn update_alias(app: &App, az: &Authz, r: AliasRequest) -> OpResult<Value> {
     let name = required(r.alias_name, "AliasName")?;
     check_alias(&name)?;
-    let key = target_key(app, r.target_key_id)?;
+    let key = target_key(app, az, r.target_key_id)?;
     let current = app
         .store
         .get_alias(&name)
@@ -773,9 +848,21 @@ fn update_alias(app: &App, r: AliasRequest) -> OpResult<Value> {
     Ok(json!({}))
 }
 
-fn delete_alias(app: &App, r: AliasRequest) -> OpResult<Value> {
+fn delete_alias(app: &App, az: &Authz, r: AliasRequest) -> OpResult<Value> {
     let name = required(r.alias_name, "AliasName")?;
     check_alias(&name)?;
+    let current = app
+        .store
+        .get_alias(&name)
+        .map_err(store_err("alias lookup"))?;
+    if let Some(key) = current
+        .map(|a| app.store.get_key(&a.key_id))
+        .transpose()
+        .map_err(store_err("key lookup"))?
+        .flatten()
+    {
+        az.allow(app, &key)?;
+    }
     if !app
         .store
         .delete_alias(&name)
@@ -790,7 +877,8 @@ fn delete_alias(app: &App, r: AliasRequest) -> OpResult<Value> {
 }
 
 /// ListAliases: optional `KeyId` filter (key id or ARN), `Limit` 1–100 (default 50), `Marker`.
-fn list_aliases(app: &App, r: ListRequest) -> OpResult<Value> {
+fn list_aliases(app: &App, az: &Authz, r: ListRequest) -> OpResult<Value> {
+    az.keyless(app)?;
     let limit = page_limit(r.limit, 50, 100)?;
     app.purge_expired()?;
     let key_id = match r.key_id {
@@ -826,9 +914,9 @@ fn list_aliases(app: &App, r: ListRequest) -> OpResult<Value> {
 // GetPublicKey / Sign / Verify
 
 /// GetPublicKey: DER SPKI plus the spec, usage and only the algorithm list of that usage.
-fn get_public_key(app: &App, r: KeyIdRequest) -> OpResult<Value> {
+fn get_public_key(app: &App, az: &Authz, r: KeyIdRequest) -> OpResult<Value> {
     let _ = r.grant_tokens;
-    let key = app.resolve(&required(r.key_id, "KeyId")?, true)?;
+    let key = az.key(app, &required(r.key_id, "KeyId")?, true)?;
     app.require_enabled(&key)?;
     let lists = key.key_spec.algorithms_for_usage(key.key_usage);
     let mut out = json!({
@@ -863,6 +951,7 @@ struct SignRequest {
 /// (1–4096 bytes; a DIGEST exactly the algorithm's digest length; μ exactly 64 bytes).
 fn check_sign_input(
     app: &App,
+    az: &Authz,
     r: &SignRequest,
     operation: &str,
 ) -> OpResult<(KeyRecord, SigningAlgorithm, MessageType, Vec<u8>)> {
@@ -880,7 +969,7 @@ fn check_sign_input(
         Some(s) => parse_enum("MessageType", s, MessageType::ALL, MessageType::as_str)?,
         None => MessageType::Raw,
     };
-    let key = app.resolve(&key_id, true)?;
+    let key = az.key(app, &key_id, true)?;
     app.require_enabled(&key)?;
     app.require_usage(&key, KeyUsage::SignVerify, operation)?;
     let arn = app.key_arn(&key.key_id);
@@ -918,9 +1007,9 @@ fn check_sign_input(
     Ok((key, alg, mt, message))
 }
 
-fn sign(app: &App, r: SignRequest) -> OpResult<Value> {
+fn sign(app: &App, az: &Authz, r: SignRequest) -> OpResult<Value> {
     let _ = &r.grant_tokens;
-    let (key, alg, mt, message) = check_sign_input(app, &r, "Sign")?;
+    let (key, alg, mt, message) = check_sign_input(app, az, &r, "Sign")?;
     dry_run(r.dry_run)?;
     let pkey = app.private_key(&key.key_id)?;
     let signature = crypto::sign(&pkey, alg, mt, &message)?;
@@ -931,8 +1020,8 @@ fn sign(app: &App, r: SignRequest) -> OpResult<Value> {
 
 /// Verify: a signature that does not verify is `KMSInvalidSignatureException`, never
 /// `SignatureValid: false`.
-fn verify(app: &App, r: SignRequest) -> OpResult<Value> {
-    let (key, alg, mt, message) = check_sign_input(app, &r, "Verify")?;
+fn verify(app: &App, az: &Authz, r: SignRequest) -> OpResult<Value> {
+    let (key, alg, mt, message) = check_sign_input(app, az, &r, "Verify")?;
     let signature = required(r.signature.clone(), "Signature")?.0;
     check_len("Signature", signature.len(), 1, 6144)?;
     dry_run(r.dry_run)?;
@@ -969,6 +1058,7 @@ struct CryptRequest {
 /// default when none is given) never fits an asymmetric key: `InvalidKeyUsageException`.
 fn check_crypt(
     app: &App,
+    az: &Authz,
     r: &CryptRequest,
     operation: &str,
 ) -> OpResult<(KeyRecord, EncryptionAlgorithm)> {
@@ -991,7 +1081,7 @@ fn check_crypt(
             "EncryptionContext is not supported with asymmetric KMS keys.",
         ));
     }
-    let key = app.resolve(&required(r.key_id.clone(), "KeyId")?, true)?;
+    let key = az.key(app, &required(r.key_id.clone(), "KeyId")?, true)?;
     app.require_enabled(&key)?;
     app.require_usage(&key, KeyUsage::EncryptDecrypt, operation)?;
     let allowed = key.key_spec.encryption_algorithms();
@@ -1011,11 +1101,11 @@ fn check_crypt(
 
 /// Encrypt: RSAES-OAEP (OAEP hash = MGF1 hash, empty label) or SM2PKE. Plaintext 1–4096 bytes and
 /// at most [`EncryptionAlgorithm::max_plaintext`] (`ValidationException` naming the limit).
-fn encrypt(app: &App, r: CryptRequest) -> OpResult<Value> {
+fn encrypt(app: &App, az: &Authz, r: CryptRequest) -> OpResult<Value> {
     let _ = &r.grant_tokens;
     let plaintext = required(r.plaintext.clone(), "Plaintext")?.0;
     check_len("Plaintext", plaintext.len(), 1, 4096)?;
-    let (key, alg) = check_crypt(app, &r, "Encrypt")?;
+    let (key, alg) = check_crypt(app, az, &r, "Encrypt")?;
     let pkey = app.private_key(&key.key_id)?;
     let max = alg.max_plaintext(pkey.size()).unwrap_or(0);
     if plaintext.len() > max {
@@ -1037,7 +1127,7 @@ fn encrypt(app: &App, r: CryptRequest) -> OpResult<Value> {
 const INCORRECT_KEY_PROBES: usize = 32;
 
 /// Decrypt. Asymmetric ciphertext carries no key id, so `KeyId` is required.
-fn decrypt(app: &App, r: CryptRequest) -> OpResult<Value> {
+fn decrypt(app: &App, az: &Authz, r: CryptRequest) -> OpResult<Value> {
     let ct = required(r.ciphertext_blob.clone(), "CiphertextBlob")?.0;
     check_len("CiphertextBlob", ct.len(), 1, 6144)?;
     if r.key_id.is_none() {
@@ -1046,7 +1136,7 @@ fn decrypt(app: &App, r: CryptRequest) -> OpResult<Value> {
             "Ciphertext of an asymmetric KMS key carries no key id: specify KeyId and EncryptionAlgorithm.",
         ));
     }
-    let (key, alg) = check_crypt(app, &r, "Decrypt")?;
+    let (key, alg) = check_crypt(app, az, &r, "Decrypt")?;
     dry_run(r.dry_run)?;
     let pkey = app.private_key(&key.key_id)?;
     if let Some(pt) = crypto::decrypt(&pkey, alg, &ct)? {
@@ -1120,7 +1210,7 @@ struct DeriveRequest {
 
 /// DeriveSharedSecret: ECDH on a KEY_AGREEMENT key of ECC_NIST_P256/P384/P521 with the peer's DER
 /// SPKI on the same curve; the raw shared secret (x-coordinate, 32/48/66 bytes).
-fn derive_shared_secret(app: &App, r: DeriveRequest) -> OpResult<Value> {
+fn derive_shared_secret(app: &App, az: &Authz, r: DeriveRequest) -> OpResult<Value> {
     let _ = &r.grant_tokens;
     let key_id = required(r.key_id, "KeyId")?;
     let alg = required(r.key_agreement_algorithm, "KeyAgreementAlgorithm")?;
@@ -1133,7 +1223,7 @@ fn derive_shared_secret(app: &App, r: DeriveRequest) -> OpResult<Value> {
     }
     let peer = required(r.public_key, "PublicKey")?.0;
     check_len("PublicKey", peer.len(), 1, 8192)?;
-    let key = app.resolve(&key_id, true)?;
+    let key = az.key(app, &key_id, true)?;
     app.require_enabled(&key)?;
     app.require_usage(&key, KeyUsage::KeyAgreement, "DeriveSharedSecret")?;
     dry_run(r.dry_run)?;
@@ -1170,29 +1260,36 @@ fn check_policy_name(name: Option<&str>) -> OpResult<()> {
     }
 }
 
-fn get_key_policy(app: &App, r: PolicyRequest) -> OpResult<Value> {
+fn get_key_policy(app: &App, az: &Authz, r: PolicyRequest) -> OpResult<Value> {
     check_policy_name(r.policy_name.as_deref())?;
-    let key = app.resolve(&required(r.key_id, "KeyId")?, false)?;
+    let key = az.key(app, &required(r.key_id, "KeyId")?, false)?;
     Ok(json!({ "Policy": key.policy, "PolicyName": "default" }))
 }
 
-/// PutKeyPolicy: PolicyName `default`; the policy is checked ([`check_policy`]) and stored, not enforced.
-fn put_key_policy(app: &App, r: PolicyRequest) -> OpResult<Value> {
-    let _ = r.bypass_policy_lockout_safety_check;
+/// PutKeyPolicy: PolicyName `default`; the policy is validated ([`check_policy`]), the current
+/// policy must allow the caller kms:PutKeyPolicy, and the new one must too (lockout safety check,
+/// unless BypassPolicyLockoutSafetyCheck).
+fn put_key_policy(app: &App, az: &Authz, r: PolicyRequest) -> OpResult<Value> {
     check_policy_name(r.policy_name.as_deref())?;
     let policy = required(r.policy, "Policy")?;
-    check_policy(&policy)?;
-    let key = app.resolve(&required(r.key_id, "KeyId")?, false)?;
+    let parsed = check_policy(&policy)?;
+    let key = az.key(app, &required(r.key_id, "KeyId")?, false)?;
+    check_lockout(
+        &parsed,
+        az.principal,
+        &app.key_arn(&key.key_id),
+        r.bypass_policy_lockout_safety_check,
+    )?;
     app.store
         .set_policy(&key.key_id, &policy)
         .map_err(store_err("set policy"))?;
     Ok(json!({}))
 }
 
-fn list_key_policies(app: &App, r: PolicyRequest) -> OpResult<Value> {
+fn list_key_policies(app: &App, az: &Authz, r: PolicyRequest) -> OpResult<Value> {
     page_limit(r.limit, 100, 1000)?;
     let _ = r.marker;
-    app.resolve(&required(r.key_id, "KeyId")?, false)?;
+    az.key(app, &required(r.key_id, "KeyId")?, false)?;
     Ok(json!({ "PolicyNames": ["default"], "Truncated": false }))
 }
 
@@ -1200,8 +1297,8 @@ fn list_key_policies(app: &App, r: PolicyRequest) -> OpResult<Value> {
 // Key state
 
 /// EnableKey / DisableKey. A key pending deletion is `KMSInvalidStateException`.
-fn set_enabled(app: &App, r: KeyIdRequest, enabled: bool) -> OpResult<Value> {
-    let key = app.resolve(&required(r.key_id, "KeyId")?, false)?;
+fn set_enabled(app: &App, az: &Authz, r: KeyIdRequest, enabled: bool) -> OpResult<Value> {
+    let key = az.key(app, &required(r.key_id, "KeyId")?, false)?;
     app.require_not_pending_deletion(&key)?;
     let state = if enabled {
         KeyState::Enabled
@@ -1223,14 +1320,14 @@ struct ScheduleRequest {
 
 /// ScheduleKeyDeletion: waiting period 7–30 days (default 30). The key is deleted, with its aliases
 /// and tags, at the first request that touches it after that date.
-fn schedule_key_deletion(app: &App, r: ScheduleRequest) -> OpResult<Value> {
+fn schedule_key_deletion(app: &App, az: &Authz, r: ScheduleRequest) -> OpResult<Value> {
     let days = r.pending_window_in_days.unwrap_or(30);
     if !(7..=30).contains(&days) {
         return Err(KmsError::validation(format!(
             "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30"
         )));
     }
-    let key = app.resolve(&required(r.key_id, "KeyId")?, false)?;
+    let key = az.key(app, &required(r.key_id, "KeyId")?, false)?;
     app.require_not_pending_deletion(&key)?;
     let deletion = now() + (days * 86_400) as f64;
     app.store
@@ -1250,8 +1347,8 @@ fn schedule_key_deletion(app: &App, r: ScheduleRequest) -> OpResult<Value> {
 }
 
 /// CancelKeyDeletion: the key comes back Disabled, as in KMS.
-fn cancel_key_deletion(app: &App, r: KeyIdRequest) -> OpResult<Value> {
-    let key = app.resolve(&required(r.key_id, "KeyId")?, false)?;
+fn cancel_key_deletion(app: &App, az: &Authz, r: KeyIdRequest) -> OpResult<Value> {
+    let key = az.key(app, &required(r.key_id, "KeyId")?, false)?;
     if key.state != KeyState::PendingDeletion {
         return Err(KmsError::new(
             Code::KmsInvalidState,
@@ -1277,9 +1374,9 @@ struct TagRequest {
     marker: Option<String>,
 }
 
-fn tag_resource(app: &App, r: TagRequest) -> OpResult<Value> {
+fn tag_resource(app: &App, az: &Authz, r: TagRequest) -> OpResult<Value> {
     let tags = check_tags(required(r.tags, "Tags")?)?;
-    let key = app.resolve(&required(r.key_id, "KeyId")?, false)?;
+    let key = az.key(app, &required(r.key_id, "KeyId")?, false)?;
     app.require_not_pending_deletion(&key)?;
     app.store
         .put_tags(&key.key_id, &tags)
@@ -1287,12 +1384,12 @@ fn tag_resource(app: &App, r: TagRequest) -> OpResult<Value> {
     Ok(json!({}))
 }
 
-fn untag_resource(app: &App, r: TagRequest) -> OpResult<Value> {
+fn untag_resource(app: &App, az: &Authz, r: TagRequest) -> OpResult<Value> {
     let keys = required(r.tag_keys, "TagKeys")?;
     for k in &keys {
         check_len("TagKeys", k.chars().count(), 1, 128)?;
     }
-    let key = app.resolve(&required(r.key_id, "KeyId")?, false)?;
+    let key = az.key(app, &required(r.key_id, "KeyId")?, false)?;
     app.require_not_pending_deletion(&key)?;
     app.store
         .remove_tags(&key.key_id, &keys)
@@ -1300,10 +1397,10 @@ fn untag_resource(app: &App, r: TagRequest) -> OpResult<Value> {
     Ok(json!({}))
 }
 
-fn list_resource_tags(app: &App, r: TagRequest) -> OpResult<Value> {
+fn list_resource_tags(app: &App, az: &Authz, r: TagRequest) -> OpResult<Value> {
     page_limit(r.limit, 50, 50)?;
     let _ = r.marker;
-    let key = app.resolve(&required(r.key_id, "KeyId")?, false)?;
+    let key = az.key(app, &required(r.key_id, "KeyId")?, false)?;
     let tags: Vec<Value> = app
         .store
         .list_tags(&key.key_id)
@@ -1317,6 +1414,7 @@ fn list_resource_tags(app: &App, r: TagRequest) -> OpResult<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::MAX_KEY_POLICY_BYTES;
 
     #[test]
     fn default_policy_is_the_documented_one() {
@@ -1352,7 +1450,14 @@ mod tests {
             check_policy("{\"a\":\"\u{263a}\"}").unwrap_err().code,
             Code::MalformedPolicyDocument
         );
-        check_policy("{\"Version\":\"2012-10-17\"}").unwrap();
+        assert_eq!(
+            check_policy("{\"Version\":\"2012-10-17\"}")
+                .unwrap_err()
+                .code,
+            Code::MalformedPolicyDocument
+        );
+        assert_eq!(check_policy("").unwrap_err().code, Code::Validation);
+        check_policy(&default_policy("111122223333")).unwrap();
     }
 
     #[test]
@@ -1369,10 +1474,96 @@ mod tests {
         App::open(&crate::server::ServerConfig::ephemeral(dir)).unwrap()
     }
 
-    fn principal() -> Principal {
-        Principal {
-            arn: "arn:aws:iam::111122223333:root".into(),
+    fn principal() -> Caller {
+        caller("arn:aws:iam::111122223333:root")
+    }
+
+    fn caller(arn: &str) -> Caller {
+        Caller {
+            access_key_id: "AKIAEXAMPLE".into(),
+            principal: Principal::new(arn),
+            region: "us-east-1".into(),
+            service: "kms".into(),
+            temporary: false,
         }
+    }
+
+    #[test]
+    fn session_refused_keyless_operations_and_keys_its_policy_does_not_grant() {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = app(tmp.path());
+        let signer = caller("arn:aws:sts::111122223333:assumed-role/SignerRole/s1");
+        for op in ["CreateKey", "ListKeys", "ListAliases"] {
+            let e = dispatch(&app, &signer, op, json!({})).unwrap_err();
+            assert_eq!(e.code, Code::AccessDenied, "{op}");
+            assert!(
+                e.message.ends_with(&format!(
+                    "because no identity-based policy allows the kms:{op} action"
+                )),
+                "{}",
+                e.message
+            );
+        }
+        let out = dispatch(
+            &app,
+            &principal(),
+            "CreateKey",
+            json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+        )
+        .unwrap();
+        let id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+        let e = dispatch(&app, &signer, "DescribeKey", json!({"KeyId": id})).unwrap_err();
+        assert_eq!(e.code, Code::AccessDenied);
+        assert_eq!(
+            e.message,
+            format!(
+                "User: arn:aws:sts::111122223333:assumed-role/SignerRole/s1 is not authorized to perform: kms:DescribeKey on resource: {} because no resource-based policy allows the kms:DescribeKey action",
+                app.key_arn(&id)
+            )
+        );
+    }
+
+    #[test]
+    fn put_key_policy_refused_because_it_would_lock_the_caller_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = app(tmp.path());
+        let p = principal();
+        let out = dispatch(
+            &app,
+            &p,
+            "CreateKey",
+            json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+        )
+        .unwrap();
+        let id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+        let only_signer = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/SignerRole"},"Action":"kms:Sign","Resource":"*"}]}"#;
+        let e = dispatch(
+            &app,
+            &p,
+            "PutKeyPolicy",
+            json!({"KeyId": id, "Policy": only_signer}),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, Code::MalformedPolicyDocument);
+        assert_eq!(e.message, policy::LOCKOUT_MESSAGE);
+        let e = dispatch(
+            &app,
+            &p,
+            "CreateKey",
+            json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY", "Policy": only_signer}),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, Code::MalformedPolicyDocument);
+        dispatch(
+            &app,
+            &p,
+            "PutKeyPolicy",
+            json!({"KeyId": id, "Policy": only_signer, "BypassPolicyLockoutSafetyCheck": true}),
+        )
+        .unwrap();
+        // Now even the administrator is locked out, as in KMS.
+        let e = dispatch(&app, &p, "GetKeyPolicy", json!({"KeyId": id})).unwrap_err();
+        assert_eq!(e.code, Code::AccessDenied);
     }
 
     #[test]

@@ -64,15 +64,22 @@ impl Local {
     }
 }
 
-/// Static test credentials: no credential chain, never the EC2 metadata service.
+/// The administrator's access key id and secret the test servers are started with
+/// (`ServerConfig::admin_credentials`, `serve --admin-access-key-id testing
+/// --admin-secret-access-key testing`).
+pub const ADMIN: (&str, &str) = ("testing", "testing");
+
+/// Static test credentials (the server's administrator): no credential chain, never the EC2
+/// metadata service.
 pub fn test_credentials() -> Credentials {
-    Credentials::new(
-        "testing",
-        "testing",
-        Some("testing".into()),
-        None,
-        "serve-tests",
-    )
+    Credentials::new(ADMIN.0, ADMIN.1, None, None, "serve-tests")
+}
+
+/// A server config on 127.0.0.1:0 whose administrator signs with [`ADMIN`].
+pub fn test_config(state_dir: &Path) -> ServerConfig {
+    let mut c = ServerConfig::ephemeral(state_dir);
+    c.admin_credentials = Some((ADMIN.0.into(), ADMIN.1.into()));
+    c
 }
 
 /// A client for an endpoint.
@@ -90,7 +97,7 @@ pub async fn client_for(endpoint: &str) -> Kms {
 /// Starts a local KMS in this process on 127.0.0.1:0 with a fresh state dir.
 pub async fn local() -> Local {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = server::start(ServerConfig::ephemeral(dir.path().join("state")))
+    let server = server::start(test_config(&dir.path().join("state")))
         .await
         .expect("start server");
     let kms = client_for(&server.endpoint_url()).await;
@@ -127,15 +134,79 @@ pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     )
 }
 
-/// Sends one raw HTTP/1.1 POST (for bodies the SDK would never send). Returns status and body.
+/// SigV4 headers (`authorization`, `x-amz-date`, ...) for a `POST /` with these headers and body,
+/// signed by the AWS SDK's own signer for `service` in us-east-1 at `time`.
+/// `creds`: (access key id, secret, session token).
+pub fn sigv4_headers(
+    creds: (&str, &str, Option<&str>),
+    service: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    time: std::time::SystemTime,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+    let identity =
+        Credentials::new(creds.0, creds.1, creds.2.map(str::to_string), None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(server::DEFAULT_REGION)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .expect("signing params")
+        .into();
+    let req = SignableRequest::new(
+        "POST",
+        "/",
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .expect("signable request");
+    let (instructions, _) = sign(req, &params).expect("sign").into_parts();
+    instructions
+        .headers()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Sends one raw HTTP/1.1 POST (for bodies the SDK would never send), signed as the
+/// administrator ([`ADMIN`]). Returns status and body.
 pub fn raw_post(addr: SocketAddr, target: Option<&str>, body: &[u8]) -> (u16, String) {
+    let host = addr.to_string();
+    let mut headers = vec![
+        ("host", host.as_str()),
+        ("content-type", "application/x-amz-json-1.1"),
+    ];
+    if let Some(t) = target {
+        headers.push(("x-amz-target", t));
+    }
+    let signed = sigv4_headers(
+        (ADMIN.0, ADMIN.1, None),
+        "kms",
+        &headers,
+        body,
+        std::time::SystemTime::now(),
+    );
+    let mut all: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    all.extend(signed);
+    raw_request(addr, &all, body)
+}
+
+/// Sends `POST /` with exactly these headers (plus Content-Length and Connection: close) and
+/// body. Returns status and body.
+pub fn raw_request(addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     let mut req = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
-    if let Some(t) = target {
-        req.push_str(&format!("X-Amz-Target: {t}\r\n"));
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).expect("write");
