@@ -200,6 +200,9 @@ pub struct SignArgs {
     /// Batch: client-side limit on Sign requests per second (KMS's shared default quota is 1,000/s).
     #[arg(long, default_value_t = kms_openssl::pipeline::DEFAULT_MAX_RPS)]
     pub max_rps: f64,
+    /// Batch: attempts per file for throttling and transient errors (jittered exponential backoff).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
     /// Batch: no progress bar.
     #[arg(long, short)]
     pub quiet: bool,

@@ -199,7 +199,10 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
         message_type: choice,
         jobs: a.jobs,
         max_rps: a.max_rps,
-        retry: RetryPolicy::default(),
+        retry: RetryPolicy {
+            max_attempts: a.max_attempts,
+            ..RetryPolicy::default()
+        },
         write_sidecar: !a.no_sidecar,
     };
     let started = std::time::Instant::now();
