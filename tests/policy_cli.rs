@@ -1,181 +1,96 @@
-//! `kms-openssl policy ...` and `whoami` end to end against a small in-test endpoint wired the way
-//! `serve` is to be (docs/policy-integration.md): SigV4 on every request (`sigv4::verify`), STS
-//! AssumeRole / GetCallerIdentity on the same port (`sts::handle`), key-policy enforcement per
-//! operation (`policy::authorize`), PutKeyPolicy validation and lockout check (`policy::validate`,
-//! `policy::check_lockout`). The CLI runs as a child process with the AWS SDK's own signer,
-//! AssumeRoleProvider and STS XML parser.
+//! `kms-openssl policy ...` and `whoami` end to end against `kms-openssl serve`
+//! (`server::start`, in process), wired as docs/policy-integration.md describes: SigV4 on every
+//! request, STS AssumeRole / GetCallerIdentity on the same port, key-policy enforcement per
+//! operation, PutKeyPolicy validation and lockout check. The CLI runs as a child process with the
+//! AWS SDK's own signer, AssumeRoleProvider and STS XML parser.
 
 use std::net::SocketAddr;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
-use kms_openssl::policy::{self, Principal, RequestContext};
-use kms_openssl::sigv4::{self, Credential, Expect};
-use kms_openssl::sts::{self, MemorySessionStore, SessionStore};
+use kms_openssl::policy::{self, Principal};
+use kms_openssl::server::{self, RunningServer, ServerConfig};
+use kms_openssl::sigv4::Caller;
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "111122223333";
 const ROOT_AKID: &str = "AKIAROOTEXAMPLE00001";
 const ROOT_SECRET: &str = "rootsecretrootsecretrootsecretrootsecret";
-const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
-const KEY_ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const SIGNER: &str = "arn:aws:iam::111122223333:role/SignerRole";
 const VERIFIER: &str = "arn:aws:iam::444455556666:role/OfflineVerifierRole";
 
 /// KMS's default key policy text as GetKeyPolicy returns it, plus a foreign statement.
 const INITIAL_POLICY: &str = "{\n  \"Version\" : \"2012-10-17\",\n  \"Id\" : \"key-default-1\",\n  \"Statement\" : [ {\n    \"Sid\" : \"Enable IAM User Permissions\",\n    \"Effect\" : \"Allow\",\n    \"Principal\" : {\n      \"AWS\" : \"arn:aws:iam::111122223333:root\"\n    },\n    \"Action\" : \"kms:*\",\n    \"Resource\" : \"*\"\n  }, {\n    \"Sid\" : \"Auditors\",\n    \"Effect\" : \"Allow\",\n    \"Principal\" : {\n      \"AWS\" : \"arn:aws:iam::111122223333:role/Auditor\"\n    },\n    \"Action\" : [ \"kms:DescribeKey\", \"kms:GetKeyPolicy\" ],\n    \"Resource\" : \"*\"\n  } ]\n}";
 
+/// A `serve` in this process (administrator `ROOT_AKID` / `ROOT_SECRET`) with one RSA_4096
+/// SIGN_VERIFY key whose policy is the given text.
 struct Endpoint {
-    sessions: MemorySessionStore,
-    policy: Mutex<String>,
+    addr: SocketAddr,
+    key_id: String,
+    key_arn: String,
+    server: RunningServer,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
 }
 
-fn kms_error(code: &str, message: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
-        json!({ "__type": code, "message": message }).to_string(),
+impl Endpoint {
+    /// The key's stored policy, read from the store (the administrator may be locked out).
+    fn policy(&self) -> String {
+        self.server
+            .app()
+            .store
+            .get_key(&self.key_id)
+            .unwrap()
+            .unwrap()
+            .policy
+    }
+}
+
+fn admin() -> Caller {
+    Caller {
+        access_key_id: ROOT_AKID.into(),
+        principal: Principal::root(ACCOUNT),
+        region: "us-east-1".into(),
+        service: "kms".into(),
+        temporary: false,
+    }
+}
+
+fn start(initial_policy: &str) -> Endpoint {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = ServerConfig::ephemeral(dir.path().join("state"));
+    config.admin_credentials = Some((ROOT_AKID.into(), ROOT_SECRET.into()));
+    let server = rt.block_on(server::start(config)).unwrap();
+    let app = server.app();
+    let out = server::ops::dispatch(
+        app,
+        &admin(),
+        "CreateKey",
+        json!({"KeySpec": "RSA_4096", "KeyUsage": "SIGN_VERIFY"}),
     )
-        .into_response()
-}
-
-async fn handle(
-    State(ep): State<Arc<Endpoint>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let service = if target.is_some() { "kms" } else { "sts" };
-    let req = sigv4::Request::from_http(&method, &uri, &headers, &body);
-    let expect = Expect {
-        service,
-        region: Some("us-east-1"),
-        now: SystemTime::now(),
-    };
-    let caller = sigv4::verify(&req, &expect, |akid| {
-        if akid == ROOT_AKID {
-            Some(Credential {
-                secret_access_key: ROOT_SECRET.into(),
-                session_token: None,
-                expires_at: None,
-                principal_arn: format!("arn:aws:iam::{ACCOUNT}:root"),
-            })
-        } else {
-            ep.sessions.session(akid).map(|s| s.credential())
-        }
-    });
-    let caller = match caller {
-        Ok(c) => c,
-        Err(e) if service == "sts" => {
-            let err = sts::StsError {
-                code: e.code("sts"),
-                message: e.message().to_string(),
-                status: e.status("sts"),
-            };
-            return (
-                StatusCode::from_u16(err.status).unwrap_or(StatusCode::FORBIDDEN),
-                [(header::CONTENT_TYPE, sts::CONTENT_TYPE)],
-                sts::error_xml(&err, "req-1"),
-            )
-                .into_response();
-        }
-        Err(e) => return kms_error(e.code("kms"), e.message()),
-    };
-    if service == "sts" {
-        let form = if method == Method::GET {
-            uri.query().unwrap_or("").as_bytes().to_vec()
-        } else {
-            body.to_vec()
-        };
-        let r = sts::handle(&form, &caller, &ep.sessions, SystemTime::now());
-        return (
-            StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
-            [(header::CONTENT_TYPE, sts::CONTENT_TYPE)],
-            r.body,
-        )
-            .into_response();
+    .unwrap();
+    let key_id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    // Some initial policies would lock the administrator out: set them as KMS would with
+    // BypassPolicyLockoutSafetyCheck.
+    server::ops::dispatch(
+        app,
+        &admin(),
+        "PutKeyPolicy",
+        json!({"KeyId": key_id, "Policy": initial_policy, "BypassPolicyLockoutSafetyCheck": true}),
+    )
+    .unwrap();
+    Endpoint {
+        addr: server.addr,
+        key_arn: app.key_arn(&key_id),
+        key_id,
+        server,
+        _rt: rt,
+        _dir: dir,
     }
-    let op = target
-        .unwrap_or_default()
-        .trim_start_matches("TrentService.")
-        .to_string();
-    let input: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let current = ep.policy.lock().unwrap().clone();
-    let parsed = match policy::validate(&current) {
-        Ok(p) => p,
-        Err(e) => return kms_error("KMSInternalException", &e.to_string()),
-    };
-    let ctx = RequestContext::new(caller.principal.clone(), &format!("kms:{op}"), KEY_ARN);
-    if let Err(e) = policy::authorize(&parsed, &ctx) {
-        return kms_error(e.code(), &e.message());
-    }
-    let ok = |v: Value| {
-        (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
-            v.to_string(),
-        )
-            .into_response()
-    };
-    match op.as_str() {
-        "DescribeKey" => ok(json!({ "KeyMetadata": {
-            "KeyId": KEY_ID, "Arn": KEY_ARN, "AWSAccountId": ACCOUNT, "Enabled": true,
-            "KeyState": "Enabled", "KeySpec": "RSA_4096", "KeyUsage": "SIGN_VERIFY",
-            "SigningAlgorithms": ["RSASSA_PKCS1_V1_5_SHA_512"], "Description": ""
-        }})),
-        "GetKeyPolicy" => ok(json!({ "Policy": current, "PolicyName": "default" })),
-        "PutKeyPolicy" => {
-            let text = input["Policy"].as_str().unwrap_or_default().to_string();
-            let bypass = input["BypassPolicyLockoutSafetyCheck"]
-                .as_bool()
-                .unwrap_or(false);
-            let new = match policy::validate(&text) {
-                Ok(p) => p,
-                Err(e) => return kms_error(e.code(), &e.message()),
-            };
-            if let Err(e) = policy::check_lockout(&new, &caller.principal, KEY_ARN, bypass, false) {
-                return kms_error(e.code(), &e.message());
-            }
-            *ep.policy.lock().unwrap() = text;
-            ok(json!({}))
-        }
-        other => kms_error(
-            "UnsupportedOperationException",
-            &format!("{other} is not in this test endpoint"),
-        ),
-    }
-}
-
-fn start(initial_policy: &str) -> (SocketAddr, Arc<Endpoint>) {
-    let ep = Arc::new(Endpoint {
-        sessions: MemorySessionStore::new(),
-        policy: Mutex::new(initial_policy.to_string()),
-    });
-    let (tx, rx) = std::sync::mpsc::channel();
-    let ep2 = ep.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = axum::Router::new().fallback(handle).with_state(ep2);
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (rx.recv().unwrap(), ep)
 }
 
 fn cli(addr: SocketAddr, secret: &str, args: &[&str]) -> Output {
@@ -206,12 +121,12 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn apply_args() -> Vec<&'static str> {
+fn apply_args(key_id: &str) -> Vec<&str> {
     vec![
         "policy",
         "apply",
         "--key-id",
-        KEY_ID,
+        key_id,
         "--signer-role",
         SIGNER,
         "--verifier-role",
@@ -221,7 +136,8 @@ fn apply_args() -> Vec<&'static str> {
 
 #[test]
 fn whoami_as_root_prints_account_arn_and_user_id() {
-    let (addr, _) = start(INITIAL_POLICY);
+    let ep = start(INITIAL_POLICY);
+    let addr = ep.addr;
     let o = cli(addr, ROOT_SECRET, &["whoami"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(
@@ -232,7 +148,8 @@ fn whoami_as_root_prints_account_arn_and_user_id() {
 
 #[test]
 fn whoami_with_role_arn_shows_the_assumed_role_session() {
-    let (addr, _) = start(INITIAL_POLICY);
+    let ep = start(INITIAL_POLICY);
+    let addr = ep.addr;
     let o = cli(
         addr,
         ROOT_SECRET,
@@ -261,7 +178,8 @@ fn whoami_with_role_arn_shows_the_assumed_role_session() {
 
 #[test]
 fn whoami_refused_because_secret_wrong() {
-    let (addr, _) = start(INITIAL_POLICY);
+    let ep = start(INITIAL_POLICY);
+    let addr = ep.addr;
     let o = cli(addr, "wrong-secret", &["whoami"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -273,7 +191,8 @@ fn whoami_refused_because_secret_wrong() {
 
 #[test]
 fn assume_role_refused_because_role_arn_is_not_a_role() {
-    let (addr, _) = start(INITIAL_POLICY);
+    let ep = start(INITIAL_POLICY);
+    let addr = ep.addr;
     let o = cli(
         addr,
         ROOT_SECRET,
@@ -289,39 +208,45 @@ fn assume_role_refused_because_role_arn_is_not_a_role() {
 
 #[test]
 fn policy_apply_adds_statements_keeps_others_and_second_run_changes_nothing() {
-    let (addr, ep) = start(INITIAL_POLICY);
-    let o = cli(addr, ROOT_SECRET, &apply_args());
+    let ep = start(INITIAL_POLICY);
+    let addr = ep.addr;
+    let o = cli(addr, ROOT_SECRET, &apply_args(&ep.key_id));
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(
         text(&o.stdout).contains("key policy updated: added \"Allow use of the key pair for digital signing\", \"Allow plaintext download of the public portion of the key pair\""),
         "{}",
         text(&o.stdout)
     );
-    let after = ep.policy.lock().unwrap().clone();
+    let after = ep.policy();
     // The foreign statements keep their bytes.
     assert!(after.contains("{\n    \"Sid\" : \"Auditors\",\n    \"Effect\" : \"Allow\",\n    \"Principal\" : {\n      \"AWS\" : \"arn:aws:iam::111122223333:role/Auditor\"\n    },\n    \"Action\" : [ \"kms:DescribeKey\", \"kms:GetKeyPolicy\" ],\n    \"Resource\" : \"*\"\n  }"));
     let p = policy::validate(&after).unwrap();
     assert_eq!(p.statements.len(), 4);
     assert!(policy::check(&p).is_empty(), "{:?}", policy::check(&p));
 
-    let o = cli(addr, ROOT_SECRET, &apply_args());
+    let o = cli(addr, ROOT_SECRET, &apply_args(&ep.key_id));
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(
         text(&o.stdout).contains("nothing changed"),
         "{}",
         text(&o.stdout)
     );
-    assert_eq!(*ep.policy.lock().unwrap(), after);
+    assert_eq!(ep.policy(), after);
 
     // show prints the stored text.
-    let o = cli(addr, ROOT_SECRET, &["policy", "show", "--key-id", KEY_ID]);
+    let o = cli(
+        addr,
+        ROOT_SECRET,
+        &["policy", "show", "--key-id", &ep.key_id],
+    );
     assert_eq!(text(&o.stdout).trim_end(), after.trim_end());
 }
 
 #[test]
 fn policy_apply_dry_run_prints_the_new_policy_and_changes_nothing() {
-    let (addr, ep) = start(INITIAL_POLICY);
-    let mut args = apply_args();
+    let ep = start(INITIAL_POLICY);
+    let addr = ep.addr;
+    let mut args = apply_args(&ep.key_id);
     args.extend([
         "--dry-run",
         "--signing-algorithm",
@@ -333,13 +258,18 @@ fn policy_apply_dry_run_prints_the_new_policy_and_changes_nothing() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let printed = policy::validate(&text(&o.stdout)).unwrap();
     assert_eq!(printed.statements.len(), 4);
-    assert_eq!(*ep.policy.lock().unwrap(), INITIAL_POLICY);
+    assert_eq!(ep.policy(), INITIAL_POLICY);
 }
 
 #[test]
 fn signer_session_is_denied_get_key_policy_with_aws_message() {
-    let (addr, _) = start(INITIAL_POLICY);
-    assert!(cli(addr, ROOT_SECRET, &apply_args()).status.success());
+    let ep = start(INITIAL_POLICY);
+    let addr = ep.addr;
+    assert!(
+        cli(addr, ROOT_SECRET, &apply_args(&ep.key_id))
+            .status
+            .success()
+    );
     let o = cli(
         addr,
         ROOT_SECRET,
@@ -347,7 +277,7 @@ fn signer_session_is_denied_get_key_policy_with_aws_message() {
             "policy",
             "show",
             "--key-id",
-            KEY_ID,
+            &ep.key_id,
             "--role-arn",
             SIGNER,
             "--role-session-name",
@@ -356,15 +286,16 @@ fn signer_session_is_denied_get_key_policy_with_aws_message() {
     );
     assert_eq!(o.status.code(), Some(2));
     let e = text(&o.stderr);
-    assert!(e.contains(&format!("AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/SignerRole/s1 is not authorized to perform: kms:GetKeyPolicy on resource: {KEY_ARN} because no resource-based policy allows the kms:GetKeyPolicy action")), "{e}");
+    assert!(e.contains(&format!("AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/SignerRole/s1 is not authorized to perform: kms:GetKeyPolicy on resource: {} because no resource-based policy allows the kms:GetKeyPolicy action", ep.key_arn)), "{e}");
 }
 
 #[test]
 fn policy_apply_refused_before_put_because_caller_would_be_locked_out() {
     // The admin role's only grant sits under our signer Sid, which apply replaces.
     let initial = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Allow use of the key pair for digital signing","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/Admin"},"Action":"kms:*","Resource":"*"}]}"#;
-    let (addr, ep) = start(initial);
-    let mut args = apply_args();
+    let ep = start(initial);
+    let addr = ep.addr;
+    let mut args = apply_args(&ep.key_id);
     args.extend(["--role-arn", "arn:aws:iam::111122223333:role/Admin"]);
     let o = cli(addr, ROOT_SECRET, &args);
     assert_eq!(o.status.code(), Some(2));
@@ -374,7 +305,7 @@ fn policy_apply_refused_before_put_because_caller_would_be_locked_out() {
         "{e}"
     );
     assert!(e.contains("assumed-role/Admin/"), "{e}");
-    assert_eq!(*ep.policy.lock().unwrap(), initial);
+    assert_eq!(ep.policy(), initial);
 }
 
 #[test]
@@ -384,8 +315,9 @@ fn policy_apply_refusal_by_kms_lockout_check_is_explained() {
     let initial = r#"{"Version":"2012-10-17","Statement":[
         {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
         {"Sid":"Allow use of the key pair for digital signing","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/Admin"},"Action":"kms:*","Resource":"*"}]}"#;
-    let (addr, ep) = start(initial);
-    let mut args = apply_args();
+    let ep = start(initial);
+    let addr = ep.addr;
+    let mut args = apply_args(&ep.key_id);
     args.extend(["--role-arn", "arn:aws:iam::111122223333:role/Admin"]);
     let o = cli(addr, ROOT_SECRET, &args);
     assert_eq!(o.status.code(), Some(2));
@@ -394,14 +326,23 @@ fn policy_apply_refusal_by_kms_lockout_check_is_explained() {
         e.contains("not applied: KMS refused the new key policy: MalformedPolicyDocumentException: The new key policy will not allow you to update the key policy in the future."),
         "{e}"
     );
-    assert_eq!(*ep.policy.lock().unwrap(), initial);
+    assert_eq!(ep.policy(), initial);
 }
 
 #[test]
 fn policy_check_on_key_flags_nothing_after_apply() {
-    let (addr, _) = start(INITIAL_POLICY);
-    assert!(cli(addr, ROOT_SECRET, &apply_args()).status.success());
-    let o = cli(addr, ROOT_SECRET, &["policy", "check", "--key-id", KEY_ID]);
+    let ep = start(INITIAL_POLICY);
+    let addr = ep.addr;
+    assert!(
+        cli(addr, ROOT_SECRET, &apply_args(&ep.key_id))
+            .status
+            .success()
+    );
+    let o = cli(
+        addr,
+        ROOT_SECRET,
+        &["policy", "check", "--key-id", &ep.key_id],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
     assert!(o.stdout.is_empty());
 }
@@ -445,7 +386,8 @@ fn policy_check_file_exits_1_with_one_line_per_finding() {
 fn one_character_session_name_refused_as_sts_does() {
     // STS (and botocore's client-side check): RoleSessionName is 2-64 characters; the
     // reference's `--role-session-name S` is a placeholder.
-    let (addr, _) = start(INITIAL_POLICY);
+    let ep = start(INITIAL_POLICY);
+    let addr = ep.addr;
     let o = cli(
         addr,
         ROOT_SECRET,
@@ -462,10 +404,14 @@ fn principal_helpers_read_session_arns() {
     assert_eq!(p.account(), Some(ACCOUNT));
 }
 
-/// The AWS CLI from the project's `.venv` (interop-tests/setup-peers.sh), if present.
-fn aws_cli() -> Option<std::path::PathBuf> {
+/// The AWS CLI v1 from the project's `.venv`; fails the test with how to install it when missing.
+fn aws_cli() -> std::path::PathBuf {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/aws");
-    p.exists().then_some(p)
+    assert!(
+        p.is_file(),
+        "the AWS CLI v1 is required for this test: run interop-tests/setup-peers.sh (creates .venv with awscli)"
+    );
+    p
 }
 
 fn aws(
@@ -505,12 +451,14 @@ fn aws(
 /// get-caller-identity shows assumed-role/SignerRole, and the signer may not read the key policy.
 #[test]
 fn aws_cli_assume_role_then_get_caller_identity_shows_signer_role() {
-    let Some(bin) = aws_cli() else {
-        eprintln!("note: .venv/bin/aws not found (interop-tests/setup-peers.sh); skipped");
-        return;
-    };
-    let (addr, _) = start(INITIAL_POLICY);
-    assert!(cli(addr, ROOT_SECRET, &apply_args()).status.success());
+    let bin = aws_cli();
+    let ep = start(INITIAL_POLICY);
+    let addr = ep.addr;
+    assert!(
+        cli(addr, ROOT_SECRET, &apply_args(&ep.key_id))
+            .status
+            .success()
+    );
     let o = aws(
         &bin,
         addr,
@@ -561,7 +509,7 @@ fn aws_cli_assume_role_then_get_caller_identity_shows_signer_role() {
             "kms",
             "get-key-policy",
             "--key-id",
-            KEY_ID,
+            &ep.key_id,
             "--policy-name",
             "default",
         ],
@@ -594,7 +542,8 @@ fn aws_cli_assume_role_then_get_caller_identity_shows_signer_role() {
 /// `--endpoint-url`.
 #[test]
 fn role_arn_uses_aws_endpoint_url_sts() {
-    let (addr, _) = start(INITIAL_POLICY);
+    let ep = start(INITIAL_POLICY);
+    let addr = ep.addr;
     let url = format!("http://{addr}");
     let o = Command::new(env!("CARGO_BIN_EXE_kms-openssl"))
         .args([
