@@ -1,115 +1,12 @@
 //! Pipelines against the local KMS (issue #7): `interop-check --all-key-specs`, batch signing under
 //! `serve --quota`, and batch signing through an endpoint that throttles or fails on purpose.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kms-openssl");
-
-/// A `kms-openssl serve` process, stopped on drop, and the environment a client needs for it.
-struct Serve {
-    child: Child,
-    env: Vec<(String, String)>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `serve` on 127.0.0.1:0 and reads the endpoint (stdout) and any `export` lines (stderr).
-fn serve(extra: &[&str]) -> Serve {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let (tx, rx) = mpsc::channel::<(bool, String)>();
-    let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let t1 = tx.clone();
-    std::thread::spawn(move || {
-        BufReader::new(out)
-            .lines()
-            .map_while(Result::ok)
-            .for_each(|l| drop(t1.send((true, l))))
-    });
-    std::thread::spawn(move || {
-        BufReader::new(err)
-            .lines()
-            .map_while(Result::ok)
-            .for_each(|l| drop(tx.send((false, l))))
-    });
-    let mut env = vec![
-        ("AWS_REGION".to_string(), "us-east-1".to_string()),
-        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-    ];
-    let mut endpoint = None;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    // The endpoint comes on stdout; credentials, when serve prints them, as `export K=V ...` on stderr.
-    while std::time::Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(300)) {
-            Ok((true, l)) => {
-                if let Some(url) = l.split("listening on ").nth(1) {
-                    endpoint = Some(url.trim().to_string());
-                }
-            }
-            Ok((false, l)) => {
-                for kv in l
-                    .trim()
-                    .strip_prefix("export ")
-                    .unwrap_or_default()
-                    .split_whitespace()
-                {
-                    if let Some((k, v)) = kv.split_once('=') {
-                        env.retain(|(ek, _)| ek != k);
-                        env.push((
-                            k.to_string(),
-                            v.trim_matches('\'').trim_matches('"').to_string(),
-                        ));
-                    }
-                }
-            }
-            Err(_) if endpoint.is_some() => break,
-            Err(_) => {}
-        }
-    }
-    let endpoint = endpoint.expect("serve printed its endpoint");
-    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL_KMS");
-    env.push(("AWS_ENDPOINT_URL_KMS".into(), endpoint));
-    Serve {
-        child,
-        env,
-        _dir: dir,
-    }
-}
-
-fn run(s: &Serve, args: &[&str], cwd: &Path) -> (i32, String, String) {
-    let o = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(s.env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use common::spawn::{run, serve};
 
 fn python() -> PathBuf {
     let ok = Command::new("python3")

@@ -2,6 +2,8 @@
 //! state dir, an aws-sdk-kms client for it, error-code extraction, and the external tools.
 #![allow(dead_code)]
 
+pub mod spawn;
+
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
