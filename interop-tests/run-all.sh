@@ -20,5 +20,18 @@ cargo clippy --quiet --all-targets -- -D warnings
 echo "== cargo test (system OpenSSL: $(openssl version))"
 cargo test --no-fail-fast
 
+echo "== the issue-2 client suite again, against kms-openssl serve instead of moto"
+serve_dir=$(mktemp -d)
+"$root/target/debug/kms-openssl" serve --listen 127.0.0.1:0 --state-dir "$serve_dir/state" \
+  --admin-access-key-id testing --admin-secret-access-key testing >"$serve_dir/out" 2>"$serve_dir/err" &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null || true; interop-tests/local-kms.sh stop >/dev/null 2>&1 || true' EXIT
+for _ in $(seq 1 100); do grep -q 'listening on' "$serve_dir/out" 2>/dev/null && break; sleep 0.1; done
+endpoint=$(sed -n 's/.*listening on //p' "$serve_dir/out" | head -1)
+[ -n "$endpoint" ] || { cat "$serve_dir/err" >&2; echo "run-all: serve did not start" >&2; exit 1; }
+KMS_OPENSSL_TEST_ENDPOINT=$endpoint cargo test --no-fail-fast \
+  --test reference_workflow --test der_to_pem --test awscli_pipeline --test parity_table --test cli_bad_input
+kill $serve_pid 2>/dev/null || true
+
 echo "== cargo test --features vendored (OpenSSL built from source)"
 CARGO_TARGET_DIR="$root/target/vendored" cargo test --no-fail-fast --features vendored --lib --tests
