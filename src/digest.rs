@@ -8,22 +8,13 @@ use openssl::hash::Hasher;
 
 use crate::error::{Error, Result};
 use crate::spec::Hash;
-use crate::verify::CHUNK;
 
 /// Hashes everything `reader` yields. Output: `hash.output_len()` bytes.
 pub fn hash_reader(hash: Hash, reader: &mut dyn Read, origin: &Path) -> Result<Vec<u8>> {
     let mut h = Hasher::new(hash.message_digest()).map_err(Error::openssl("EVP_DigestInit_ex"))?;
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(origin, e)),
-        };
-        h.update(&buf[..n])
-            .map_err(Error::openssl("EVP_DigestUpdate"))?;
-    }
+    crate::io::for_each_chunk(reader, origin, |chunk| {
+        h.update(chunk).map_err(Error::openssl("EVP_DigestUpdate"))
+    })?;
     finish(h, hash)
 }
 
@@ -85,17 +76,9 @@ pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> 
     h.update(&tr).map_err(Error::openssl("EVP_DigestUpdate"))?;
     h.update(&[0x00, 0x00])
         .map_err(Error::openssl("EVP_DigestUpdate"))?;
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(origin, e)),
-        };
-        h.update(&buf[..n])
-            .map_err(Error::openssl("EVP_DigestUpdate"))?;
-    }
+    crate::io::for_each_chunk(reader, origin, |chunk| {
+        h.update(chunk).map_err(Error::openssl("EVP_DigestUpdate"))
+    })?;
     finish(h, Hash::Shake256)
 }
 
@@ -217,7 +200,9 @@ mod tests {
 
     #[test]
     fn streaming_equals_one_shot_across_chunk_boundaries() {
-        let data: Vec<u8> = (0..(CHUNK * 2 + 7)).map(|i| i as u8).collect();
+        let data: Vec<u8> = (0..(crate::verify::CHUNK * 2 + 7))
+            .map(|i| i as u8)
+            .collect();
         let a = hash_reader(Hash::Sha384, &mut &data[..], Path::new("t")).unwrap();
         assert_eq!(a, hash_bytes(Hash::Sha384, &data).unwrap());
     }

@@ -298,17 +298,10 @@ fn verify_streaming(
             .map_err(Error::openssl("EVP_DigestVerifyInit"))?;
         apply_options(pctx, alg, salt, opts, false)?;
     }
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(origin, e)),
-        };
-        ctx.digest_verify_update(&buf[..n])
-            .map_err(Error::openssl("EVP_DigestVerifyUpdate"))?;
-    }
+    crate::io::for_each_chunk(reader, origin, |chunk| {
+        ctx.digest_verify_update(chunk)
+            .map_err(Error::openssl("EVP_DigestVerifyUpdate"))
+    })?;
     let rc = ossl::digest_verify_final_raw(&mut ctx, sig);
     let mut outcome = Outcome::from_rc(rc);
     if outcome.verdict != Verdict::Verified

@@ -32,28 +32,6 @@ const CRYPTO_OPS: [&str; 6] = [
     "DeriveSharedSecret",
 ];
 
-/// Operations with a quota of their own (names as `'static` for [`Group::Operation`]).
-const OTHER_OPS: [&str; 18] = [
-    "CreateKey",
-    "DescribeKey",
-    "ListKeys",
-    "CreateAlias",
-    "UpdateAlias",
-    "DeleteAlias",
-    "ListAliases",
-    "GetPublicKey",
-    "GetKeyPolicy",
-    "PutKeyPolicy",
-    "ListKeyPolicies",
-    "EnableKey",
-    "DisableKey",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-    "TagResource",
-    "UntagResource",
-    "ListResourceTags",
-];
-
 /// The group a request counts against. `key_spec` is the spec of the key it names, for the
 /// cryptographic operations; `None` when the key is unknown (the request will fail anyway).
 pub fn group(op: &str, key_spec: Option<KeySpec>) -> Option<Group> {
@@ -64,7 +42,8 @@ pub fn group(op: &str, key_spec: Option<KeySpec>) -> Option<Group> {
             KeyFamily::Ec { .. } | KeyFamily::Ed25519 | KeyFamily::Sm2 => Group::CryptoEccSm2,
         });
     }
-    OTHER_OPS
+    // Every other operation the endpoint serves has a quota of its own.
+    super::ops::OPERATIONS
         .iter()
         .copied()
         .find(|o| *o == op)
