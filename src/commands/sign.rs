@@ -4,7 +4,7 @@ use base64::Engine;
 use kms_openssl::io::{Input, Mode, write_atomic};
 use kms_openssl::sidecar::{self, Sidecar};
 use kms_openssl::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
-use kms_openssl::spec::SigningAlgorithm;
+use kms_openssl::spec::{Scheme, SigningAlgorithm};
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, EXIT_OK, connect, err_line, out, out_json};
@@ -50,12 +50,34 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     }
 
     let kms = connect(&a.aws).await?;
-    let key = SigningKey::fetch(&kms, &a.key_id).await?;
-    let alg = match named_alg {
-        Some(alg) => alg,
-        None => SigningAlgorithm::parse_for_key(&a.signing_algorithm, Some(key.info.key_spec))?,
+    let key = match SigningKey::fetch(&kms, &a.key_id).await {
+        Ok(k) => Some(k),
+        // A least-privilege signer (the reference's SignerRole) may Sign but not GetPublicKey: sign
+        // anyway when nothing needs the public key up front, without the local checks.
+        Err(e)
+            if e.kms_code() == Some("AccessDeniedException")
+                && named_alg.is_some_and(|alg| {
+                    !matches!(alg.params().scheme, Scheme::Sm2 | Scheme::MlDsa)
+                }) =>
+        {
+            err_line(&format!(
+                "warning: {e}; signing without it: the key and algorithm are checked by KMS only, the signature is not verified locally and no sidecar is written"
+            ));
+            None
+        }
+        Err(e) => return Err(e),
     };
-    key.check_algorithm(alg)?;
+    let alg = match (named_alg, &key) {
+        (Some(alg), _) => alg,
+        (None, Some(key)) => {
+            SigningAlgorithm::parse_for_key(&a.signing_algorithm, Some(key.info.key_spec))?
+        }
+        (None, None) => return Err(Error::Usage("no signing algorithm".into())),
+    };
+    if let Some(key) = &key {
+        key.check_algorithm(alg)?;
+    }
+    let spki: &[u8] = key.as_ref().map(|k| &k.info.spki_der[..]).unwrap_or(&[]);
     let prepared = match (&digest, &input) {
         (Some(d), _) => sign::prepare_digest(alg, d.clone())?,
         (None, Some(inp))
@@ -69,7 +91,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
             };
             sign::prepare_digest(alg, kms_openssl::io::read_small_file(p, 4096)?)?
         }
-        (None, Some(inp)) => sign::prepare_input(alg, choice, inp, &key.info.spki_der)?,
+        (None, Some(inp)) => sign::prepare_input(alg, choice, inp, spki)?,
         (None, None) => return Err(Error::Usage("give a FILE to sign or --digest-hex".into())),
     };
     let signed = kms
@@ -80,8 +102,11 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
             alg,
         )
         .await?;
-    let check = sign::check_signature(&key, alg, &prepared, &signed.signature)?;
-    if let SelfCheck::NotVerifiable(why) = &check {
+    let check = match &key {
+        Some(key) => sign::check_signature(key, alg, &prepared, &signed.signature)?,
+        None => SelfCheck::NotVerifiable("kms:GetPublicKey was denied".into()),
+    };
+    if let (SelfCheck::NotVerifiable(why), Some(_)) = (&check, &key) {
         err_line(&format!("warning: signature not verified locally: {why}"));
     }
 
@@ -93,11 +118,15 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
         return Err(Error::Usage("no output path".into()));
     };
     write_atomic(&out_path, &signed.signature, Mode::Default)?;
-    let sidecar_path = (!a.no_sidecar).then(|| sidecar::path_for(&out_path));
-    if let Some(sp) = &sidecar_path {
-        let sc = Sidecar::for_signature(&signed.key_arn, &key, alg, &prepared)?;
-        write_atomic(sp, &sc.to_json(), Mode::Default)?;
-    }
+    let sidecar_path = match &key {
+        Some(key) if !a.no_sidecar => {
+            let sp = sidecar::path_for(&out_path);
+            let sc = Sidecar::for_signature(&signed.key_arn, key, alg, &prepared)?;
+            write_atomic(&sp, &sc.to_json(), Mode::Default)?;
+            Some(sp)
+        }
+        _ => None,
+    };
     let verified = check == SelfCheck::Verified;
     match ctx.output {
         OutputFormat::Text => out(&format!(

@@ -96,6 +96,24 @@ pub async fn client_for(endpoint: &str) -> Kms {
     .expect("client")
 }
 
+/// A client for an endpoint with these long-term credentials.
+pub async fn client_for_with(endpoint: &str, access_key_id: &str, secret: &str) -> Kms {
+    Kms::connect(&ClientOptions {
+        endpoint_url: Some(endpoint.to_string()),
+        region: Some(server::DEFAULT_REGION.into()),
+        credentials: Some(Credentials::new(
+            access_key_id,
+            secret,
+            None,
+            None,
+            "serve-tests",
+        )),
+        ..Default::default()
+    })
+    .await
+    .expect("client")
+}
+
 /// Starts a local KMS in this process on 127.0.0.1:0 with a fresh state dir.
 pub async fn local() -> Local {
     let dir = tempfile::tempdir().expect("tempdir");
