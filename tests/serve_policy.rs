@@ -278,6 +278,13 @@ fn reference_scenario_signer_signs_verifier_downloads_and_each_is_denied_the_oth
         std::fs::read(s.work.join("SampleText.sig")).unwrap().len(),
         512
     );
+    // The signer may not GetPublicKey: sign says what it could not check.
+    assert!(
+        text(&o.stderr).contains("signing without it"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!s.work.join("SampleText.sig.json").exists());
 
     let signer_session = "arn:aws:sts::111122223333:assumed-role/SignerRole/S1";
     let o = s.kms_openssl(
