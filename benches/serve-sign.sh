@@ -36,7 +36,11 @@ start_server() {
   server_pid=$!
   for _ in $(seq 100); do
     endpoint=$(sed -n 's/^kms-openssl serve: listening on //p' "$work/out")
-    [ -n "$endpoint" ] && return 0
+    if [ -n "$endpoint" ]; then
+      # serve prints the administrator's credentials as `export` lines before the endpoint line.
+      eval "$(grep '^export AWS_ACCESS_KEY_ID=' "$work/server.log")"
+      return 0
+    fi
     sleep 0.1
   done
   echo "serve did not start; log:" >&2

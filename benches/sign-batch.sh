@@ -32,8 +32,10 @@ start_serve() { # $1: state dir, rest: extra flags; prints the endpoint
   echo "serve did not start: $(cat "$dir.err")" >&2; exit 1
 }
 
-export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 ep=$(start_serve "$work/s1")
+# serve prints the administrator's credentials (created in its state dir) as `export` lines.
+eval "$(grep '^export AWS_ACCESS_KEY_ID=' "$work/s1.err")"
 export AWS_ENDPOINT_URL_KMS=$ep
 key=$("$bin" create-key --key-spec RSA_2048 --key-usage SIGN_VERIFY)
 mkdir f
@@ -54,6 +56,7 @@ printf '3. %d files against serve: kms-openssl sign batch %d ms, AWS CLI v1 per 
   "$files" "$ours" "$theirs" "$(echo "$theirs / $ours" | bc -l)"
 
 ep2=$(start_serve "$work/s2" --quota "$quota")
+eval "$(grep '^export AWS_ACCESS_KEY_ID=' "$work/s2.err")"
 export AWS_ENDPOINT_URL_KMS=$ep2
 key2=$("$bin" create-key --key-spec ECC_NIST_P256 --key-usage SIGN_VERIFY)
 mkdir g

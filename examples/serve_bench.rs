@@ -8,6 +8,9 @@
 //!       Creates COUNT SIGN_VERIFY keys of SPEC with CLIENTS concurrent clients, then signs once
 //!       with every key (so the server has parsed each private key at least once); prints timings.
 //!
+//! Credentials: the server administrator's, from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the
+//! `export` lines `kms-openssl serve` prints on stderr).
+//!
 //! Requests stay on loopback; loops are bounded by SECONDS / COUNT.
 
 use std::sync::Arc;
@@ -25,9 +28,12 @@ async fn client(endpoint: &str) -> Result<aws_sdk_kms::Client, Err> {
     let kms = Kms::connect(&ClientOptions {
         endpoint_url: Some(endpoint.to_string()),
         region: Some("us-east-1".into()),
+        // The server's administrator: benches/serve-sign.sh exports serve's `export` lines.
         credentials: Some(Credentials::new(
-            "bench",
-            "bench",
+            std::env::var("AWS_ACCESS_KEY_ID")
+                .map_err(|_| "set AWS_ACCESS_KEY_ID (serve prints it)")?,
+            std::env::var("AWS_SECRET_ACCESS_KEY")
+                .map_err(|_| "set AWS_SECRET_ACCESS_KEY (serve prints it)")?,
             None,
             None,
             "serve-bench",
