@@ -125,10 +125,6 @@ impl Served {
         std::fs::write(self.work.join(name), bytes).unwrap();
     }
 
-    fn path(&self, name: &str) -> String {
-        self.work.join(name).to_string_lossy().into_owned()
-    }
-
     /// The administrator creates a key (and an alias); returns its id.
     fn create_key(&self, spec: &str, usage: &str, alias: Option<&str>) -> String {
         let mut args = vec![
