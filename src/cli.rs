@@ -261,9 +261,9 @@ pub struct VerifyArgs {
     /// KMS SigningAlgorithm, or openssl-style -sha256/-sha384/-sha512.
     #[arg(long, allow_hyphen_values = true)]
     pub signing_algorithm: Option<String>,
-    /// Take the algorithm from a sidecar (default path: SIGNATURE.json).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
-    pub sidecar: Option<PathBuf>,
+    /// Take the algorithm from a sidecar: `--sidecar` reads SIGNATURE.json, `--sidecar=FILE` another.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub sidecar: Option<Option<PathBuf>>,
     /// raw: FILE is the message; digest: FILE holds the bare digest (or μ), as `openssl pkeyutl -verify`.
     #[arg(long, value_enum, default_value_t = VerifyOver::Raw)]
     pub message_type: VerifyOver,

@@ -23,6 +23,8 @@ enum Fault {
     ThrottleFirstTwo,
     /// `KMSInternalException` for ever on the Sign request whose message is this file's hash prefix.
     FailForGood,
+    /// Signs the base64 text of the message instead of its bytes, as an emulator once did (C13, C14).
+    SignsBase64Text,
 }
 
 struct Fake {
@@ -91,6 +93,10 @@ async fn handle(fake: Arc<Fake>, headers: HeaderMap, body: Bytes) -> axum::respo
                 }
                 _ => {}
             }
+            let msg = match fake.fault {
+                Fault::SignsBase64Text => b64(&msg).into_bytes(),
+                _ => msg,
+            };
             // RAW: ECDSA over SHA-256(message); DIGEST: over the digest as given.
             let digest = if req["MessageType"] == "DIGEST" {
                 msg
@@ -269,4 +275,35 @@ fn batch_with_one_file_failing_for_good_exits_non_zero_and_signs_all_the_others(
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("19 verified OK"));
+}
+
+#[test]
+fn c13_c14_a_signature_over_the_wrong_bytes_is_caught_by_self_verification_and_never_written() {
+    let (url, _, _) = start(Fault::SignsBase64Text, Vec::new());
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("m.txt"), "the exact bytes\n").unwrap();
+    let (code, out, err) = ours(
+        &url,
+        &[
+            "sign",
+            "--key-id",
+            ARN,
+            "--signing-algorithm",
+            "ECDSA_SHA_256",
+            "m.txt",
+        ],
+        d.path(),
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("does not verify with the key's public key")
+            && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(!d.path().join("m.txt.sig").exists() && !d.path().join("m.txt.sig.json").exists());
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        1,
+        "no temp files either"
+    );
 }

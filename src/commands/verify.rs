@@ -125,14 +125,14 @@ async fn run_with(a: VerifyArgs, ctx: &Ctx, allow_kms: bool) -> Result<u8> {
 
 fn load_sidecar(a: &VerifyArgs, key: Option<&PublicKey>) -> Result<Option<Sidecar>> {
     let Some(p) = &a.sidecar else { return Ok(None) };
-    let path: PathBuf = match (p.as_os_str().is_empty(), &a.signature) {
-        (true, Some(sig)) => sidecar::path_for(sig),
-        (true, None) => {
+    let path: PathBuf = match (p, &a.signature) {
+        (Some(p), _) => p.clone(),
+        (None, Some(sig)) => sidecar::path_for(sig),
+        (None, None) => {
             return Err(Error::Usage(
                 "--sidecar without a path needs --signature".into(),
             ));
         }
-        (false, _) => p.clone(),
     };
     let sc = Sidecar::load(&path)?;
     if let Some(k) = key {
