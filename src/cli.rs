@@ -209,6 +209,10 @@ pub struct SignArgs {
     /// Print the signature as base64 on stdout instead of writing a file.
     #[arg(long)]
     pub base64: bool,
+    /// The key's public key (PEM or DER), used instead of GetPublicKey to check each signature
+    /// before it is written: for a signer allowed only kms:Sign.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
     /// Do not write the FILE.sig.json sidecar.
     #[arg(long)]
     pub no_sidecar: bool,

@@ -55,6 +55,32 @@ impl SigningKey {
         Ok(SigningKey { info, public })
     }
 
+    /// A key known from a public key file the caller already holds (for a least-privilege signer
+    /// that may `kms:Sign` but not `kms:GetPublicKey`). KeyUsage is taken to be SIGN_VERIFY; KMS
+    /// still checks it on Sign.
+    ///
+    /// Errors: an unreadable key, or one that is no KMS key spec.
+    pub fn from_public_key_file(key_id: &str, path: &Path) -> Result<SigningKey> {
+        let public = PublicKey::from_file(path)?;
+        let key_spec = public.key_spec().ok_or_else(|| Error::BadPublicKey {
+            path: path.to_path_buf(),
+            reason: "not a key of a KMS KeySpec".into(),
+        })?;
+        let info = PublicKeyInfo {
+            key_id: key_id.to_string(),
+            key_spec,
+            key_usage: KeyUsage::SignVerify,
+            signing_algorithms: key_spec.signing_algorithms(),
+            encryption_algorithms: Vec::new(),
+            key_agreement_algorithms: Vec::new(),
+            spki_der: public.spki_der().to_vec(),
+        };
+        Ok(SigningKey {
+            info,
+            public: Some(public),
+        })
+    }
+
     /// Refuses an algorithm this key cannot sign with: wrong KeyUsage, or not in the table for its
     /// KeySpec, naming the algorithms that fit.
     pub fn check_algorithm(&self, alg: SigningAlgorithm) -> Result<()> {

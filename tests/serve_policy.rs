@@ -325,6 +325,36 @@ fn reference_scenario_signer_signs_verifier_downloads_and_each_is_denied_the_oth
     );
     assert_denied(&o, "kms:Sign", verifier_session);
 
+    // Given the public key the verifier downloaded, the signer checks its signature before writing
+    // it (C13) and writes the sidecar, still without kms:GetPublicKey.
+    let o = s.kms_openssl(
+        As::Role(SIGNER, "S1"),
+        &[
+            "sign",
+            "--key-id",
+            ALIAS,
+            "--public-key",
+            "public_key.pem",
+            "--signing-algorithm",
+            "RSASSA_PKCS1_V1_5_SHA_512",
+            "--out",
+            "Checked.sig",
+            "SampleText.txt",
+        ],
+    );
+    assert_ok(&o, "sign as SignerRole with --public-key");
+    assert!(
+        text(&o.stdout).contains("self-verified"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(s.work.join("Checked.sig.json").exists());
+    assert_eq!(
+        std::fs::read(s.work.join("Checked.sig")).unwrap(),
+        std::fs::read(s.work.join("SampleText.sig")).unwrap(),
+        "PKCS#1 v1.5 is deterministic"
+    );
+
     // Offline: no credentials needed.
     let verify = |file: &str| {
         Command::new(BIN)

@@ -50,7 +50,12 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     }
 
     let kms = connect(&a.aws).await?;
-    let key = match SigningKey::fetch(&kms, &a.key_id).await {
+    let fetched = match &a.public_key {
+        // The caller holds the public key: no GetPublicKey call (a signer may lack kms:GetPublicKey).
+        Some(p) => SigningKey::from_public_key_file(&a.key_id, p),
+        None => SigningKey::fetch(&kms, &a.key_id).await,
+    };
+    let key = match fetched {
         Ok(k) => Some(k),
         // A least-privilege signer (the reference's SignerRole) may Sign but not GetPublicKey: sign
         // anyway when nothing needs the public key up front, without the local checks.
@@ -61,7 +66,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
                 }) =>
         {
             err_line(&format!(
-                "warning: {e}; signing without it: the key and algorithm are checked by KMS only, the signature is not verified locally and no sidecar is written"
+                "warning: {e}; signing without it: the key and algorithm are checked by KMS only, the signature is not verified locally and no sidecar is written (give --public-key FILE to check it)"
             ));
             None
         }
@@ -215,7 +220,10 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     let mut options = super::client_options(&a.aws);
     options.max_attempts = Some(1); // the pipeline retries, with its own backoff and pacing
     let kms = kms_openssl::kms::Kms::connect(&options).await?;
-    let key = Arc::new(SigningKey::fetch(&kms, &a.key_id).await?);
+    let key = Arc::new(match &a.public_key {
+        Some(p) => SigningKey::from_public_key_file(&a.key_id, p)?,
+        None => SigningKey::fetch(&kms, &a.key_id).await?,
+    });
     key.check_algorithm(alg)?;
     let bar = if a.quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
