@@ -33,7 +33,10 @@ pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
     // The administrator's credentials and the endpoints as `export` lines a shell can eval; on
     // stderr before the stdout line, so whoever has read that line finds them complete.
     let admin = running.admin_credentials();
-    err_line("use it as the account administrator (arn:aws:iam::ACCOUNT:root) with:");
+    err_line(&format!(
+        "use it as the account administrator (arn:aws:iam::{}:root) with:",
+        running.app().account_id
+    ));
     err_line(&format!(
         "export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
         shell_word(&admin.access_key_id),
