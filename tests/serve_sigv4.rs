@@ -553,3 +553,58 @@ fn serve_creates_admin_credentials_once_prints_them_and_keeps_them_across_restar
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+// STS's query protocol also comes as a signed GET with the parameters in the query string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sts_get_with_action_in_query_string_is_answered() {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+    use std::io::{Read, Write};
+    let (s, _d) = start().await;
+    let addr = s.addr;
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        let host = addr.to_string();
+        let uri = "/?Action=GetCallerIdentity&Version=2011-06-15";
+        let identity =
+            aws_credential_types::Credentials::new(ADMIN.0, ADMIN.1, None, None, "t").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("sts")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let req = SignableRequest::new(
+            "GET",
+            uri,
+            [("host", host.as_str())].into_iter(),
+            SignableBody::Bytes(b""),
+        )
+        .unwrap();
+        let (instructions, _) = sign(req, &params).unwrap().into_parts();
+        let mut text = format!("GET {uri} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        for (k, v) in instructions.headers() {
+            text.push_str(&format!("{k}: {v}\r\n"));
+        }
+        text.push_str("\r\n");
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        sock.write_all(text.as_bytes()).unwrap();
+        let mut resp = String::new();
+        let _ = sock.read_to_string(&mut resp);
+        let status: u16 = resp
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (status, resp)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("<Arn>arn:aws:iam::111122223333:root</Arn>"),
+        "{body}"
+    );
+}
