@@ -18,6 +18,10 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Where and as whom to call KMS; accepted before or after the subcommand.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -28,26 +32,27 @@ pub enum OutputFormat {
     Json,
 }
 
-/// Where and as whom to call KMS (defaults: the AWS SDK's environment and config files).
+/// Where and as whom to call KMS (defaults: the AWS SDK's environment and config files). `serve`
+/// takes `--region` as the Region it serves.
 #[derive(Debug, Clone, Args)]
 pub struct AwsArgs {
     /// AWS Region (default: AWS_REGION / the profile's region).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub region: Option<String>,
     /// Named profile from ~/.aws/config.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub profile: Option<String>,
     /// KMS endpoint URL, e.g. http://127.0.0.1:4566 (default: AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub endpoint_url: Option<String>,
     /// Assume this IAM role (STS AssumeRole) before any KMS call, e.g. arn:aws:iam::111122223333:role/SignerRole.
-    #[arg(long, value_name = "ARN")]
+    #[arg(long, value_name = "ARN", global = true)]
     pub role_arn: Option<String>,
     /// RoleSessionName for --role-arn (default: kms-openssl-<unix time>).
-    #[arg(long, value_name = "NAME", requires = "role_arn")]
+    #[arg(long, value_name = "NAME", requires = "role_arn", global = true)]
     pub role_session_name: Option<String>,
     /// ExternalId for --role-arn.
-    #[arg(long, value_name = "ID", requires = "role_arn")]
+    #[arg(long, value_name = "ID", requires = "role_arn", global = true)]
     pub external_id: Option<String>,
 }
 
@@ -128,8 +133,6 @@ impl Command {
 
 #[derive(Debug, Args)]
 pub struct CreateKeyArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// KeySpec, e.g. RSA_4096, ECC_NIST_P256, ML_DSA_65.
     #[arg(
         long,
@@ -155,8 +158,6 @@ pub struct CreateKeyArgs {
 
 #[derive(Debug, Args)]
 pub struct CreateAliasArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// alias/NAME
     #[arg(long)]
     pub alias_name: String,
@@ -167,8 +168,6 @@ pub struct CreateAliasArgs {
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// Key id, key ARN, alias name or alias ARN.
     #[arg(long)]
     pub key_id: String,
@@ -220,8 +219,6 @@ pub struct SignArgs {
 
 #[derive(Debug, Args)]
 pub struct GetPublicKeyArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     #[arg(long)]
     pub key_id: String,
     /// Write the DER SubjectPublicKeyInfo here.
@@ -253,8 +250,6 @@ pub enum VerifyOver {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// Public key file, PEM or DER SubjectPublicKeyInfo (detected). Repeatable with --manifest
     /// (each signature's sidecar picks its key). Not needed with --kms.
     #[arg(long, value_name = "FILE", required_unless_present = "kms")]
@@ -357,8 +352,6 @@ pub struct ConvertKeyArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// Folder for the workflow's files.
     #[arg(long, default_value = "demo-out")]
     pub out_dir: PathBuf,
@@ -374,8 +367,6 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct EncryptArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// RSA public key file (PEM or DER SPKI).
     #[arg(
         long,
@@ -406,8 +397,6 @@ pub struct EncryptArgs {
 
 #[derive(Debug, Args)]
 pub struct DecryptArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     #[arg(long)]
     pub key_id: String,
     #[arg(long, default_value = "RSAES_OAEP_SHA_256")]
@@ -422,8 +411,6 @@ pub struct DecryptArgs {
 
 #[derive(Debug, Args)]
 pub struct DeriveArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// KMS KEY_AGREEMENT key (DeriveSharedSecret).
     #[arg(
         long,
@@ -444,8 +431,6 @@ pub struct DeriveArgs {
 
 #[derive(Debug, Args)]
 pub struct InteropCheckArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// Existing SIGN_VERIFY keys to check (repeatable).
     #[arg(
         long = "key-id",
@@ -522,16 +507,12 @@ pub struct PolicyStatementsArgs {
 
 #[derive(Debug, Args)]
 pub struct PolicyShowArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     #[arg(long)]
     pub key_id: String,
 }
 
 #[derive(Debug, Args)]
 pub struct PolicyApplyArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     #[arg(long)]
     pub key_id: String,
     #[command(flatten)]
@@ -546,8 +527,6 @@ pub struct PolicyApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct PolicyCheckArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// Check this key's policy (GetKeyPolicy).
     #[arg(long, required_unless_present = "file", conflicts_with = "file")]
     pub key_id: Option<String>,
@@ -557,10 +536,7 @@ pub struct PolicyCheckArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct WhoamiArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
-}
+pub struct WhoamiArgs {}
 
 /// `kms-openssl serve` options.
 #[derive(Debug, Args)]
@@ -576,9 +552,6 @@ pub struct ServeArgs {
     /// 12-digit AWS account id used in ARNs and the default key policy.
     #[arg(long, value_name = "ID", default_value = kms_openssl::server::DEFAULT_ACCOUNT_ID)]
     pub account_id: String,
-    /// Region used in ARNs.
-    #[arg(long, value_name = "REGION", default_value = kms_openssl::server::DEFAULT_REGION)]
-    pub region: String,
     /// Admit at most N requests per second per KMS quota group (shared RSA / ECC / ML-DSA
     /// cryptographic rates, GetPublicKey, CreateKey, ...); above it answer ThrottlingException, as KMS.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]

@@ -33,7 +33,7 @@ pub async fn run_create_key(a: CreateKeyArgs, ctx: &Ctx) -> Result<u8> {
         ),
         None => None,
     };
-    let kms = connect(&a.aws).await?;
+    let kms = connect(&ctx.aws).await?;
     let md = kms
         .create_key(
             spec,
@@ -53,9 +53,9 @@ pub async fn run_create_key(a: CreateKeyArgs, ctx: &Ctx) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-pub async fn run_create_alias(a: CreateAliasArgs, _ctx: &Ctx) -> Result<u8> {
+pub async fn run_create_alias(a: CreateAliasArgs, ctx: &Ctx) -> Result<u8> {
     check_alias_name(&a.alias_name)?;
-    let kms = connect(&a.aws).await?;
+    let kms = connect(&ctx.aws).await?;
     kms.create_alias(&a.alias_name, &a.target_key_id).await?;
     Ok(EXIT_OK)
 }

@@ -19,13 +19,13 @@ use crate::cli::DemoArgs;
 
 const SAMPLE_TEXT: &[u8] = b"This is a sample text file signed with an asymmetric AWS KMS key.\n";
 
-pub async fn run(a: DemoArgs, _ctx: &Ctx) -> Result<u8> {
+pub async fn run(a: DemoArgs, ctx: &Ctx) -> Result<u8> {
     let spec = KeySpec::parse_asymmetric(&a.key_spec)?;
     let alg: SigningAlgorithm = a.signing_algorithm.parse()?;
     alg.check_key_spec(spec)?;
     kms_openssl::alias::check_alias_name(&a.alias)?;
     std::fs::create_dir_all(&a.out_dir).map_err(|e| Error::io(&a.out_dir, e))?;
-    let (kms, local) = connect_or_serve(&a).await?;
+    let (kms, local) = connect_or_serve(ctx).await?;
     if let Some(e) = kms.endpoint() {
         out(&format!("# KMS endpoint: {e}"));
     }
@@ -40,18 +40,16 @@ pub async fn run(a: DemoArgs, _ctx: &Ctx) -> Result<u8> {
 /// `--endpoint-url` nor `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL` is set, an in-process local KMS
 /// on an ephemeral loopback port with a temporary state dir and static dummy credentials given
 /// to this client only, so the demo runs on a machine with no AWS setup at all.
-async fn connect_or_serve(
-    a: &DemoArgs,
-) -> Result<(Kms, Option<(RunningServer, tempfile::TempDir)>)> {
+async fn connect_or_serve(ctx: &Ctx) -> Result<(Kms, Option<(RunningServer, tempfile::TempDir)>)> {
     let env_endpoint = ["AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-    if a.aws.endpoint_url.is_some() || env_endpoint {
-        return Ok((connect(&a.aws).await?, None));
+    if ctx.aws.endpoint_url.is_some() || env_endpoint {
+        return Ok((connect(&ctx.aws).await?, None));
     }
     let state = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let mut config = ServerConfig::ephemeral(state.path().join("state"));
-    if let Some(r) = &a.aws.region {
+    if let Some(r) = &ctx.aws.region {
         config.region = r.clone();
     }
     // The client below signs as the administrator with these fixed credentials.

@@ -13,7 +13,7 @@ use crate::cli::{DecryptArgs, DeriveArgs, EncryptArgs};
 /// KMS's largest asymmetric plaintext is 470 bytes (RSA_4096, SHA-1); read a little more to report it.
 const MAX_PLAINTEXT_READ: usize = 4096;
 
-pub async fn run_encrypt(a: EncryptArgs, _ctx: &Ctx) -> Result<u8> {
+pub async fn run_encrypt(a: EncryptArgs, ctx: &Ctx) -> Result<u8> {
     let alg: EncryptionAlgorithm = a.encryption_algorithm.parse()?;
     let input = Input::parse(&a.input);
     let origin = input.display_path();
@@ -37,7 +37,7 @@ pub async fn run_encrypt(a: EncryptArgs, _ctx: &Ctx) -> Result<u8> {
     }
     let ciphertext = match (&a.key_id, &a.public_key) {
         (Some(key_id), _) => {
-            let kms = connect(&a.aws).await?;
+            let kms = connect(&ctx.aws).await?;
             let info = kms.get_public_key(key_id).await?;
             encrypt::check_usage(info.key_usage)?;
             if !info.encryption_algorithms.is_empty() && !info.encryption_algorithms.contains(&alg)
@@ -61,7 +61,7 @@ pub async fn run_encrypt(a: EncryptArgs, _ctx: &Ctx) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-pub async fn run_decrypt(a: DecryptArgs, _ctx: &Ctx) -> Result<u8> {
+pub async fn run_decrypt(a: DecryptArgs, ctx: &Ctx) -> Result<u8> {
     let alg: EncryptionAlgorithm = a.encryption_algorithm.parse()?;
     let ciphertext = read_small_file(&a.input, 6144)?;
     if ciphertext.is_empty() {
@@ -70,17 +70,17 @@ pub async fn run_decrypt(a: DecryptArgs, _ctx: &Ctx) -> Result<u8> {
             reason: "the ciphertext file is empty".into(),
         });
     }
-    let kms = connect(&a.aws).await?;
+    let kms = connect(&ctx.aws).await?;
     let plaintext = kms.decrypt(&a.key_id, ciphertext, alg).await?;
     write_atomic(&a.out, &plaintext, Mode::OwnerOnly)?;
     Ok(EXIT_OK)
 }
 
-pub async fn run_derive(a: DeriveArgs, _ctx: &Ctx) -> Result<u8> {
+pub async fn run_derive(a: DeriveArgs, ctx: &Ctx) -> Result<u8> {
     let peer = PublicKey::from_file(&a.peer_public_key)?;
     let secret = match (&a.key_id, &a.private_key) {
         (Some(key_id), _) => {
-            let kms = connect(&a.aws).await?;
+            let kms = connect(&ctx.aws).await?;
             let info = kms.get_public_key(key_id).await?;
             if info.key_usage != KeyUsage::KeyAgreement {
                 return Err(Error::WrongKeyUsage {

@@ -8,7 +8,7 @@ use super::{Ctx, EXIT_OK, connect, out, out_json};
 use crate::cli::{GetPublicKeyArgs, OutputFormat};
 
 pub async fn run(a: GetPublicKeyArgs, ctx: &Ctx) -> Result<u8> {
-    let kms = connect(&a.aws).await?;
+    let kms = connect(&ctx.aws).await?;
     let info = kms.get_public_key(&a.key_id).await?;
     // Parse before writing anything: a PEM we cannot produce must not leave a lone DER behind.
     let pem = match &a.out_pem {

@@ -8,7 +8,7 @@ use crate::cli::{InteropCheckArgs, OutputFormat};
 
 /// Exit 0 when every cell agrees, 1 when any disagrees, 2 on error.
 pub async fn run(a: InteropCheckArgs, ctx: &Ctx) -> Result<u8> {
-    let kms = connect(&a.aws).await?;
+    let kms = connect(&ctx.aws).await?;
     let opts = Options {
         keys: if a.all_key_specs {
             Keys::AllKeySpecs

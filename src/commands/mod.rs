@@ -30,12 +30,17 @@ pub const EXIT_ERROR: u8 = 2;
 /// Settings every command sees.
 pub struct Ctx {
     pub output: OutputFormat,
+    /// Region, profile, endpoint and role for KMS calls (global flags).
+    pub aws: AwsArgs,
 }
 
 /// Runs the commands that need no KMS call without any async runtime (a one-file `verify` must
 /// start as fast as `openssl dgst`); hands every other command back.
 pub fn run_offline(cli: Cli) -> std::result::Result<Result<u8>, Box<Cli>> {
-    let ctx = Ctx { output: cli.output };
+    let ctx = Ctx {
+        output: cli.output,
+        aws: cli.aws.clone(),
+    };
     match cli.command {
         Command::Verify(a) if !a.kms => Ok(verify::run_offline(a, &ctx)),
         Command::OpensslCommand(a) => Ok(openssl_command::run(a, &ctx)),
@@ -46,7 +51,10 @@ pub fn run_offline(cli: Cli) -> std::result::Result<Result<u8>, Box<Cli>> {
 }
 
 pub async fn run(cli: Cli) -> Result<u8> {
-    let ctx = Ctx { output: cli.output };
+    let ctx = Ctx {
+        output: cli.output,
+        aws: cli.aws.clone(),
+    };
     match cli.command {
         Command::CreateKey(a) => create_key::run_create_key(a, &ctx).await,
         Command::CreateAlias(a) => create_key::run_create_alias(a, &ctx).await,

@@ -82,7 +82,7 @@ fn statements(a: PolicyStatementsArgs) -> Result<u8> {
 }
 
 async fn show(a: PolicyShowArgs, ctx: &Ctx) -> Result<u8> {
-    let kms = connect(&a.aws).await?;
+    let kms = connect(&ctx.aws).await?;
     let text = kms.get_key_policy(&a.key_id).await?;
     match ctx.output {
         OutputFormat::Text => out(text.trim_end()),
@@ -109,7 +109,7 @@ fn refused(e: PolicyError, what: &str) -> Error {
 
 async fn apply(a: PolicyApplyArgs, ctx: &Ctx) -> Result<u8> {
     let st = ours(&a.roles)?;
-    let kms = connect(&a.aws).await?;
+    let kms = connect(&ctx.aws).await?;
     let existing = kms.get_key_policy(&a.key_id).await?;
     let applied = policy::apply(&existing, &st).map_err(|e| refused(e, "-"))?;
     let summary = json!({
@@ -226,7 +226,7 @@ async fn lockout_precheck(kms: &Kms, key_id: &str, p: &policy::Policy) -> Result
 async fn check(a: PolicyCheckArgs, ctx: &Ctx) -> Result<u8> {
     let text = match (&a.file, &a.key_id) {
         (Some(f), _) => read_policy(f)?,
-        (None, Some(k)) => connect(&a.aws).await?.get_key_policy(k).await?,
+        (None, Some(k)) => connect(&ctx.aws).await?.get_key_policy(k).await?,
         (None, None) => return Err(Error::Usage("give --key-id or --file".into())),
     };
     let p = policy::validate(&text)

@@ -6,7 +6,7 @@ use kms_openssl::server::{self, ServerConfig};
 use super::{Ctx, EXIT_OK, err_line, out};
 use crate::cli::ServeArgs;
 
-pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
+pub async fn run(a: ServeArgs, ctx: &Ctx) -> Result<u8> {
     let state_dir = server::state_dir_or_default(a.state_dir.as_deref())?;
     if !server::is_loopback(&a.listen) {
         err_line(&format!(
@@ -18,7 +18,11 @@ pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
         listen: a.listen,
         state_dir: state_dir.clone(),
         account_id: a.account_id,
-        region: a.region,
+        region: ctx
+            .aws
+            .region
+            .clone()
+            .unwrap_or_else(|| kms_openssl::server::DEFAULT_REGION.to_string()),
         quota: a.quota,
         admin_credentials: a.admin_access_key_id.zip(a.admin_secret_access_key),
     };

@@ -49,7 +49,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
         None => {}
     }
 
-    let kms = connect(&a.aws).await?;
+    let kms = connect(&ctx.aws).await?;
     let fetched = match &a.public_key {
         // The caller holds the public key: no GetPublicKey call (a signer may lack kms:GetPublicKey).
         Some(p) => SigningKey::from_public_key_file(&a.key_id, p),
@@ -217,7 +217,7 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
             signature: signature_path(f, a.out_dir.as_deref()),
         })
         .collect();
-    let mut options = super::client_options(&a.aws);
+    let mut options = super::client_options(&ctx.aws);
     options.max_attempts = Some(1); // the pipeline retries, with its own backoff and pacing
     let kms = kms_openssl::kms::Kms::connect(&options).await?;
     let key = Arc::new(match &a.public_key {

@@ -220,7 +220,7 @@ async fn verify_in_kms(
         .key_id
         .as_deref()
         .ok_or_else(|| Error::Usage("--kms needs --key-id".into()))?;
-    let kms = connect(&a.aws).await?;
+    let kms = connect(&ctx.aws).await?;
     let prepared = match a.message_type {
         VerifyOver::Digest => {
             let Input::File(p) = input else {

@@ -6,8 +6,8 @@ use kms_openssl::Result;
 use super::{Ctx, EXIT_OK, connect, out, out_json};
 use crate::cli::{OutputFormat, WhoamiArgs};
 
-pub async fn run(a: WhoamiArgs, ctx: &Ctx) -> Result<u8> {
-    let kms = connect(&a.aws).await?;
+pub async fn run(_a: WhoamiArgs, ctx: &Ctx) -> Result<u8> {
+    let kms = connect(&ctx.aws).await?;
     let id = kms.caller_identity().await?;
     match ctx.output {
         OutputFormat::Text => {
