@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark for `kms-openssl serve` (issue #4): Sign requests/s with 8 concurrent keep-alive
 # aws-sdk-kms clients, for RSA_2048 RSASSA_PKCS1_V1_5_SHA_256 and ECC_NIST_P256 ECDSA_SHA_256, next
-# to `openssl speed -multi 2 rsa2048 ecdsap256`; then the server's RSS with KEYS keys.
+# to `openssl speed -multi 2 rsa2048 ecdsap256` and to moto under the same load (SKIP_MOTO=1 to
+# skip); then the server's RSS with KEYS keys.
 #
 #   benches/serve-sign.sh                       # release build, 10 s per run, 10,000 keys
 #   PROFILE=dev SECONDS_PER_RUN=3 KEYS=2000 benches/serve-sign.sh   # quick look
@@ -56,6 +57,15 @@ echo "# kms-openssl serve at $endpoint ($profile build, $(nproc) cores, $(openss
 echo "# idle RSS: $(rss_kib) KiB"
 "$bench" sign "$endpoint" RSA_2048 RSASSA_PKCS1_V1_5_SHA_256 "$clients" "$seconds"
 "$bench" sign "$endpoint" ECC_NIST_P256 ECDSA_SHA_256 "$clients" "$seconds"
+
+# The same load against moto (the usual emulator), for the ">= 20x moto" target.
+if [ -z "${SKIP_MOTO:-}" ]; then
+  moto_ep=$(interop-tests/local-kms.sh start)
+  echo "# moto at $moto_ep (same clients, same load)"
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "$bench" sign "$moto_ep" RSA_2048 RSASSA_PKCS1_V1_5_SHA_256 "$clients" "$seconds"
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "$bench" sign "$moto_ep" ECC_NIST_P256 ECDSA_SHA_256 "$clients" "$seconds"
+  interop-tests/local-kms.sh stop
+fi
 
 echo "# openssl speed -multi $multi -seconds $seconds rsa2048 ecdsap256"
 openssl speed -multi "$multi" -seconds "$seconds" rsa2048 ecdsap256 2>/dev/null | grep -E '^(rsa 2048|[[:space:]]*256 bits ecdsa)|sign/s' || true
