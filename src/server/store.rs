@@ -220,36 +220,46 @@ impl Store {
     /// A key's record, or `None`.
     pub fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>> {
         let conn = self.conn();
-        conn.query_row(
-            "SELECT key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der FROM keys WHERE key_id = ?1",
-            params![key_id],
-            |r| {
-                let spec: String = r.get(1)?;
-                let usage: String = r.get(2)?;
-                let state: String = r.get(5)?;
-                Ok((
-                    KeyRecord {
-                        key_id: r.get(0)?,
-                        key_spec: KeySpec::Rsa2048,
-                        key_usage: KeyUsage::SignVerify,
-                        description: r.get(3)?,
-                        creation_date: r.get(4)?,
-                        state: KeyState::parse(&state),
-                        deletion_date: r.get(6)?,
-                        pending_window_days: r.get(7)?,
-                        policy: r.get(8)?,
-                        public_der: r.get(9)?,
-                    },
-                    spec,
-                    usage,
-                ))
-            },
-        )
+        // Cached statements: these reads run on every request (key lookup, private key, alias).
+        let mut stmt = conn
+            .prepare_cached("SELECT key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der FROM keys WHERE key_id = ?1")
+            .map_err(db_err)?;
+        stmt.query_row(params![key_id], |r| {
+            let spec: String = r.get(1)?;
+            let usage: String = r.get(2)?;
+            let state: String = r.get(5)?;
+            Ok((
+                KeyRecord {
+                    key_id: r.get(0)?,
+                    key_spec: KeySpec::Rsa2048,
+                    key_usage: KeyUsage::SignVerify,
+                    description: r.get(3)?,
+                    creation_date: r.get(4)?,
+                    state: KeyState::parse(&state),
+                    deletion_date: r.get(6)?,
+                    pending_window_days: r.get(7)?,
+                    policy: r.get(8)?,
+                    public_der: r.get(9)?,
+                },
+                spec,
+                usage,
+            ))
+        })
         .optional()
         .map_err(db_err)?
         .map(|(mut k, spec, usage)| {
-            k.key_spec = spec.parse().map_err(|_| Error::Server(format!("database: key {} has unknown KeySpec {spec}", k.key_id)))?;
-            k.key_usage = usage.parse().map_err(|_| Error::Server(format!("database: key {} has unknown KeyUsage {usage}", k.key_id)))?;
+            k.key_spec = spec.parse().map_err(|_| {
+                Error::Server(format!(
+                    "database: key {} has unknown KeySpec {spec}",
+                    k.key_id
+                ))
+            })?;
+            k.key_usage = usage.parse().map_err(|_| {
+                Error::Server(format!(
+                    "database: key {} has unknown KeyUsage {usage}",
+                    k.key_id
+                ))
+            })?;
             Ok(k)
         })
         .transpose()
@@ -257,12 +267,11 @@ impl Store {
 
     /// A key's private key, PKCS#8 DER.
     pub fn private_pkcs8(&self, key_id: &str) -> Result<Option<Vec<u8>>> {
-        self.conn()
-            .query_row(
-                "SELECT private_pkcs8 FROM keys WHERE key_id = ?1",
-                params![key_id],
-                |r| r.get(0),
-            )
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT private_pkcs8 FROM keys WHERE key_id = ?1")
+            .map_err(db_err)?;
+        stmt.query_row(params![key_id], |r| r.get(0))
             .optional()
             .map_err(db_err)
     }
@@ -341,12 +350,11 @@ impl Store {
 
     /// An alias, or `None`.
     pub fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>> {
-        self.conn()
-            .query_row(
-                "SELECT alias_name, key_id, creation_date, last_updated FROM aliases WHERE alias_name = ?1",
-                params![alias_name],
-                alias_row,
-            )
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT alias_name, key_id, creation_date, last_updated FROM aliases WHERE alias_name = ?1")
+            .map_err(db_err)?;
+        stmt.query_row(params![alias_name], alias_row)
             .optional()
             .map_err(db_err)
     }
