@@ -8,14 +8,7 @@ use openssl::rsa::Padding;
 
 use crate::error::{Error, Result};
 use crate::keys::PublicKey;
-use crate::spec::{EncryptionAlgorithm, Hash, KeyFamily, KeySpec, KeyUsage};
-
-fn md(hash: Hash) -> &'static openssl::md::MdRef {
-    match hash {
-        Hash::Sha1 => openssl::md::Md::sha1(),
-        _ => openssl::md::Md::sha256(),
-    }
-}
+use crate::spec::{EncryptionAlgorithm, KeyFamily, KeySpec, KeyUsage};
 
 /// Refuses a key whose KMS KeyUsage is not ENCRYPT_DECRYPT: KMS cannot decrypt what was encrypted
 /// offline with a SIGN_VERIFY or KEY_AGREEMENT key's public key ("Special considerations for
@@ -63,9 +56,9 @@ pub fn encrypt_oaep(
         .map_err(Error::openssl("EVP_PKEY_encrypt_init"))?;
     ctx.set_rsa_padding(Padding::PKCS1_OAEP)
         .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_padding"))?;
-    ctx.set_rsa_oaep_md(md(hash))
+    ctx.set_rsa_oaep_md(crate::verify::md_for(hash))
         .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_oaep_md"))?;
-    ctx.set_rsa_mgf1_md(md(hash))
+    ctx.set_rsa_mgf1_md(crate::verify::md_for(hash))
         .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_mgf1_md"))?;
     let mut out = Vec::with_capacity(k);
     ctx.encrypt_to_vec(plaintext, &mut out)
@@ -137,7 +130,7 @@ mod tests {
             let mut ctx = PkeyCtx::new(&private).unwrap();
             ctx.decrypt_init().unwrap();
             ctx.set_rsa_padding(Padding::PKCS1_OAEP).unwrap();
-            let h = md(alg.oaep_hash().unwrap());
+            let h = crate::verify::md_for(alg.oaep_hash().unwrap());
             ctx.set_rsa_oaep_md(h).unwrap();
             ctx.set_rsa_mgf1_md(h).unwrap();
             let mut pt = Vec::new();
