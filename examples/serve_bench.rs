@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use aws_credential_types::Credentials;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, SigningAlgorithmSpec};
-use kms_openssl::kms::{ClientOptions, Kms};
+use kms_openssl::client::kms::{ClientOptions, Kms};
 
 type Err = Box<dyn std::error::Error + Send + Sync>;
 
@@ -45,7 +45,7 @@ async fn client(endpoint: &str) -> Result<aws_sdk_kms::Client, Err> {
 }
 
 fn first_algorithm(spec: &str) -> Result<SigningAlgorithmSpec, Err> {
-    let spec: kms_openssl::spec::KeySpec = spec.parse()?;
+    let spec: kms_openssl::core::spec::KeySpec = spec.parse()?;
     let alg = spec
         .signing_algorithms()
         .into_iter()

@@ -194,10 +194,10 @@ pub struct SignArgs {
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
     /// Batch: concurrent Sign requests.
-    #[arg(long, default_value_t = kms_openssl::pipeline::DEFAULT_JOBS)]
+    #[arg(long, default_value_t = kms_openssl::tool::pipeline::DEFAULT_JOBS)]
     pub jobs: usize,
     /// Batch: client-side limit on Sign requests per second (KMS's shared default quota is 1,000/s).
-    #[arg(long, default_value_t = kms_openssl::pipeline::DEFAULT_MAX_RPS)]
+    #[arg(long, default_value_t = kms_openssl::tool::pipeline::DEFAULT_MAX_RPS)]
     pub max_rps: f64,
     /// Batch: attempts per file for throttling and transient errors (jittered exponential backoff).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
@@ -270,7 +270,7 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, default_value_t = PssSalt::Digest)]
     pub pss_salt_length: PssSalt,
     /// SM2 distinguishing ID.
-    #[arg(long, default_value = kms_openssl::spec::SM2_DEFAULT_DISTID)]
+    #[arg(long, default_value = kms_openssl::core::spec::SM2_DEFAULT_DISTID)]
     pub sm2_distid: String,
     /// Verify with the KMS Verify API instead of offline.
     #[arg(long, conflicts_with = "manifest")]

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::spec::{KeySpec, KeyUsage, MessageType, SigningAlgorithm};
+use crate::core::spec::{KeySpec, KeyUsage, MessageType, SigningAlgorithm};
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -9,27 +9,13 @@
 //! - [`kms`]: the KMS client;
 //! - [`ecdsa`], [`openssl_cmd`], [`sidecar`], [`alias`], [`io`]: encodings, commands, files.
 
-pub mod alias;
-pub mod batch;
-pub mod digest;
-pub mod ecdsa;
-pub mod encrypt;
+pub mod aws;
+pub mod client;
+pub mod core;
 pub mod error;
-pub mod interop;
-pub mod io;
-pub mod keys;
-pub mod kms;
-pub mod openssl_cmd;
-mod ossl;
-pub mod pipeline;
 pub mod policy;
 pub mod server;
-pub mod sidecar;
-pub mod sign;
-pub mod sigv4;
-pub mod spec;
-pub mod sts;
-pub mod verify;
+pub mod tool;
 
 pub use error::{Error, Result};
 

@@ -194,8 +194,8 @@ fn batch_of_500_against_serve_quota_100_signs_every_file_and_every_signature_ver
 
 #[tokio::test]
 async fn serve_quota_answers_throttling_exception_above_the_rate_per_group() {
-    use kms_openssl::kms::{ClientOptions, Kms};
-    use kms_openssl::spec::{KeySpec, KeyUsage, MessageType, SigningAlgorithm};
+    use kms_openssl::client::kms::{ClientOptions, Kms};
+    use kms_openssl::core::spec::{KeySpec, KeyUsage, MessageType, SigningAlgorithm};
     let s = serve(&["--quota", "5"]);
     let get = |k: &str| s.env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let kms = Kms::connect(&ClientOptions {

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::process::{Command, Output};
 
 use kms_openssl::policy::{self, Principal};
+use kms_openssl::server::auth::sigv4::Caller;
 use kms_openssl::server::{self, RunningServer, ServerConfig};
-use kms_openssl::sigv4::Caller;
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "111122223333";

@@ -149,9 +149,9 @@ fn mldsa_pyca_signatures_verify_and_tampered_messages_fail() {
 
 #[test]
 fn mldsa_external_mu_computed_here_verifies_the_pyca_signature() {
-    use kms_openssl::keys::PublicKey;
-    use kms_openssl::spec::SigningAlgorithm;
-    use kms_openssl::verify::{Verdict, VerifyOptions, verify_digest};
+    use kms_openssl::core::keys::PublicKey;
+    use kms_openssl::core::spec::SigningAlgorithm;
+    use kms_openssl::core::verify::{Verdict, VerifyOptions, verify_digest};
     let d = tempfile::tempdir().unwrap();
     run_py(MLDSA_PEER, d.path());
     let key = match PublicKey::from_file(&d.path().join("pub65.der")) {
@@ -164,8 +164,12 @@ fn mldsa_external_mu_computed_here_verifies_the_pyca_signature() {
     };
     let msg = std::fs::read(d.path().join("m65_2.bin")).unwrap();
     let sig = std::fs::read(d.path().join("m65_2.sig")).unwrap();
-    let mu = kms_openssl::digest::ml_dsa_external_mu(key.spki_der(), &mut &msg[..], Path::new("m"))
-        .unwrap();
+    let mu = kms_openssl::core::digest::ml_dsa_external_mu(
+        key.spki_der(),
+        &mut &msg[..],
+        Path::new("m"),
+    )
+    .unwrap();
     let o = verify_digest(
         &key,
         SigningAlgorithm::MlDsaShake256,

@@ -11,9 +11,9 @@ use aws_sdk_kms::types::{
     MessageType as Mt, SigningAlgorithmSpec as Alg, Tag,
 };
 use common::{err, local, openssl, run, write};
-use kms_openssl::keys::PublicKey;
-use kms_openssl::spec::{KeySpec, KeyUsage, SigningAlgorithm};
-use kms_openssl::verify::{self, Verdict, VerifyOptions};
+use kms_openssl::core::keys::PublicKey;
+use kms_openssl::core::spec::{KeySpec, KeyUsage, SigningAlgorithm};
+use kms_openssl::core::verify::{self, Verdict, VerifyOptions};
 
 fn sha(alg: openssl::hash::MessageDigest, data: &[u8]) -> Vec<u8> {
     openssl::hash::hash(alg, data).expect("hash").to_vec()

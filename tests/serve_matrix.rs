@@ -1,7 +1,7 @@
 //! Every KeySpec × SigningAlgorithm × MessageType against `kms-openssl serve`, through
 //! aws-sdk-kms: each combination KMS allows and the linked OpenSSL supports is signed by the server
 //! and verified by the real `openssl` binary (the command from `openssl_cmd::verify_argv`), by
-//! `kms_openssl::verify` and by the server's own Verify; every other combination gets KMS's error.
+//! `kms_openssl::core::verify` and by the server's own Verify; every other combination gets KMS's error.
 
 mod common;
 
@@ -12,10 +12,10 @@ use aws_sdk_kms::types::{
     KeySpec as SdkKeySpec, KeyUsageType, MessageType as SdkMt, SigningAlgorithmSpec,
 };
 use common::{err, local, openssl, run, write};
-use kms_openssl::keys::PublicKey;
-use kms_openssl::openssl_cmd::{self, Files, Over};
-use kms_openssl::spec::{KeySpec, MessageType, Scheme, SigningAlgorithm};
-use kms_openssl::verify::{self, Verdict, VerifyOptions};
+use kms_openssl::core::keys::PublicKey;
+use kms_openssl::core::openssl_cmd::{self, Files, Over};
+use kms_openssl::core::spec::{KeySpec, MessageType, Scheme, SigningAlgorithm};
+use kms_openssl::core::verify::{self, Verdict, VerifyOptions};
 
 const MESSAGE: &[u8] = b"kms-openssl serve matrix message\n";
 
@@ -46,7 +46,7 @@ fn openssl_verify(
 
 fn ok_line(over: Over, alg: SigningAlgorithm) -> &'static str {
     let pkeyutl = over == Over::Digest
-        || alg.params().openssl_tool == kms_openssl::spec::OpensslTool::PkeyutlRawin;
+        || alg.params().openssl_tool == kms_openssl::core::spec::OpensslTool::PkeyutlRawin;
     if pkeyutl {
         Verdict::Verified.pkeyutl_line()
     } else {
@@ -104,12 +104,14 @@ async fn every_spec_algorithm_and_message_type_signs_as_kms_and_verifies_with_op
                             .unwrap()
                             .to_vec()
                     }
-                    MessageType::ExternalMu if allowed => kms_openssl::digest::ml_dsa_external_mu(
-                        &spki,
-                        &mut &MESSAGE[..],
-                        Path::new("m"),
-                    )
-                    .expect("mu"),
+                    MessageType::ExternalMu if allowed => {
+                        kms_openssl::core::digest::ml_dsa_external_mu(
+                            &spki,
+                            &mut &MESSAGE[..],
+                            Path::new("m"),
+                        )
+                        .expect("mu")
+                    }
                     _ => vec![0x5a; alg.digest_len().unwrap_or(64)],
                 };
                 let res = l
@@ -162,7 +164,7 @@ async fn every_spec_algorithm_and_message_type_signs_as_kms_and_verifies_with_op
                 let binary_can = common::openssl_binary_version() >= p.min_openssl.0;
                 if !binary_can {
                     eprintln!(
-                        "{case}: the openssl binary is older than OpenSSL {}; checked with kms_openssl::verify only",
+                        "{case}: the openssl binary is older than OpenSSL {}; checked with kms_openssl::core::verify only",
                         p.min_openssl.1
                     );
                 }
@@ -188,7 +190,7 @@ async fn every_spec_algorithm_and_message_type_signs_as_kms_and_verifies_with_op
                     assert_eq!(
                         v.verdict,
                         Verdict::Verified,
-                        "{case} kms_openssl::verify over the message"
+                        "{case} kms_openssl::core::verify over the message"
                     );
                 }
                 if mt == MessageType::Digest && binary_can {
@@ -213,7 +215,7 @@ async fn every_spec_algorithm_and_message_type_signs_as_kms_and_verifies_with_op
                     assert_eq!(
                         v.verdict,
                         Verdict::Verified,
-                        "{case} kms_openssl::verify over the digest"
+                        "{case} kms_openssl::core::verify over the digest"
                     );
                 }
                 // And KMS Verify on the server.

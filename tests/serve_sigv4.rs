@@ -13,8 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use common::{ADMIN, raw_request, sigv4_headers, test_config};
+use kms_openssl::server::auth::sts::{Session, SessionStore};
 use kms_openssl::server::{self, RunningServer};
-use kms_openssl::sts::{Session, SessionStore};
 use serde_json::Value;
 
 const JSON: &str = "application/x-amz-json-1.1";
@@ -511,7 +511,7 @@ fn serve_creates_admin_credentials_once_prints_them_and_keeps_them_across_restar
     assert_eq!((k1, k2), ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"));
     assert!(akid.starts_with("AKIA") && akid.len() == 20, "{akid}");
     assert_eq!(secret.len(), 40);
-    let file = state.join(server::admin::ADMIN_CREDENTIALS_FILE);
+    let file = state.join(server::auth::admin::ADMIN_CREDENTIALS_FILE);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&file), 0o600);
     assert_eq!(mode(&state), 0o700);

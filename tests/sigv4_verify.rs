@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use kms_openssl::sigv4::{AuthError, Credential, Expect, Request, verify};
+use kms_openssl::server::auth::sigv4::{AuthError, Credential, Expect, Request, verify};
 
 const AKID: &str = "AKIAIOSFODNN7EXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -94,7 +94,7 @@ fn check(
     query: &str,
     body: &[u8],
     service: &str,
-) -> Result<kms_openssl::sigv4::Caller, AuthError> {
+) -> Result<kms_openssl::server::auth::sigv4::Caller, AuthError> {
     let req = Request {
         method: "POST",
         path: "/",

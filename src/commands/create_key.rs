@@ -1,5 +1,5 @@
-use kms_openssl::alias::check_alias_name;
-use kms_openssl::spec::{KeySpec, KeyUsage};
+use kms_openssl::aws::alias::check_alias_name;
+use kms_openssl::core::spec::{KeySpec, KeyUsage};
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, EXIT_OK, connect, out, out_json};
@@ -24,12 +24,12 @@ pub async fn run_create_key(a: CreateKeyArgs, ctx: &Ctx) -> Result<u8> {
         .collect::<Result<Vec<_>>>()?;
     let policy = match &a.policy {
         Some(p) => Some(
-            String::from_utf8(kms_openssl::io::read_small_file(p, 32 * 1024)?).map_err(|_| {
-                Error::BadInput {
+            String::from_utf8(kms_openssl::core::io::read_small_file(p, 32 * 1024)?).map_err(
+                |_| Error::BadInput {
                     path: p.clone(),
                     reason: "not UTF-8 text".into(),
-                }
-            })?,
+                },
+            )?,
         ),
         None => None,
     };

@@ -4,14 +4,14 @@ use std::path::Path;
 use std::process::Command as Proc;
 
 use aws_credential_types::Credentials;
-use kms_openssl::io::{Input, Mode, write_atomic};
-use kms_openssl::keys::PublicKey;
-use kms_openssl::kms::{ClientOptions, Kms};
-use kms_openssl::openssl_cmd::{self, Files, Over};
+use kms_openssl::client::kms::{ClientOptions, Kms};
+use kms_openssl::client::sign::{self, MessageTypeChoice, SigningKey};
+use kms_openssl::core::io::{Input, Mode, write_atomic};
+use kms_openssl::core::keys::PublicKey;
+use kms_openssl::core::openssl_cmd::{self, Files, Over};
+use kms_openssl::core::spec::{KeySpec, KeyUsage, SigningAlgorithm};
+use kms_openssl::core::verify::{self, Verdict, VerifyOptions};
 use kms_openssl::server::{RunningServer, ServerConfig};
-use kms_openssl::sign::{self, MessageTypeChoice, SigningKey};
-use kms_openssl::spec::{KeySpec, KeyUsage, SigningAlgorithm};
-use kms_openssl::verify::{self, Verdict, VerifyOptions};
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, EXIT_INVALID, EXIT_OK, connect, out};
@@ -23,7 +23,7 @@ pub async fn run(a: DemoArgs, ctx: &Ctx) -> Result<u8> {
     let spec = KeySpec::parse_asymmetric(&a.key_spec)?;
     let alg: SigningAlgorithm = a.signing_algorithm.parse()?;
     alg.check_key_spec(spec)?;
-    kms_openssl::alias::check_alias_name(&a.alias)?;
+    kms_openssl::aws::alias::check_alias_name(&a.alias)?;
     std::fs::create_dir_all(&a.out_dir).map_err(|e| Error::io(&a.out_dir, e))?;
     let (kms, local) = connect_or_serve(ctx).await?;
     if let Some(e) = kms.endpoint() {
@@ -140,9 +140,10 @@ async fn workflow(a: &DemoArgs, kms: &Kms, spec: KeySpec, alg: SigningAlgorithm)
         .await?;
     sign::check_signature(&key, alg, &prepared, &signed.signature)?;
     write_atomic(&sig, &signed.signature, Mode::Default)?;
-    let sc = kms_openssl::sidecar::Sidecar::for_signature(&signed.key_arn, &key, alg, &prepared)?;
+    let sc =
+        kms_openssl::tool::sidecar::Sidecar::for_signature(&signed.key_arn, &key, alg, &prepared)?;
     write_atomic(
-        &kms_openssl::sidecar::path_for(&sig),
+        &kms_openssl::tool::sidecar::path_for(&sig),
         &sc.to_json(),
         Mode::Default,
     )?;

@@ -1,10 +1,10 @@
 use std::io::Read;
 use std::path::Path;
 
-use kms_openssl::encrypt;
-use kms_openssl::io::{Input, Mode, read_small_file, write_atomic};
-use kms_openssl::keys::PublicKey;
-use kms_openssl::spec::{EncryptionAlgorithm, KeyUsage};
+use kms_openssl::core::encrypt;
+use kms_openssl::core::io::{Input, Mode, read_small_file, write_atomic};
+use kms_openssl::core::keys::PublicKey;
+use kms_openssl::core::spec::{EncryptionAlgorithm, KeyUsage};
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, EXIT_OK, connect};
@@ -18,7 +18,7 @@ pub async fn run_encrypt(a: EncryptArgs, ctx: &Ctx) -> Result<u8> {
     let input = Input::parse(&a.input);
     let origin = input.display_path();
     let (plaintext, more) =
-        kms_openssl::io::read_up_to(&mut input.open()?, MAX_PLAINTEXT_READ, &origin)?;
+        kms_openssl::core::io::read_up_to(&mut input.open()?, MAX_PLAINTEXT_READ, &origin)?;
     if more {
         return Err(Error::BadInput {
             path: origin,
@@ -94,7 +94,7 @@ pub async fn run_derive(a: DeriveArgs, ctx: &Ctx) -> Result<u8> {
         }
         (None, Some(p)) => {
             let mut bytes = Vec::new();
-            kms_openssl::io::open_regular(p)?
+            kms_openssl::core::io::open_regular(p)?
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::io(p, e))?;
             encrypt::derive_ecdh(&encrypt::private_key_from_bytes(&bytes, p)?, &peer)?

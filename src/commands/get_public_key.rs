@@ -1,8 +1,8 @@
 use std::path::Path;
 
 use kms_openssl::Result;
-use kms_openssl::io::{Mode, write_atomic};
-use kms_openssl::keys::PublicKey;
+use kms_openssl::core::io::{Mode, write_atomic};
+use kms_openssl::core::keys::PublicKey;
 
 use super::{Ctx, EXIT_OK, connect, out, out_json};
 use crate::cli::{GetPublicKeyArgs, OutputFormat};

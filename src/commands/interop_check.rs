@@ -1,7 +1,7 @@
 use std::io::IsTerminal;
 
 use kms_openssl::Result;
-use kms_openssl::interop::{self, DEFAULT_SIZES, Keys, Options};
+use kms_openssl::tool::interop::{self, DEFAULT_SIZES, Keys, Options};
 
 use super::{Ctx, connect, err_line, out, out_json};
 use crate::cli::{InteropCheckArgs, OutputFormat};

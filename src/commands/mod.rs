@@ -15,7 +15,7 @@ mod whoami;
 
 use std::io::Write;
 
-use kms_openssl::kms::{ClientOptions, Kms};
+use kms_openssl::client::kms::{ClientOptions, Kms};
 use kms_openssl::{Error, Result};
 
 use crate::cli::{AwsArgs, Cli, Command, OutputFormat};

@@ -1,7 +1,7 @@
 use kms_openssl::Result;
-use kms_openssl::openssl_cmd::{self, Files, Over as CmdOver};
-use kms_openssl::sidecar::Sidecar;
-use kms_openssl::spec::SigningAlgorithm;
+use kms_openssl::core::openssl_cmd::{self, Files, Over as CmdOver};
+use kms_openssl::core::spec::SigningAlgorithm;
+use kms_openssl::tool::sidecar::Sidecar;
 
 use super::{Ctx, EXIT_OK, out, out_json};
 use crate::cli::{OpensslCommandArgs, OutputFormat, Over};
@@ -10,7 +10,7 @@ pub fn run(a: OpensslCommandArgs, ctx: &Ctx) -> Result<u8> {
     let alg = match (&a.signing_algorithm, &a.sidecar) {
         (Some(s), _) => {
             let key_spec =
-                kms_openssl::keys::PublicKey::from_file(std::path::Path::new(&a.public_key))
+                kms_openssl::core::keys::PublicKey::from_file(std::path::Path::new(&a.public_key))
                     .ok()
                     .and_then(|k| k.key_spec());
             SigningAlgorithm::parse_for_key(s, key_spec)?

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use kms_openssl::kms::Kms;
+use kms_openssl::client::kms::Kms;
+use kms_openssl::core::spec::{MAX_KEY_POLICY_BYTES, MessageType, SigningAlgorithm};
 use kms_openssl::policy::{self, PolicyError, Principal};
-use kms_openssl::spec::{MAX_KEY_POLICY_BYTES, MessageType, SigningAlgorithm};
 use kms_openssl::{Error, Result};
 use serde_json::{Value, json};
 
@@ -252,7 +252,7 @@ async fn check(a: PolicyCheckArgs, ctx: &Ctx) -> Result<u8> {
 
 fn read_policy(path: &Path) -> Result<String> {
     // A little over the limit, so an oversized policy is reported as such, not as unreadable.
-    let bytes = kms_openssl::io::read_small_file(path, (MAX_KEY_POLICY_BYTES * 4) as u64)?;
+    let bytes = kms_openssl::core::io::read_small_file(path, (MAX_KEY_POLICY_BYTES * 4) as u64)?;
     String::from_utf8(bytes).map_err(|_| Error::BadInput {
         path: path.to_path_buf(),
         reason: "not UTF-8 text".into(),

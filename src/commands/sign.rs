@@ -1,10 +1,10 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use kms_openssl::io::{Input, Mode, write_atomic};
-use kms_openssl::sidecar::{self, Sidecar};
-use kms_openssl::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
-use kms_openssl::spec::{Scheme, SigningAlgorithm};
+use kms_openssl::client::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
+use kms_openssl::core::io::{Input, Mode, write_atomic};
+use kms_openssl::core::spec::{Scheme, SigningAlgorithm};
+use kms_openssl::tool::sidecar::{self, Sidecar};
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, EXIT_OK, connect, err_line, out, out_json};
@@ -32,7 +32,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     // Everything that can be refused without KMS is refused here, before any call.
     if let Some(inp) = &input {
         if let Input::File(p) = inp {
-            kms_openssl::io::open_regular(p)?;
+            kms_openssl::core::io::open_regular(p)?;
         }
         if let Some(alg) = named_alg {
             sign::precheck(alg, choice, inp.len_hint())?;
@@ -86,7 +86,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     let prepared = match (&digest, &input) {
         (Some(d), _) => sign::prepare_digest(alg, d.clone())?,
         (None, Some(inp))
-            if choice == MessageTypeChoice::Fixed(kms_openssl::spec::MessageType::Digest) =>
+            if choice == MessageTypeChoice::Fixed(kms_openssl::core::spec::MessageType::Digest) =>
         {
             // --message-type digest with a file: the file holds the bare digest.
             let Input::File(p) = inp else {
@@ -94,7 +94,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
                     "--message-type digest reads the digest from a file or --digest-hex".into(),
                 ));
             };
-            sign::prepare_digest(alg, kms_openssl::io::read_small_file(p, 4096)?)?
+            sign::prepare_digest(alg, kms_openssl::core::io::read_small_file(p, 4096)?)?
         }
         (None, Some(inp)) => sign::prepare_input(alg, choice, inp, spki)?,
         (None, None) => return Err(Error::Usage("give a FILE to sign or --digest-hex".into())),
@@ -178,7 +178,7 @@ fn check_parent(p: &Path) -> Result<()> {
 
 /// Where a file's signature goes: `FILE.sig`, or `DIR/<name>.sig` with --out-dir.
 fn signature_path(input: &Path, out_dir: Option<&Path>) -> PathBuf {
-    let sig = kms_openssl::batch::with_suffix(input, ".sig");
+    let sig = kms_openssl::tool::batch::with_suffix(input, ".sig");
     match (out_dir, sig.file_name()) {
         (Some(d), Some(name)) => d.join(name),
         _ => sig,
@@ -187,7 +187,7 @@ fn signature_path(input: &Path, out_dir: Option<&Path>) -> PathBuf {
 
 /// Many files: bounded concurrency, client-side rate limit, retries, a summary; exit 2 if any failed.
 async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
-    use kms_openssl::pipeline::{self, BatchOptions, Job, RetryPolicy};
+    use kms_openssl::tool::pipeline::{self, BatchOptions, Job, RetryPolicy};
     use std::io::IsTerminal;
     use std::sync::Arc;
 
@@ -196,7 +196,7 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     let mut files: Vec<PathBuf> = a.input.iter().map(PathBuf::from).collect();
     if let Some(m) = &a.manifest {
         files.extend(
-            kms_openssl::batch::read_manifest(m)?
+            kms_openssl::tool::batch::read_manifest(m)?
                 .into_iter()
                 .map(|e| e.file),
         );
@@ -219,7 +219,7 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
         .collect();
     let mut options = super::client_options(&ctx.aws);
     options.max_attempts = Some(1); // the pipeline retries, with its own backoff and pacing
-    let kms = kms_openssl::kms::Kms::connect(&options).await?;
+    let kms = kms_openssl::client::kms::Kms::connect(&options).await?;
     let key = Arc::new(match &a.public_key {
         Some(p) => SigningKey::from_public_key_file(&a.key_id, p)?,
         None => SigningKey::fetch(&kms, &a.key_id).await?,

@@ -1,13 +1,13 @@
 use std::future::Future;
 use std::path::PathBuf;
 
-use kms_openssl::batch::{self, KeyRing};
-use kms_openssl::io::{Input, read_small_file};
-use kms_openssl::keys::PublicKey;
-use kms_openssl::sidecar::{self, Sidecar};
-use kms_openssl::sign::{self, MessageTypeChoice};
-use kms_openssl::spec::{OpensslTool, SigningAlgorithm};
-use kms_openssl::verify::{self, Outcome, PssSaltPolicy, Verdict, VerifyOptions};
+use kms_openssl::client::sign::{self, MessageTypeChoice};
+use kms_openssl::core::io::{Input, read_small_file};
+use kms_openssl::core::keys::PublicKey;
+use kms_openssl::core::spec::{OpensslTool, SigningAlgorithm};
+use kms_openssl::core::verify::{self, Outcome, PssSaltPolicy, Verdict, VerifyOptions};
+use kms_openssl::tool::batch::{self, KeyRing};
+use kms_openssl::tool::sidecar::{self, Sidecar};
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, connect, err_line, out, out_json};
@@ -47,7 +47,7 @@ async fn run_with(a: VerifyArgs, ctx: &Ctx, allow_kms: bool) -> Result<u8> {
     };
     let input = Input::parse(input);
     if let Input::File(p) = &input {
-        kms_openssl::io::open_regular(p)?;
+        kms_openssl::core::io::open_regular(p)?;
     }
     let sig = read_small_file(signature, MAX_SIGNATURE_FILE)?;
     if sig.is_empty() {

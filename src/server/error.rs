@@ -37,7 +37,7 @@ pub enum Code {
     UnsupportedOperation,
     /// A field outside its constraints (length, enum value, missing required member).
     Validation,
-    /// The request is not authenticated (SigV4, [`crate::sigv4::AuthError::code`] for `kms`):
+    /// The request is not authenticated (SigV4, [`crate::server::auth::sigv4::AuthError::code`] for `kms`):
     /// `MissingAuthenticationTokenException`, `IncompleteSignatureException`,
     /// `UnrecognizedClientException`, `InvalidSignatureException`, `ExpiredTokenException`; 400.
     Unauthenticated(&'static str),
@@ -134,7 +134,7 @@ impl KmsError {
     }
 
     /// The answer to a request that failed SigV4 authentication.
-    pub fn from_auth(e: &crate::sigv4::AuthError) -> KmsError {
+    pub fn from_auth(e: &crate::server::auth::sigv4::AuthError) -> KmsError {
         KmsError::new(Code::Unauthenticated(e.code("kms")), e.message())
     }
 

@@ -5,10 +5,10 @@
 //! unmodified through `AWS_ENDPOINT_URL_KMS`. Errors are `{"__type": ..., "message": ...}` with
 //! KMS's HTTP statuses ([`error`]).
 //!
-//! Every request is authenticated with SigV4 ([`crate::sigv4::verify`]): the account
+//! Every request is authenticated with SigV4 ([`crate::server::auth::sigv4::verify`]): the account
 //! administrator's long-term key ([`admin`], principal `arn:aws:iam::ACCOUNT:root`) or the
 //! temporary credentials of an STS session. STS `AssumeRole` / `GetCallerIdentity` (query
-//! protocol, [`crate::sts`]) are answered on the same port: a request without `X-Amz-Target` that
+//! protocol, [`crate::server::auth::sts`]) are answered on the same port: a request without `X-Amz-Target` that
 //! is not AWS JSON is STS. Each KMS operation on a key is then authorized by the key policy
 //! ([`crate::policy::authorize`], in [`ops::dispatch`]); IAM is not modelled, so the keyless
 //! operations (CreateKey, ListKeys, ListAliases) are the administrator's only. See
@@ -18,9 +18,9 @@
 //! [`store`] (SQLite under the state dir), [`error`] (KMS error codes), [`admin`] (the
 //! administrator's credentials).
 
-pub mod admin;
-pub mod crypto;
+pub mod auth;
 pub mod error;
+pub mod keymaterial;
 pub mod ops;
 pub mod quota;
 pub mod store;
@@ -43,9 +43,9 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::policy;
-use crate::sigv4::{self, Caller, Credential};
-use crate::sts::{self, MemorySessionStore, SessionStore};
-use admin::AdminCredentials;
+use crate::server::auth::sigv4::{self, Caller, Credential};
+use crate::server::auth::sts::{self, MemorySessionStore, SessionStore};
+use auth::admin::AdminCredentials;
 use error::{Code, KmsError, OpResult};
 use store::Store;
 
@@ -187,7 +187,7 @@ impl App {
         let der = der.ok_or_else(|| {
             KmsError::internal("private key lookup", format!("no private key for {key_id}"))
         })?;
-        let pkey = crypto::load_private(&der)?;
+        let pkey = keymaterial::load_private(&der)?;
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())

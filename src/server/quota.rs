@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::spec::{KeyFamily, KeySpec};
+use crate::core::spec::{KeyFamily, KeySpec};
 
 /// A KMS request-quota group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

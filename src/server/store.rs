@@ -12,8 +12,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::core::spec::{KeySpec, KeyUsage};
 use crate::error::{Error, Result};
-use crate::spec::{KeySpec, KeyUsage};
 
 /// File name of the database inside the state dir.
 pub const DB_FILE: &str = "kms.sqlite3";

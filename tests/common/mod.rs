@@ -12,7 +12,7 @@ use std::process::Command;
 use aws_credential_types::Credentials;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::types::{KeySpec as SdkKeySpec, KeyUsageType};
-use kms_openssl::kms::{ClientOptions, Kms};
+use kms_openssl::client::kms::{ClientOptions, Kms};
 use kms_openssl::server::{self, RunningServer, ServerConfig};
 
 /// A running local KMS and a client for it.

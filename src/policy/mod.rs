@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::spec::{MAX_KEY_POLICY_BYTES, MessageType, SigningAlgorithm};
+use crate::core::spec::{MAX_KEY_POLICY_BYTES, MessageType, SigningAlgorithm};
 
 /// Sid of the reference's signer statement (seed-workflow §2).
 pub const SID_SIGNER: &str = "Allow use of the key pair for digital signing";

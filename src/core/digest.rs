@@ -6,13 +6,13 @@ use std::path::Path;
 
 use openssl::hash::Hasher;
 
+use crate::core::spec::Hash;
 use crate::error::{Error, Result};
-use crate::spec::Hash;
 
 /// Hashes everything `reader` yields. Output: `hash.output_len()` bytes.
 pub fn hash_reader(hash: Hash, reader: &mut dyn Read, origin: &Path) -> Result<Vec<u8>> {
     let mut h = Hasher::new(hash.message_digest()).map_err(Error::openssl("EVP_DigestInit_ex"))?;
-    crate::io::for_each_chunk(reader, origin, |chunk| {
+    crate::core::io::for_each_chunk(reader, origin, |chunk| {
         h.update(chunk).map_err(Error::openssl("EVP_DigestUpdate"))
     })?;
     finish(h, hash)
@@ -76,7 +76,7 @@ pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> 
     h.update(&tr).map_err(Error::openssl("EVP_DigestUpdate"))?;
     h.update(&[0x00, 0x00])
         .map_err(Error::openssl("EVP_DigestUpdate"))?;
-    crate::io::for_each_chunk(reader, origin, |chunk| {
+    crate::core::io::for_each_chunk(reader, origin, |chunk| {
         h.update(chunk).map_err(Error::openssl("EVP_DigestUpdate"))
     })?;
     finish(h, Hash::Shake256)
@@ -84,7 +84,7 @@ pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> 
 
 /// SM2 Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A) (GM/T 0003.2-2012 §5.5), 32 bytes.
 /// `distid` is the distinguishing ID (KMS: `1234567812345678`).
-pub fn sm2_z(key: &crate::keys::PublicKey, distid: &[u8]) -> Result<Vec<u8>> {
+pub fn sm2_z(key: &crate::core::keys::PublicKey, distid: &[u8]) -> Result<Vec<u8>> {
     use openssl::bn::{BigNum, BigNumContext};
     // d2i_EC_PUBKEY: an OpenSSL 3 SM2-type EVP_PKEY has no legacy EC_KEY, the SPKI has the point.
     let ec = openssl::ec::EcKey::public_key_from_der(key.spki_der())
@@ -127,7 +127,7 @@ pub fn sm2_z(key: &crate::keys::PublicKey, distid: &[u8]) -> Result<Vec<u8>> {
 
 /// SM2DSA DIGEST message e = SM3(Z_A ‖ M), streamed: what KMS SM2DSA takes as a DIGEST.
 pub fn sm2_digest(
-    key: &crate::keys::PublicKey,
+    key: &crate::core::keys::PublicKey,
     distid: &[u8],
     reader: &mut dyn Read,
     origin: &Path,
@@ -150,36 +150,43 @@ mod tests {
         kctx.keygen_init().unwrap();
         let private = kctx.keygen().unwrap();
         let spki = private.public_key_to_der().unwrap();
-        let public = crate::keys::PublicKey::from_spki_der(&spki, Path::new("t")).unwrap();
+        let public = crate::core::keys::PublicKey::from_spki_der(&spki, Path::new("t")).unwrap();
         let msg = b"message signed by SM2DSA";
-        let distid = crate::spec::SM2_DEFAULT_DISTID.as_bytes();
+        let distid = crate::core::spec::SM2_DEFAULT_DISTID.as_bytes();
         let mut ctx = MdCtx::new().unwrap();
         let pctx = ctx
             .digest_sign_init(Some(openssl::md::Md::sm3()), &private)
             .unwrap();
-        crate::ossl::set_sm2_distid(pctx, distid).unwrap();
+        crate::core::ossl::set_sm2_distid(pctx, distid).unwrap();
         let mut sig = Vec::new();
         ctx.digest_sign_to_vec(msg, &mut sig).unwrap();
         let e = sm2_digest(&public, distid, &mut &msg[..], Path::new("t")).unwrap();
-        let alg = crate::spec::SigningAlgorithm::Sm2dsa;
-        let opts = crate::verify::VerifyOptions::default();
-        let over_digest = crate::verify::verify_digest(&public, alg, &e, &sig, &opts).unwrap();
+        let alg = crate::core::spec::SigningAlgorithm::Sm2dsa;
+        let opts = crate::core::verify::VerifyOptions::default();
+        let over_digest =
+            crate::core::verify::verify_digest(&public, alg, &e, &sig, &opts).unwrap();
         assert_eq!(
             over_digest.verdict,
-            crate::verify::Verdict::Verified,
+            crate::core::verify::Verdict::Verified,
             "{over_digest:?}"
         );
-        let over_msg =
-            crate::verify::verify_message(&public, alg, &mut &msg[..], Path::new("t"), &sig, &opts)
-                .unwrap();
+        let over_msg = crate::core::verify::verify_message(
+            &public,
+            alg,
+            &mut &msg[..],
+            Path::new("t"),
+            &sig,
+            &opts,
+        )
+        .unwrap();
         assert_eq!(
             over_msg.verdict,
-            crate::verify::Verdict::Verified,
+            crate::core::verify::Verdict::Verified,
             "{over_msg:?}"
         );
         let plain = hash_bytes(Hash::Sm3, msg).unwrap();
-        let wrong = crate::verify::verify_digest(&public, alg, &plain, &sig, &opts).unwrap();
-        assert_ne!(wrong.verdict, crate::verify::Verdict::Verified);
+        let wrong = crate::core::verify::verify_digest(&public, alg, &plain, &sig, &opts).unwrap();
+        assert_ne!(wrong.verdict, crate::core::verify::Verdict::Verified);
     }
 
     #[test]
@@ -200,7 +207,7 @@ mod tests {
 
     #[test]
     fn streaming_equals_one_shot_across_chunk_boundaries() {
-        let data: Vec<u8> = (0..(crate::verify::CHUNK * 2 + 7))
+        let data: Vec<u8> = (0..(crate::core::verify::CHUNK * 2 + 7))
             .map(|i| i as u8)
             .collect();
         let a = hash_reader(Hash::Sha384, &mut &data[..], Path::new("t")).unwrap();

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::digest;
+use crate::core::digest;
+use crate::core::io::read_small_file;
+use crate::core::keys::PublicKey;
+use crate::core::spec::{Hash, SigningAlgorithm};
+use crate::core::verify::{self, Outcome, VerifyOptions};
 use crate::error::{Error, Result};
-use crate::io::read_small_file;
-use crate::keys::PublicKey;
-use crate::sidecar::{self, Sidecar};
-use crate::spec::{Hash, SigningAlgorithm};
-use crate::verify::{self, Outcome, VerifyOptions};
+use crate::tool::sidecar::{self, Sidecar};
 
 /// One manifest line: the signed file, its signature, and its sidecar when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +183,6 @@ fn verify_entry(
         });
     }
     let (window, _) = verify::signature_as_openssl_reads_it(key, a, &sig);
-    let mut reader = crate::io::open_regular(&e.file)?;
+    let mut reader = crate::core::io::open_regular(&e.file)?;
     verify::verify_message(key, a, &mut reader, &e.file, window, opts)
 }

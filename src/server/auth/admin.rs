@@ -36,7 +36,7 @@ impl AdminCredentials {
     ///
     /// Errors: [`Error::Server`] when OpenSSL's random generator fails.
     pub fn generate() -> Result<AdminCredentials> {
-        let (akid, secret, _) = crate::sts::new_credentials()
+        let (akid, secret, _) = crate::server::auth::sts::new_credentials()
             .map_err(|e| Error::Server(format!("admin credentials: {}", e.message)))?;
         Ok(AdminCredentials {
             access_key_id: format!("AKIA{}", akid.get(4..).unwrap_or_default()),

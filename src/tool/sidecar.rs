@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::core::spec::{KeySpec, MessageType, SigningAlgorithm};
 use crate::error::{Error, Result};
-use crate::spec::{KeySpec, MessageType, SigningAlgorithm};
 
 /// Sidecar contents, in KMS's field names where KMS has one.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -41,9 +41,9 @@ impl Sidecar {
     /// The sidecar for a signature KMS returned for `prepared`, signed now.
     pub fn for_signature(
         key_arn: &str,
-        key: &crate::sign::SigningKey,
+        key: &crate::client::sign::SigningKey,
         alg: SigningAlgorithm,
-        prepared: &crate::sign::Prepared,
+        prepared: &crate::client::sign::Prepared,
     ) -> Result<Sidecar> {
         let now = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
@@ -56,8 +56,8 @@ impl Sidecar {
             digest_algorithm: prepared.digest_name.to_string(),
             digest: hex::encode(&prepared.digest),
             input_size: prepared.input_size,
-            public_key_sha256: hex::encode(crate::digest::hash_bytes(
-                crate::spec::Hash::Sha256,
+            public_key_sha256: hex::encode(crate::core::digest::hash_bytes(
+                crate::core::spec::Hash::Sha256,
                 &key.info.spki_der,
             )?),
             signed_at: now,
@@ -67,7 +67,7 @@ impl Sidecar {
 
     /// Reads and parses a sidecar file.
     pub fn load(path: &Path) -> Result<Sidecar> {
-        let bytes = crate::io::read_small_file(path, 1024 * 1024)?;
+        let bytes = crate::core::io::read_small_file(path, 1024 * 1024)?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Sidecar {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -82,9 +82,9 @@ impl Sidecar {
     }
 
     /// Refuses a sidecar that contradicts the public key it is used with.
-    pub fn check_against(&self, path: &Path, key: &crate::keys::PublicKey) -> Result<()> {
-        let fp = hex::encode(crate::digest::hash_bytes(
-            crate::spec::Hash::Sha256,
+    pub fn check_against(&self, path: &Path, key: &crate::core::keys::PublicKey) -> Result<()> {
+        let fp = hex::encode(crate::core::digest::hash_bytes(
+            crate::core::spec::Hash::Sha256,
             key.spki_der(),
         )?);
         if let Some(spec) = key.key_spec().filter(|s| *s != self.key_spec) {

@@ -32,15 +32,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::App;
-use super::crypto;
 use super::error::{Code, KmsError, OpResult};
+use super::keymaterial as crypto;
 use super::store::{KeyRecord, KeyState, now};
-use crate::policy::{self, Principal};
-use crate::sigv4::Caller;
-use crate::spec::{
+use crate::core::spec::{
     EncryptionAlgorithm, KeySpec, KeyUsage, MAX_RAW_MESSAGE, MIN_RAW_MESSAGE, MessageType,
     SigningAlgorithm,
 };
+use crate::policy::{self, Principal};
+use crate::server::auth::sigv4::Caller;
 
 /// The operations this endpoint implements (`X-Amz-Target: TrentService.<name>`).
 pub const OPERATIONS: &[&str] = &[
@@ -753,10 +753,10 @@ struct AliasRequest {
     target_key_id: Option<String>,
 }
 
-/// Alias-name rules ([`crate::alias::check_alias_name`]): `alias/aws/...` is
+/// Alias-name rules ([`crate::aws::alias::check_alias_name`]): `alias/aws/...` is
 /// `InvalidAliasNameException` (reserved), other violations `ValidationException`.
 fn check_alias(name: &str) -> OpResult<()> {
-    crate::alias::check_alias_name(name).map_err(|e| {
+    crate::aws::alias::check_alias_name(name).map_err(|e| {
         let code = if name.starts_with("alias/aws/") {
             Code::InvalidAliasName
         } else {
@@ -771,7 +771,7 @@ const MAX_ALIASES_PER_KEY: u64 = 50;
 
 fn target_key(app: &App, az: &Authz, target: Option<String>) -> OpResult<KeyRecord> {
     let target = required(target, "TargetKeyId")?;
-    if crate::alias::is_alias_reference(&target) {
+    if crate::aws::alias::is_alias_reference(&target) {
         return Err(KmsError::validation(format!(
             "TargetKeyId {target} is an alias; give the key ID or key ARN"
         )));
@@ -995,7 +995,7 @@ fn check_sign_input(
     let expected = match mt {
         MessageType::Raw => None,
         MessageType::Digest => alg.digest_len(),
-        MessageType::ExternalMu => Some(crate::spec::EXTERNAL_MU_LEN),
+        MessageType::ExternalMu => Some(crate::core::spec::EXTERNAL_MU_LEN),
     };
     if let Some(n) = expected.filter(|n| *n != message.len()) {
         return Err(KmsError::validation(format!(
@@ -1414,7 +1414,7 @@ fn list_resource_tags(app: &App, az: &Authz, r: TagRequest) -> OpResult<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::MAX_KEY_POLICY_BYTES;
+    use crate::core::spec::MAX_KEY_POLICY_BYTES;
 
     #[test]
     fn default_policy_is_the_documented_one() {

@@ -3,7 +3,7 @@
 //! parameters in the query string), answered in AWS's XML shapes (AWS STS API Reference,
 //! "AssumeRole" and "GetCallerIdentity" examples; errors as `<ErrorResponse>`).
 //!
-//! The server authenticates the request first ([`crate::sigv4::verify`] with service `sts`),
+//! The server authenticates the request first ([`crate::server::auth::sigv4::verify`] with service `sts`),
 //! then calls [`handle`] with the caller and a [`SessionStore`] that keeps the temporary
 //! credentials [`handle`] issues; the same store answers the SigV4 credential lookup
 //! ([`SessionStore::session`] → [`Session::credential`]) so the session can then call KMS.
@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 
 use crate::policy::Principal;
-use crate::sigv4::{Caller, Credential};
+use crate::server::auth::sigv4::{Caller, Credential};
 
 /// The STS XML namespace (API version 2011-06-15).
 pub const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -106,7 +106,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// The SigV4 credential of this session (for [`crate::sigv4::verify`]'s lookup).
+    /// The SigV4 credential of this session (for [`crate::server::auth::sigv4::verify`]'s lookup).
     pub fn credential(&self) -> Credential {
         Credential {
             secret_access_key: self.secret_access_key.clone(),
@@ -552,7 +552,7 @@ pub fn assume_role(
 }
 
 /// Answers one authenticated STS request: `form` is the form-encoded body (or the query string of
-/// a GET), `caller` what [`crate::sigv4::verify`] returned (service `sts`), `now` the clock.
+/// a GET), `caller` what [`crate::server::auth::sigv4::verify`] returned (service `sts`), `now` the clock.
 /// Returns the status and XML body to send with `Content-Type: text/xml` (and the request id for
 /// `x-amzn-RequestId`). Never panics on client input.
 pub fn handle(

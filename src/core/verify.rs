@@ -20,10 +20,10 @@ use openssl::pkey_ctx::PkeyCtxRef;
 use openssl::rsa::Padding;
 use openssl::sign::RsaPssSaltlen;
 
+use crate::core::keys::PublicKey;
+use crate::core::ossl;
+use crate::core::spec::{Hash, KeyFamily, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm};
 use crate::error::{Error, Result};
-use crate::keys::PublicKey;
-use crate::ossl;
-use crate::spec::{Hash, KeyFamily, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm};
 
 /// Largest ML-DSA message verified one-shot; larger ones go through μ.
 const ML_DSA_ONESHOT_MAX: usize = 1024 * 1024;
@@ -138,8 +138,8 @@ pub fn signature_as_openssl_reads_it<'a>(
     sig: &'a [u8],
 ) -> (&'a [u8], usize) {
     match alg.params().openssl_tool {
-        crate::spec::OpensslTool::Dgst => dgst_signature_window(key, sig),
-        crate::spec::OpensslTool::PkeyutlRawin => (sig, 0),
+        crate::core::spec::OpensslTool::Dgst => dgst_signature_window(key, sig),
+        crate::core::spec::OpensslTool::PkeyutlRawin => (sig, 0),
     }
 }
 
@@ -253,7 +253,7 @@ pub fn verify_message(
     match p.scheme {
         Scheme::Ed25519ph => {
             // KMS signs Ed25519ph over the 64-byte SHA-512 digest the caller sent (kms-facts §2.1).
-            let d = crate::digest::hash_reader(Hash::Sha512, reader, origin)?;
+            let d = crate::core::digest::hash_reader(Hash::Sha512, reader, origin)?;
             verify_oneshot(key, alg, &d, sig, opts)
         }
         Scheme::Ed25519 => {
@@ -266,12 +266,12 @@ pub fn verify_message(
         Scheme::MlDsa => {
             // Small messages one-shot, as `openssl dgst` does; large ones through μ in constant memory
             // (the same signature either way: FIPS 204 Algorithm 3 computes the same μ).
-            let (head, more) = crate::io::read_up_to(reader, ML_DSA_ONESHOT_MAX, origin)?;
+            let (head, more) = crate::core::io::read_up_to(reader, ML_DSA_ONESHOT_MAX, origin)?;
             if !more {
                 return verify_oneshot(key, alg, &head, sig, opts);
             }
             let mut whole = std::io::Cursor::new(head).chain(reader);
-            let mu = crate::digest::ml_dsa_external_mu(key.spki_der(), &mut whole, origin)?;
+            let mu = crate::core::digest::ml_dsa_external_mu(key.spki_der(), &mut whole, origin)?;
             verify_ml_dsa_mu(key, &mu, sig)
         }
         _ => {
@@ -298,7 +298,7 @@ fn verify_streaming(
             .map_err(Error::openssl("EVP_DigestVerifyInit"))?;
         apply_options(pctx, alg, salt, opts, false)?;
     }
-    crate::io::for_each_chunk(reader, origin, |chunk| {
+    crate::core::io::for_each_chunk(reader, origin, |chunk| {
         ctx.digest_verify_update(chunk)
             .map_err(Error::openssl("EVP_DigestVerifyUpdate"))
     })?;
@@ -328,7 +328,7 @@ pub fn verify_digest(
     check_algorithm(key, alg, opts.enforce_key_spec)?;
     let p = alg.params();
     let expected = match p.scheme {
-        Scheme::MlDsa => crate::spec::EXTERNAL_MU_LEN,
+        Scheme::MlDsa => crate::core::spec::EXTERNAL_MU_LEN,
         Scheme::Ed25519 => {
             return Err(Error::Usage("ED25519_SHA_512 signs the message itself (RAW only); there is no digest to verify against".into()));
         }
@@ -461,7 +461,9 @@ pub fn is_base64_text_signature(key: &PublicKey, sig: &[u8]) -> bool {
     };
     match key.key_spec().map(|s| s.family()) {
         Some(KeyFamily::Rsa { bits }) => decoded.len() == bits as usize / 8,
-        Some(KeyFamily::Ec { .. }) | Some(KeyFamily::Sm2) => crate::ecdsa::is_strict_der(&decoded),
+        Some(KeyFamily::Ec { .. }) | Some(KeyFamily::Sm2) => {
+            crate::core::ecdsa::is_strict_der(&decoded)
+        }
         Some(KeyFamily::Ed25519) => decoded.len() == 64,
         _ => !decoded.is_empty() && decoded.len() <= key.max_signature_len(),
     }

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::client::kms::Kms;
+use crate::client::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
+use crate::core::io::{Input, Mode, write_atomic};
+use crate::core::spec::SigningAlgorithm;
 use crate::error::{Error, Result};
-use crate::io::{Input, Mode, write_atomic};
-use crate::kms::Kms;
-use crate::sidecar::{self, Sidecar};
-use crate::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
-use crate::spec::SigningAlgorithm;
+use crate::tool::sidecar::{self, Sidecar};
 
 /// Default client-side rate, requests/s: half of KMS's default shared cryptographic quota (1,000/s),
 /// which every principal and service in the account shares.

@@ -4,17 +4,17 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::digest;
-use crate::ecdsa;
-use crate::error::{Error, Result};
-use crate::io::Input;
-use crate::keys::PublicKey;
-use crate::kms::{Kms, PublicKeyInfo};
-use crate::spec::{
+use crate::client::kms::{Kms, PublicKeyInfo};
+use crate::core::digest;
+use crate::core::ecdsa;
+use crate::core::io::Input;
+use crate::core::keys::PublicKey;
+use crate::core::spec::{
     Hash, KeyFamily, KeyUsage, MAX_RAW_MESSAGE, MessageType, Scheme, SignatureEncoding,
     SigningAlgorithm,
 };
-use crate::verify::{self, Verdict, VerifyOptions};
+use crate::core::verify::{self, Verdict, VerifyOptions};
+use crate::error::{Error, Result};
 
 /// The `--message-type` choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +157,7 @@ pub fn prepare_input(
     let origin = input.display_path();
     let mut reader = input.open()?;
     // Read one byte past the RAW limit to decide RAW vs hashed without knowing the size.
-    let (head, more) = crate::io::read_up_to(&mut reader, MAX_RAW_MESSAGE, &origin)?;
+    let (head, more) = crate::core::io::read_up_to(&mut reader, MAX_RAW_MESSAGE, &origin)?;
     let raw_ok = !more && !head.is_empty();
     let mt = match choice {
         MessageTypeChoice::Fixed(mt) => mt,
@@ -213,7 +213,7 @@ pub fn prepare_input(
                 let key = PublicKey::from_spki_der(spki, Path::new("GetPublicKey"))?;
                 digest::sm2_digest(
                     &key,
-                    crate::spec::SM2_DEFAULT_DISTID.as_bytes(),
+                    crate::core::spec::SM2_DEFAULT_DISTID.as_bytes(),
                     &mut counter,
                     &origin,
                 )?
@@ -253,7 +253,7 @@ pub fn prepare_digest(alg: SigningAlgorithm, digest: Vec<u8>) -> Result<Prepared
     };
     alg.check_message_type(mt)?;
     let expected = if mt == MessageType::ExternalMu {
-        crate::spec::EXTERNAL_MU_LEN
+        crate::core::spec::EXTERNAL_MU_LEN
     } else {
         p.hash.output_len()
     };

@@ -1,8 +1,8 @@
 //! The exact `openssl` command line that verifies a KMS signature offline, built from the
 //! algorithm table (OpenSSL 3.x CLI; `../shared/openssl-parity.md`, KMS "Example offline operations").
 
+use crate::core::spec::{OpensslTool, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm};
 use crate::error::{Error, Result};
-use crate::spec::{OpensslTool, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm};
 
 /// What the signature is checked over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

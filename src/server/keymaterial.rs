@@ -1,4 +1,4 @@
-//! The local KMS's cryptography, driven by the algorithm table ([`crate::spec`]): key generation,
+//! The local KMS's cryptography, driven by the algorithm table ([`crate::core::spec`]): key generation,
 //! Sign (RAW, DIGEST, EXTERNAL_MU), Verify, RSA-OAEP / SM2PKE Encrypt and Decrypt, and ECDH.
 //!
 //! Every hash, padding, salt length and message-type rule comes from the table; this module only
@@ -14,13 +14,13 @@ use openssl::rsa::{Padding, Rsa};
 use openssl::sign::RsaPssSaltlen;
 
 use super::error::{Code, KmsError, OpResult};
-use crate::keys::PublicKey;
-use crate::ossl;
-use crate::spec::{
+use crate::core::keys::PublicKey;
+use crate::core::ossl;
+use crate::core::spec::{
     EncryptionAlgorithm, KeyFamily, KeySpec, MessageType, SM2_DEFAULT_DISTID, Scheme,
     SigningAlgorithm,
 };
-use crate::verify::{self, Verdict, VerifyOptions, md_for};
+use crate::core::verify::{self, Verdict, VerifyOptions, md_for};
 
 fn ossl_err(what: &'static str) -> impl FnOnce(openssl::error::ErrorStack) -> KmsError {
     move |e| KmsError::internal(what, e)
@@ -188,7 +188,7 @@ pub fn sign(
     }
 }
 
-/// Verifies as KMS Verify does, with the library's offline verifier ([`crate::verify`]) on the
+/// Verifies as KMS Verify does, with the library's offline verifier ([`crate::core::verify`]) on the
 /// key's SPKI. `Ok(false)` for a signature that does not verify or cannot be decoded.
 pub fn verify(
     public_der: &[u8],

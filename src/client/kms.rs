@@ -8,8 +8,8 @@ use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types as t;
 
+use crate::core::spec::{EncryptionAlgorithm, KeySpec, KeyUsage, MessageType, SigningAlgorithm};
 use crate::error::{Error, Result};
-use crate::spec::{EncryptionAlgorithm, KeySpec, KeyUsage, MessageType, SigningAlgorithm};
 
 /// Where and as whom to call KMS. Unset fields fall back to the AWS SDK's usual sources
 /// (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL`, the credential chain).
@@ -228,7 +228,7 @@ impl Kms {
         Ok(metadata(md))
     }
 
-    /// CreateAlias. Validate the name first with [`crate::alias::check_alias_name`].
+    /// CreateAlias. Validate the name first with [`crate::aws::alias::check_alias_name`].
     pub async fn create_alias(&self, alias_name: &str, target_key_id: &str) -> Result<()> {
         self.client
             .create_alias()
@@ -273,7 +273,7 @@ impl Kms {
         });
         let key_spec = match spec_str {
             Some(s) => s.parse()?,
-            None => crate::keys::PublicKey::from_spki_der(
+            None => crate::core::keys::PublicKey::from_spki_der(
                 &spki_der,
                 std::path::Path::new("GetPublicKey"),
             )?

@@ -6,9 +6,9 @@ use openssl::pkey::{PKey, Private};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::rsa::Padding;
 
+use crate::core::keys::PublicKey;
+use crate::core::spec::{EncryptionAlgorithm, KeyFamily, KeySpec, KeyUsage};
 use crate::error::{Error, Result};
-use crate::keys::PublicKey;
-use crate::spec::{EncryptionAlgorithm, KeyFamily, KeySpec, KeyUsage};
 
 /// Refuses a key whose KMS KeyUsage is not ENCRYPT_DECRYPT: KMS cannot decrypt what was encrypted
 /// offline with a SIGN_VERIFY or KEY_AGREEMENT key's public key ("Special considerations for
@@ -56,9 +56,9 @@ pub fn encrypt_oaep(
         .map_err(Error::openssl("EVP_PKEY_encrypt_init"))?;
     ctx.set_rsa_padding(Padding::PKCS1_OAEP)
         .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_padding"))?;
-    ctx.set_rsa_oaep_md(crate::verify::md_for(hash))
+    ctx.set_rsa_oaep_md(crate::core::verify::md_for(hash))
         .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_oaep_md"))?;
-    ctx.set_rsa_mgf1_md(crate::verify::md_for(hash))
+    ctx.set_rsa_mgf1_md(crate::core::verify::md_for(hash))
         .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_mgf1_md"))?;
     let mut out = Vec::with_capacity(k);
     ctx.encrypt_to_vec(plaintext, &mut out)
@@ -130,7 +130,7 @@ mod tests {
             let mut ctx = PkeyCtx::new(&private).unwrap();
             ctx.decrypt_init().unwrap();
             ctx.set_rsa_padding(Padding::PKCS1_OAEP).unwrap();
-            let h = crate::verify::md_for(alg.oaep_hash().unwrap());
+            let h = crate::core::verify::md_for(alg.oaep_hash().unwrap());
             ctx.set_rsa_oaep_md(h).unwrap();
             ctx.set_rsa_mgf1_md(h).unwrap();
             let mut pt = Vec::new();

@@ -7,8 +7,8 @@ use std::path::Path;
 use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Public};
 
+use crate::core::spec::KeySpec;
 use crate::error::{Error, Result};
-use crate::spec::KeySpec;
 
 /// DER OID bodies (without tag and length) of the ML-DSA parameter sets, FIPS 204 / RFC 9881:
 /// id-ml-dsa-44/65/87 = 2.16.840.1.101.3.4.3.17/.18/.19.
@@ -105,7 +105,7 @@ impl PublicKey {
 
     /// Reads and parses a public key file (PEM or DER).
     pub fn from_file(path: &Path) -> Result<PublicKey> {
-        let bytes = crate::io::read_small_file(path, 64 * 1024)?;
+        let bytes = crate::core::io::read_small_file(path, 64 * 1024)?;
         PublicKey::from_bytes(&bytes, path)
     }
 

@@ -1,7 +1,7 @@
 //! `interop-check`: the evidence an auditor can be handed. For each key, each signing algorithm it
 //! allows, each MessageType that algorithm allows and each message size, sign through KMS and
 //! verify with (a) this library, (b) the `openssl` binary running the exact command
-//! [`crate::openssl_cmd::verify_argv`] prints, (c) KMS Verify; then a tampered message and a
+//! [`crate::core::openssl_cmd::verify_argv`] prints, (c) KMS Verify; then a tampered message and a
 //! tampered signature, which all three must reject (issue #7).
 
 use std::path::{Path, PathBuf};
@@ -9,13 +9,15 @@ use std::process::Command;
 
 use serde::Serialize;
 
+use crate::client::kms::Kms;
+use crate::client::sign::{self, MessageTypeChoice, Prepared, SigningKey};
+use crate::core::io::{Input, Mode, write_atomic};
+use crate::core::openssl_cmd::{self, Files, Over};
+use crate::core::spec::{
+    KeySpec, KeyUsage, MAX_RAW_MESSAGE, MessageType, Scheme, SigningAlgorithm,
+};
+use crate::core::verify::{self, Verdict, VerifyOptions};
 use crate::error::{Error, Result};
-use crate::io::{Input, Mode, write_atomic};
-use crate::kms::Kms;
-use crate::openssl_cmd::{self, Files, Over};
-use crate::sign::{self, MessageTypeChoice, Prepared, SigningKey};
-use crate::spec::{KeySpec, KeyUsage, MAX_RAW_MESSAGE, MessageType, Scheme, SigningAlgorithm};
-use crate::verify::{self, Verdict, VerifyOptions};
 
 /// Message sizes every cell is tried at, in bytes: the smallest RAW, the largest RAW, one past it,
 /// and 1 MiB.
@@ -548,8 +550,8 @@ async fn run_cell(
 
 fn line_for(alg: SigningAlgorithm, v: Verdict) -> &'static str {
     match alg.params().openssl_tool {
-        crate::spec::OpensslTool::Dgst => v.dgst_line(),
-        crate::spec::OpensslTool::PkeyutlRawin => v.pkeyutl_line(),
+        crate::core::spec::OpensslTool::Dgst => v.dgst_line(),
+        crate::core::spec::OpensslTool::PkeyutlRawin => v.pkeyutl_line(),
     }
 }
 
