@@ -25,9 +25,81 @@ pub enum Error {
         allowed: String,
     },
 
-    /// A request that cannot be right, caught before any call.
+    /// A command line that cannot be right (a missing or contradictory option), caught before any
+    /// call.
     #[error("{0}")]
     Usage(String),
+
+    /// A symmetric or HMAC KeySpec where this tool needs an asymmetric one.
+    #[error("{key_spec} is not an asymmetric key spec; this command works with asymmetric keys")]
+    SymmetricKeySpec { key_spec: String },
+
+    /// An openssl-style `-sha256` with no key to say which scheme it means.
+    #[error(
+        "`{given}` names only a hash, and there is no key to tell which signing scheme it means"
+    )]
+    HashOnlyAlgorithm { given: String },
+
+    /// A key of the wrong kind for the operation (an EC key for RSA-OAEP, an Ed25519 key for ECDH...).
+    #[error("{operation} needs {needed}; this key is {actual}")]
+    WrongKeyType {
+        operation: String,
+        needed: &'static str,
+        actual: String,
+    },
+
+    /// A plaintext outside what the algorithm and key can encrypt.
+    #[error(
+        "{algorithm} with {key} encrypts 1 to {max} bytes (k - 2*hLen - 2 for OAEP); this plaintext is {got} bytes"
+    )]
+    PlaintextSize {
+        algorithm: String,
+        key: String,
+        max: usize,
+        got: usize,
+    },
+
+    /// An algorithm with no form over a digest (pure Ed25519 signs the message itself).
+    #[error("{algorithm} signs the message itself (RAW only); it has no form over a digest")]
+    NoDigestForm { algorithm: SigningAlgorithm },
+
+    /// A message an algorithm that takes only RAW messages cannot sign (outside 1–4096 bytes).
+    #[error(
+        "{algorithm} signs only RAW messages of 1 to 4096 bytes (this one is {len} bytes); it has no digest form"
+    )]
+    RawOnlyMessageSize {
+        algorithm: SigningAlgorithm,
+        len: u64,
+    },
+
+    /// Preparing this message needs the key's public key (SM2 DIGEST, ML-DSA μ), and none is at hand.
+    #[error(
+        "{algorithm} with MessageType {message_type} needs the key's public key to prepare the message"
+    )]
+    PublicKeyNeeded {
+        algorithm: SigningAlgorithm,
+        message_type: MessageType,
+    },
+
+    /// A signature that is not in the encoding its algorithm uses (not DER, wrong length, r or s
+    /// out of range).
+    #[error("not a well-formed {expected}: {reason}")]
+    BadSignatureEncoding {
+        expected: &'static str,
+        reason: String,
+    },
+
+    /// There is no openssl command line for this check.
+    #[error("no openssl command verifies {algorithm} {over}: {reason}")]
+    NoOpensslCommand {
+        algorithm: SigningAlgorithm,
+        over: &'static str,
+        reason: &'static str,
+    },
+
+    /// Something on our side failed that no input should cause (clock, serialisation, a task).
+    #[error("internal error: {0}")]
+    Internal(String),
 
     /// A file could not be read or written.
     #[error("{path}: {source}")]
@@ -229,6 +301,21 @@ impl Error {
             }
             Error::SelfVerifyFailed { .. } => {
                 "the endpoint signed something other than the bytes sent (or with another key); check the endpoint: real KMS never does this".into()
+            }
+            Error::WrongKeyUsage { operation, actual, .. } if *operation == "offline encryption" => format!(
+                "KMS will never decrypt data encrypted with a {actual} key's public key (key usage is not enforced outside KMS, so the ciphertext would be unrecoverable); use an ENCRYPT_DECRYPT key"
+            ),
+            Error::PublicKeyNeeded { .. } => {
+                "give the key's public key with --public-key FILE (from `kms-openssl get-public-key` by a principal allowed kms:GetPublicKey)".into()
+            }
+            Error::HashOnlyAlgorithm { .. } => {
+                "give --signing-algorithm a KMS name such as RSASSA_PKCS1_V1_5_SHA_512 (or a public key, so `-sha512` can be read as openssl dgst would)".into()
+            }
+            Error::RawOnlyMessageSize { .. } => {
+                "use ED25519_PH_SHA_512 for messages that are empty or larger than 4096 bytes".into()
+            }
+            Error::PlaintextSize { .. } => {
+                "RSA encrypts a short secret (a data key), not a file: encrypt the file with a random AES key and encrypt that key".into()
             }
             Error::OpensslTooOld { .. } => {
                 "build kms-openssl with `cargo build --features vendored`, which links a recent OpenSSL".into()

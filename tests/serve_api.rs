@@ -1126,7 +1126,7 @@ async fn ed25519_and_ml_dsa_follow_the_linked_openssl() {
         .key_usage(KeyUsageType::SignVerify)
         .send()
         .await;
-    if openssl::version::number() >= KeySpec::MlDsa65.min_openssl().0 {
+    if openssl::version::number() >= KeySpec::MlDsa65.min_openssl().number {
         ml.expect("ML-DSA key");
     } else {
         let (code, message, _) = err(ml);

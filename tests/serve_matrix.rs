@@ -69,11 +69,11 @@ async fn every_spec_algorithm_and_message_type_signs_as_kms_and_verifies_with_op
             .key_usage(KeyUsageType::SignVerify)
             .send()
             .await;
-        if openssl::version::number() < spec.min_openssl().0 {
+        if openssl::version::number() < spec.min_openssl().number {
             let (code, message, _) = err(created);
             assert_eq!(code, "UnsupportedOperationException", "{spec}");
             assert!(
-                message.contains(&format!("OpenSSL {}", spec.min_openssl().1)),
+                message.contains(&format!("OpenSSL {}", spec.min_openssl().name)),
                 "{spec}: {message}"
             );
             continue;
@@ -100,7 +100,7 @@ async fn every_spec_algorithm_and_message_type_signs_as_kms_and_verifies_with_op
                 let message: Vec<u8> = match mt {
                     MessageType::Raw => MESSAGE.to_vec(),
                     MessageType::Digest if allowed => {
-                        openssl::hash::hash(p.hash.message_digest(), MESSAGE)
+                        kms_openssl::core::digest::hash_bytes(p.hash, MESSAGE)
                             .unwrap()
                             .to_vec()
                     }
@@ -137,7 +137,7 @@ async fn every_spec_algorithm_and_message_type_signs_as_kms_and_verifies_with_op
                     let (code, message, _) = err(res);
                     assert_eq!(code, "UnsupportedOperationException", "{case}");
                     assert!(
-                        message.contains(&format!("OpenSSL {}", p.min_openssl.1)),
+                        message.contains(&format!("OpenSSL {}", p.min_openssl.name)),
                         "{case}: {message}"
                     );
                     refused += 1;
@@ -161,11 +161,11 @@ async fn every_spec_algorithm_and_message_type_signs_as_kms_and_verifies_with_op
                     _ => true,
                 };
                 // The openssl binary may be older than the linked library (vendored builds).
-                let binary_can = common::openssl_binary_version() >= p.min_openssl.0;
+                let binary_can = common::openssl_binary_version() >= p.min_openssl.number;
                 if !binary_can {
                     eprintln!(
                         "{case}: the openssl binary is older than OpenSSL {}; checked with kms_openssl::core::verify only",
-                        p.min_openssl.1
+                        p.min_openssl.name
                     );
                 }
                 if over_message && binary_can {

@@ -1,5 +1,8 @@
-//! Signing through KMS: choosing the MessageType, preparing what is sent (RAW bytes, a bare digest,
-//! or ML-DSA μ), and checking what comes back before anyone writes it (cases C06–C09, C13, C24, C25).
+//! Signing through KMS, in one place: choosing the MessageType, preparing what is sent (RAW bytes,
+//! a bare digest, or ML-DSA μ), calling KMS Sign, and checking what comes back before anyone
+//! writes it ([`sign_prepared`]; cases C06–C09, C13, C24, C25 of docs/interop-cases.md). The
+//! `sign` command, batch signing, the demo, interop-check and the OpenSSL provider all sign through
+//! here.
 
 use std::io::Read;
 use std::path::Path;
@@ -10,7 +13,7 @@ use crate::core::ecdsa;
 use crate::core::io::Input;
 use crate::core::keys::PublicKey;
 use crate::core::spec::{
-    Hash, KeyFamily, KeyUsage, MAX_RAW_MESSAGE, MessageType, Scheme, SignatureEncoding,
+    EXTERNAL_MU_LEN, KeyUsage, MAX_RAW_MESSAGE, MessageType, Scheme, SignatureShape,
     SigningAlgorithm,
 };
 use crate::core::verify::{self, Verdict, VerifyOptions};
@@ -35,7 +38,8 @@ impl std::str::FromStr for MessageTypeChoice {
     }
 }
 
-/// A KMS signing key: GetPublicKey's answer, fetched once per run, and the parsed public key.
+/// A KMS signing key: GetPublicKey's answer (or the caller's public key file), fetched once per
+/// run, and the parsed public key.
 #[derive(Debug)]
 pub struct SigningKey {
     pub info: PublicKeyInfo,
@@ -101,27 +105,16 @@ pub struct Prepared {
     pub message_type: MessageType,
     /// The Sign `Message`: the input bytes (RAW), a bare digest (DIGEST), or μ (EXTERNAL_MU).
     pub payload: Vec<u8>,
-    /// Hash of the input used in the sidecar: the algorithm's hash; μ for ML-DSA.
-    pub digest: Vec<u8>,
-    /// Name of that hash (`SHA-512`, `SM3`, `ML-DSA-MU`...).
-    pub digest_name: &'static str,
+    /// Digest of the input for the sidecar ([`SigningAlgorithm::input_digest_name`]): the
+    /// algorithm's hash, or μ for ML-DSA (`None` for an ML-DSA RAW message without the public key).
+    pub digest: Option<Vec<u8>>,
     /// Input size in bytes; `None` when only a digest was given.
     pub input_size: Option<u64>,
 }
 
-fn digest_name(alg: SigningAlgorithm) -> &'static str {
-    match alg.params().hash {
-        Hash::Sha1 => "SHA-1",
-        Hash::Sha256 => "SHA-256",
-        Hash::Sha384 => "SHA-384",
-        Hash::Sha512 => "SHA-512",
-        Hash::Sm3 => "SM3",
-        Hash::Shake256 => "ML-DSA-MU",
-    }
-}
-
 /// Checks that can be made before any KMS call, from the input size alone (explicit RAW over
-/// 4096 bytes or empty; a message type the algorithm never takes).
+/// 4096 bytes or empty; a message type the algorithm never takes; a RAW-only algorithm and an
+/// input it cannot take).
 pub fn precheck(
     alg: SigningAlgorithm,
     choice: MessageTypeChoice,
@@ -132,27 +125,69 @@ pub fn precheck(
         MessageTypeChoice::Fixed(mt) => {
             alg.check_message_type(mt)?;
             if let (MessageType::Raw, Some(len)) = (mt, outside_raw) {
-                return Err(Error::RawMessageSize { len });
+                return Err(raw_size_error(alg, len));
             }
         }
         MessageTypeChoice::Auto => {
-            if let (SigningAlgorithm::Ed25519Sha512, Some(len)) = (alg, outside_raw) {
-                return Err(Error::Usage(format!(
-                    "ED25519_SHA_512 signs only RAW messages of 1 to 4096 bytes (this one is {len} bytes); use ED25519_PH_SHA_512 for larger files"
-                )));
+            if let (true, Some(len)) = (alg.raw_only(), outside_raw) {
+                return Err(raw_size_error(alg, len));
             }
         }
     }
     Ok(())
 }
 
-/// Reads the input and prepares what KMS is sent. Large inputs are hashed in constant memory.
-/// `spki` (the key's DER SPKI) is needed only for ML-DSA μ and the SM2 Z_A.
+fn raw_size_error(alg: SigningAlgorithm, len: u64) -> Error {
+    if alg.raw_only() {
+        Error::RawOnlyMessageSize {
+            algorithm: alg,
+            len,
+        }
+    } else {
+        Error::RawMessageSize { len }
+    }
+}
+
+/// Whether [`prepare_input`] may need the key's public key for this input: when the message type
+/// it may choose ([`SigningAlgorithm::prepare_needs_public_key`]) needs one, and the input is not
+/// known to fit RAW (1–4096 bytes). Lets a caller fetch the key before reading the input once.
+pub fn may_need_public_key(
+    alg: SigningAlgorithm,
+    choice: MessageTypeChoice,
+    input_len: Option<u64>,
+) -> bool {
+    let fits_raw = input_len.is_some_and(|n| (1..=MAX_RAW_MESSAGE as u64).contains(&n));
+    match choice {
+        MessageTypeChoice::Fixed(mt) => alg.prepare_needs_public_key(mt),
+        MessageTypeChoice::Auto => {
+            !fits_raw
+                && alg
+                    .params()
+                    .message_types
+                    .iter()
+                    .any(|mt| alg.prepare_needs_public_key(*mt))
+        }
+    }
+}
+
+/// The public key the preparation of `mt` needs ([`SigningAlgorithm::prepare_needs_public_key`]).
+fn needed_spki(alg: SigningAlgorithm, mt: MessageType, spki: Option<&[u8]>) -> Result<&[u8]> {
+    spki.ok_or(Error::PublicKeyNeeded {
+        algorithm: alg,
+        message_type: mt,
+    })
+}
+
+/// Reads the input once and prepares what KMS is sent: RAW when it fits (1–4096 bytes) and the
+/// algorithm takes RAW, else hashed in constant memory (DIGEST, or μ for ML-DSA). `spki` (the
+/// key's DER SPKI) is needed for the SM2 DIGEST (Z_A) and the ML-DSA μ
+/// ([`SigningAlgorithm::prepare_needs_public_key`]); without it those are
+/// [`Error::PublicKeyNeeded`].
 pub fn prepare_input(
     alg: SigningAlgorithm,
     choice: MessageTypeChoice,
     input: &Input,
-    spki: &[u8],
+    spki: Option<&[u8]>,
 ) -> Result<Prepared> {
     let origin = input.display_path();
     let mut reader = input.open()?;
@@ -180,7 +215,7 @@ pub fn prepare_input(
         inner: &mut whole,
         count: 0,
     };
-    let hash = alg.params().hash;
+    let p = alg.params();
     let prepared = match mt {
         MessageType::Raw => {
             if !raw_ok {
@@ -189,28 +224,26 @@ pub fn prepare_input(
                 } else {
                     0
                 };
-                if alg == SigningAlgorithm::Ed25519Sha512 {
-                    precheck(alg, MessageTypeChoice::Auto, Some(len))?;
-                }
-                return Err(Error::RawMessageSize { len });
+                return Err(raw_size_error(alg, len));
             }
-            let digest = if hash == Hash::Shake256 {
-                digest::ml_dsa_external_mu(spki, &mut &head[..], &origin)?
-            } else {
-                digest::hash_bytes(hash, &head)?
+            let digest = match (p.scheme, spki) {
+                (Scheme::MlDsa, Some(spki)) => {
+                    Some(digest::ml_dsa_external_mu(spki, &mut &head[..], &origin)?)
+                }
+                (Scheme::MlDsa, None) => None,
+                _ => Some(digest::hash_bytes(p.hash, &head)?),
             };
             Prepared {
                 message_type: mt,
                 input_size: Some(head.len() as u64),
                 payload: head,
                 digest,
-                digest_name: digest_name(alg),
             }
         }
         MessageType::Digest => {
-            let d = if alg.params().scheme == Scheme::Sm2 {
-                // KMS SM2DSA DIGEST is e = SM3(Z_A ‖ M) with KMS's distinguishing ID (kms-facts §2.2).
-                let key = PublicKey::from_spki_der(spki, Path::new("GetPublicKey"))?;
+            let d = if p.scheme == Scheme::Sm2 {
+                // KMS SM2DSA DIGEST is e = SM3(Z_A ‖ M) with KMS's distinguishing ID (docs/kms-facts.md §2).
+                let key = PublicKey::from_spki_der(needed_spki(alg, mt, spki)?, &origin)?;
                 digest::sm2_digest(
                     &key,
                     crate::core::spec::SM2_DEFAULT_DISTID.as_bytes(),
@@ -218,23 +251,22 @@ pub fn prepare_input(
                     &origin,
                 )?
             } else {
-                digest::hash_reader(hash, &mut counter, &origin)?
+                digest::hash_reader(p.hash, &mut counter, &origin)?
             };
             Prepared {
                 message_type: mt,
                 payload: d.clone(),
-                digest: d,
-                digest_name: digest_name(alg),
+                digest: Some(d),
                 input_size: Some(counter.count),
             }
         }
         MessageType::ExternalMu => {
-            let mu = digest::ml_dsa_external_mu(spki, &mut counter, &origin)?;
+            let mu =
+                digest::ml_dsa_external_mu(needed_spki(alg, mt, spki)?, &mut counter, &origin)?;
             Prepared {
                 message_type: mt,
                 payload: mu.clone(),
-                digest: mu,
-                digest_name: digest_name(alg),
+                digest: Some(mu),
                 input_size: Some(counter.count),
             }
         }
@@ -243,25 +275,23 @@ pub fn prepare_input(
 }
 
 /// Prepares a precomputed digest (or μ): its length is checked against the algorithm and it is
-/// never hashed again (case C06, C07); a DER DigestInfo is refused (case C09).
+/// never hashed again (cases C06, C07); a DER DigestInfo is refused (case C09).
 pub fn prepare_digest(alg: SigningAlgorithm, digest: Vec<u8>) -> Result<Prepared> {
-    let p = alg.params();
-    let mt = if p.scheme == Scheme::MlDsa {
+    let mt = if alg.params().scheme == Scheme::MlDsa {
         MessageType::ExternalMu
     } else {
         MessageType::Digest
     };
     alg.check_message_type(mt)?;
-    let expected = if mt == MessageType::ExternalMu {
-        crate::core::spec::EXTERNAL_MU_LEN
-    } else {
-        p.hash.output_len()
-    };
+    let expected = alg
+        .message_len(mt)
+        .map(|r| *r.start())
+        .unwrap_or(EXTERNAL_MU_LEN);
     if digest.len() != expected {
         if let Some(hash) = digest::looks_like_digest_info(&digest) {
             return Err(Error::DigestInfoGiven {
                 len: digest.len(),
-                hash,
+                hash: hash.display_name(),
                 expected,
             });
         }
@@ -274,8 +304,7 @@ pub fn prepare_digest(alg: SigningAlgorithm, digest: Vec<u8>) -> Result<Prepared
     Ok(Prepared {
         message_type: mt,
         payload: digest.clone(),
-        digest,
-        digest_name: digest_name(alg),
+        digest: Some(digest),
         input_size: None,
     })
 }
@@ -298,13 +327,50 @@ impl<R: Read> Read for CountingReader<'_, R> {
 pub enum SelfCheck {
     /// Shape checked and verified locally with the key's public key.
     Verified,
-    /// Shape checked; the linked OpenSSL cannot verify this algorithm (reason given).
+    /// Shape checked; it could not be verified cryptographically (reason given).
     NotVerifiable(String),
 }
 
-/// Checks a signature KMS returned before it is written: its shape (RSA: modulus length; ECDSA
-/// and SM2: strict DER; Ed25519: 64 bytes; ML-DSA: FIPS 204 length), then a local verification
-/// over exactly what was signed (case C13). A signature that fails is an error.
+/// A signature KMS returned, checked.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The key ARN Sign answered with.
+    pub key_arn: String,
+    pub signature: Vec<u8>,
+    pub check: SelfCheck,
+}
+
+/// The one remote-sign primitive: sends `prepared` to KMS Sign with `alg` and checks what comes
+/// back ([`check_signature`]) before handing it out, so no caller can write an unchecked
+/// signature. `key` is `None` for a signer that holds no public key (only the shape is checked).
+///
+/// Errors: KMS errors as [`Error::Kms`] / [`Error::Unreachable`]; a signature that fails the
+/// checks is [`Error::SelfVerifyFailed`].
+pub async fn sign_prepared(
+    kms: &Kms,
+    key_id: &str,
+    key: Option<&SigningKey>,
+    alg: SigningAlgorithm,
+    prepared: &Prepared,
+) -> Result<Signed> {
+    let out = kms
+        .sign(key_id, prepared.payload.clone(), prepared.message_type, alg)
+        .await?;
+    let check = match key {
+        Some(key) => check_signature(key, alg, prepared, &out.signature)?,
+        None => SelfCheck::NotVerifiable("no public key at hand".into()),
+    };
+    Ok(Signed {
+        key_arn: out.key_arn,
+        signature: out.signature,
+        check,
+    })
+}
+
+/// Checks a signature KMS returned before it is written: its shape
+/// ([`SigningAlgorithm::signature_shape`]: RSA modulus length, strict DER for ECDSA and SM2, 64
+/// bytes for Ed25519, the FIPS 204 length for ML-DSA), then a local verification over exactly what
+/// was signed (case C13). A signature that fails is an error.
 pub fn check_signature(
     key: &SigningKey,
     alg: SigningAlgorithm,
@@ -312,34 +378,16 @@ pub fn check_signature(
     sig: &[u8],
 ) -> Result<SelfCheck> {
     let fail = |reason: String| Err(Error::SelfVerifyFailed { reason });
-    match (alg.params().encoding, key.info.key_spec.family()) {
-        (SignatureEncoding::RsaModulusLength, KeyFamily::Rsa { bits })
-            if sig.len() != bits as usize / 8 =>
-        {
+    match alg.signature_shape(key.info.key_spec) {
+        SignatureShape::Exact(n) if sig.len() != n => {
             return fail(format!(
-                "{} bytes, not the {}-byte modulus length",
+                "{} bytes, not the {n} bytes a {} {alg} signature has",
                 sig.len(),
-                bits / 8
+                key.info.key_spec
             ));
         }
-        (SignatureEncoding::DerEcdsaSigValue, _) if !ecdsa::is_strict_der(sig) => {
+        SignatureShape::DerEcdsaSigValue if !ecdsa::is_strict_der(sig) => {
             return fail("not a DER ECDSA-Sig-Value".into());
-        }
-        (SignatureEncoding::Ed25519RS, _) if sig.len() != 64 => {
-            return fail(format!("{} bytes, not 64", sig.len()));
-        }
-        (SignatureEncoding::MlDsa, KeyFamily::MlDsa { level }) => {
-            let want = match level {
-                44 => 2420,
-                65 => 3309,
-                _ => 4627,
-            };
-            if sig.len() != want {
-                return fail(format!(
-                    "{} bytes, not the {want} bytes of ML-DSA-{level}",
-                    sig.len()
-                ));
-            }
         }
         _ => {}
     }
@@ -348,10 +396,10 @@ pub fn check_signature(
             "the linked OpenSSL ({}) cannot parse {} keys; it needs {}",
             openssl::version::version(),
             key.info.key_spec,
-            key.info.key_spec.min_openssl().1
+            key.info.key_spec.min_openssl().name
         )));
     };
-    if let Err(e @ Error::OpensslTooOld { .. }) = verify::require_openssl(alg) {
+    if let Err(e @ Error::OpensslTooOld { .. }) = alg.require_linked_openssl() {
         return Ok(SelfCheck::NotVerifiable(e.to_string()));
     }
     let opts = VerifyOptions::default();
@@ -402,7 +450,7 @@ mod tests {
                 SigningAlgorithm::RsassaPkcs1V15Sha512,
                 MessageTypeChoice::Auto,
                 &Input::File(p),
-                &[],
+                None,
             )
             .unwrap();
             assert_eq!(prep.message_type, want, "{len} bytes");
@@ -410,7 +458,7 @@ mod tests {
             if want == MessageType::Digest {
                 assert_eq!(
                     prep.payload,
-                    digest::hash_bytes(Hash::Sha512, &vec![b'a'; len]).unwrap()
+                    digest::hash_bytes(crate::core::spec::Hash::Sha512, &vec![b'a'; len]).unwrap()
                 );
             }
         }

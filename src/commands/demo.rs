@@ -12,6 +12,7 @@ use kms_openssl::core::openssl_cmd::{self, Files, Over};
 use kms_openssl::core::spec::{KeySpec, KeyUsage, SigningAlgorithm};
 use kms_openssl::core::verify::{self, Verdict, VerifyOptions};
 use kms_openssl::server::{RunningServer, ServerConfig};
+use kms_openssl::tool::sidecar::{self, Sidecar};
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, EXIT_INVALID, EXIT_OK, connect, out};
@@ -133,20 +134,11 @@ async fn workflow(a: &DemoArgs, kms: &Kms, spec: KeySpec, alg: SigningAlgorithm)
         alg,
         MessageTypeChoice::Auto,
         &Input::File(text.clone()),
-        &key.info.spki_der,
+        Some(&key.info.spki_der),
     )?;
-    let signed = kms
-        .sign(&alias, prepared.payload.clone(), prepared.message_type, alg)
-        .await?;
-    sign::check_signature(&key, alg, &prepared, &signed.signature)?;
-    write_atomic(&sig, &signed.signature, Mode::Default)?;
-    let sc =
-        kms_openssl::tool::sidecar::Sidecar::for_signature(&signed.key_arn, &key, alg, &prepared)?;
-    write_atomic(
-        &kms_openssl::tool::sidecar::path_for(&sig),
-        &sc.to_json(),
-        Mode::Default,
-    )?;
+    let signed = sign::sign_prepared(kms, &alias, Some(&key), alg, &prepared).await?;
+    let sc = Sidecar::for_signature(&signed, &key, alg, &prepared)?;
+    sidecar::write_signed(&sig, &signed.signature, Some(&sc))?;
     out(&format!(
         "   {} ({} bytes, {})",
         sig.display(),

@@ -1,6 +1,7 @@
 //! `kms-openssl serve`: prints the endpoint, serves until Ctrl-C / SIGTERM.
 
 use kms_openssl::Result;
+use kms_openssl::core::openssl_cmd::shell_word;
 use kms_openssl::server::{self, ServerConfig};
 
 use super::{Ctx, EXIT_OK, err_line, out};
@@ -53,17 +54,4 @@ pub async fn run(a: ServeArgs, ctx: &Ctx) -> Result<u8> {
     out(&format!("kms-openssl serve: listening on http://{addr}"));
     running.run_until_signal(signals).await?;
     Ok(EXIT_OK)
-}
-
-/// `s` as one shell word: as is when it only has characters a shell leaves alone, else in single
-/// quotes.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-./:=@_,".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }

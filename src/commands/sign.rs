@@ -2,8 +2,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use kms_openssl::client::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
-use kms_openssl::core::io::{Input, Mode, write_atomic};
-use kms_openssl::core::spec::{Scheme, SigningAlgorithm};
+use kms_openssl::core::io::Input;
+use kms_openssl::core::spec::SigningAlgorithm;
 use kms_openssl::tool::sidecar::{self, Sidecar};
 use kms_openssl::{Error, Result};
 
@@ -59,12 +59,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
         Ok(k) => Some(k),
         // A least-privilege signer (the reference's SignerRole) may Sign but not GetPublicKey: sign
         // anyway when nothing needs the public key up front, without the local checks.
-        Err(e)
-            if e.kms_code() == Some("AccessDeniedException")
-                && named_alg.is_some_and(|alg| {
-                    !matches!(alg.params().scheme, Scheme::Sm2 | Scheme::MlDsa)
-                }) =>
-        {
+        Err(e) if e.kms_code() == Some("AccessDeniedException") && named_alg.is_some() => {
             err_line(&format!(
                 "warning: {e}; signing without it: the key and algorithm are checked by KMS only, the signature is not verified locally and no sidecar is written (give --public-key FILE to check it)"
             ));
@@ -82,7 +77,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     if let Some(key) = &key {
         key.check_algorithm(alg)?;
     }
-    let spki: &[u8] = key.as_ref().map(|k| &k.info.spki_der[..]).unwrap_or(&[]);
+    let spki = key.as_ref().map(|k| &k.info.spki_der[..]);
     let prepared = match (&digest, &input) {
         (Some(d), _) => sign::prepare_digest(alg, d.clone())?,
         (None, Some(inp))
@@ -99,19 +94,8 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
         (None, Some(inp)) => sign::prepare_input(alg, choice, inp, spki)?,
         (None, None) => return Err(Error::Usage("give a FILE to sign or --digest-hex".into())),
     };
-    let signed = kms
-        .sign(
-            &a.key_id,
-            prepared.payload.clone(),
-            prepared.message_type,
-            alg,
-        )
-        .await?;
-    let check = match &key {
-        Some(key) => sign::check_signature(key, alg, &prepared, &signed.signature)?,
-        None => SelfCheck::NotVerifiable("kms:GetPublicKey was denied".into()),
-    };
-    if let (SelfCheck::NotVerifiable(why), Some(_)) = (&check, &key) {
+    let signed = sign::sign_prepared(&kms, &a.key_id, key.as_ref(), alg, &prepared).await?;
+    if let (SelfCheck::NotVerifiable(why), Some(_)) = (&signed.check, &key) {
         err_line(&format!("warning: signature not verified locally: {why}"));
     }
 
@@ -122,17 +106,12 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     let Some(out_path) = out_path else {
         return Err(Error::Usage("no output path".into()));
     };
-    write_atomic(&out_path, &signed.signature, Mode::Default)?;
-    let sidecar_path = match &key {
-        Some(key) if !a.no_sidecar => {
-            let sp = sidecar::path_for(&out_path);
-            let sc = Sidecar::for_signature(&signed.key_arn, key, alg, &prepared)?;
-            write_atomic(&sp, &sc.to_json(), Mode::Default)?;
-            Some(sp)
-        }
+    let sidecar = match &key {
+        Some(key) if !a.no_sidecar => Some(Sidecar::for_signature(&signed, key, alg, &prepared)?),
         _ => None,
     };
-    let verified = check == SelfCheck::Verified;
+    let sidecar_path = sidecar::write_signed(&out_path, &signed.signature, sidecar.as_ref())?;
+    let verified = signed.check == SelfCheck::Verified;
     match ctx.output {
         OutputFormat::Text => out(&format!(
             "{} ({} bytes) {} {}{}",

@@ -73,7 +73,7 @@ async fn run_with(a: VerifyArgs, ctx: &Ctx, allow_kms: bool) -> Result<u8> {
     )?;
 
     if a.kms && allow_kms {
-        return verify_in_kms(&a, alg, &input, sig, ctx).await;
+        return verify_in_kms(&a, alg, &input, key.as_ref(), sig, ctx).await;
     }
     let key =
         key.ok_or_else(|| Error::Usage("--public-key is needed for offline verification".into()))?;
@@ -213,6 +213,7 @@ async fn verify_in_kms(
     a: &VerifyArgs,
     alg: SigningAlgorithm,
     input: &Input,
+    key: Option<&PublicKey>,
     sig: Vec<u8>,
     ctx: &Ctx,
 ) -> Result<u8> {
@@ -231,12 +232,14 @@ async fn verify_in_kms(
             sign::prepare_digest(alg, read_small_file(p, 4096)?)?
         }
         VerifyOver::Raw => {
-            let spki = if alg == SigningAlgorithm::MlDsaShake256 {
-                kms.get_public_key(key_id).await?.spki_der
-            } else {
-                Vec::new()
+            let needs_key =
+                sign::may_need_public_key(alg, MessageTypeChoice::Auto, input.len_hint());
+            let spki = match (key, needs_key) {
+                (Some(k), _) => Some(k.spki_der().to_vec()),
+                (None, true) => Some(kms.get_public_key(key_id).await?.spki_der),
+                (None, false) => None,
             };
-            sign::prepare_input(alg, MessageTypeChoice::Auto, input, &spki)?
+            sign::prepare_input(alg, MessageTypeChoice::Auto, input, spki.as_deref())?
         }
     };
     let valid = kms

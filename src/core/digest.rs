@@ -1,85 +1,89 @@
-//! Streaming hashes (constant memory for inputs of any size), DigestInfo recognition, and the
-//! ML-DSA external μ of FIPS 204 §6.2 / Algorithm 7 line 6.
+//! Streaming hashes (constant memory for inputs of any size), DigestInfo recognition, the SM2
+//! Z_A of GM/T 0003.2 and the ML-DSA external μ of FIPS 204 §6.2 / Algorithm 7 line 6.
 
 use std::io::Read;
 use std::path::Path;
 
-use openssl::hash::Hasher;
+use openssl::md_ctx::MdCtx;
 
-use crate::core::spec::Hash;
+use crate::core::spec::{EXTERNAL_MU_LEN, Hash, ML_DSA, ML_DSA_SPKI_KEY_OFFSET};
 use crate::error::{Error, Result};
+
+/// An EVP digest context for `hash` (`EVP_DigestInit_ex`).
+fn start(hash: Hash) -> Result<MdCtx> {
+    let mut ctx = MdCtx::new().map_err(Error::openssl("EVP_MD_CTX_new"))?;
+    ctx.digest_init(hash.md())
+        .map_err(Error::openssl("EVP_DigestInit_ex"))?;
+    Ok(ctx)
+}
+
+fn update(ctx: &mut MdCtx, data: &[u8]) -> Result<()> {
+    ctx.digest_update(data)
+        .map_err(Error::openssl("EVP_DigestUpdate"))
+}
+
+/// `EVP_DigestFinal_ex`, or `EVP_DigestFinalXOF` with 64 bytes for SHAKE-256.
+fn finish(mut ctx: MdCtx, hash: Hash) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; hash.output_len()];
+    if hash == Hash::Shake256 {
+        ctx.digest_final_xof(&mut out)
+            .map_err(Error::openssl("EVP_DigestFinalXOF"))?;
+    } else {
+        let n = ctx
+            .digest_final(&mut out)
+            .map_err(Error::openssl("EVP_DigestFinal_ex"))?;
+        out.truncate(n);
+    }
+    Ok(out)
+}
 
 /// Hashes everything `reader` yields. Output: `hash.output_len()` bytes.
 pub fn hash_reader(hash: Hash, reader: &mut dyn Read, origin: &Path) -> Result<Vec<u8>> {
-    let mut h = Hasher::new(hash.message_digest()).map_err(Error::openssl("EVP_DigestInit_ex"))?;
-    crate::core::io::for_each_chunk(reader, origin, |chunk| {
-        h.update(chunk).map_err(Error::openssl("EVP_DigestUpdate"))
-    })?;
-    finish(h, hash)
+    let mut ctx = start(hash)?;
+    crate::core::io::for_each_chunk(reader, origin, |chunk| update(&mut ctx, chunk))?;
+    finish(ctx, hash)
 }
 
 /// Hashes a byte slice.
 pub fn hash_bytes(hash: Hash, data: &[u8]) -> Result<Vec<u8>> {
-    let mut h = Hasher::new(hash.message_digest()).map_err(Error::openssl("EVP_DigestInit_ex"))?;
-    h.update(data).map_err(Error::openssl("EVP_DigestUpdate"))?;
-    finish(h, hash)
+    let mut ctx = start(hash)?;
+    update(&mut ctx, data)?;
+    finish(ctx, hash)
 }
 
-fn finish(mut h: Hasher, hash: Hash) -> Result<Vec<u8>> {
-    if hash == Hash::Shake256 {
-        let mut out = vec![0u8; hash.output_len()];
-        h.finish_xof(&mut out)
-            .map_err(Error::openssl("EVP_DigestFinalXOF"))?;
-        Ok(out)
-    } else {
-        Ok(h.finish()
-            .map_err(Error::openssl("EVP_DigestFinal_ex"))?
-            .to_vec())
-    }
+/// If `blob` is a whole DER DigestInfo (35/51/67/83 bytes for SHA-1/256/384/512), the hash it
+/// names (case C09 of docs/interop-cases.md).
+pub fn looks_like_digest_info(blob: &[u8]) -> Option<Hash> {
+    [Hash::Sha1, Hash::Sha256, Hash::Sha384, Hash::Sha512]
+        .into_iter()
+        .find(|h| {
+            h.digest_info_prefix().is_some_and(|prefix| {
+                blob.len() == prefix.len() + h.output_len() && blob.starts_with(prefix)
+            })
+        })
 }
-
-/// DER DigestInfo prefixes (RFC 8017 §9.2 note 1): `SEQUENCE { AlgorithmIdentifier, OCTET STRING }`.
-const DIGEST_INFO_PREFIXES: [(&str, &str, usize); 4] = [
-    ("SHA-1", "3021300906052b0e03021a05000414", 20),
-    ("SHA-256", "3031300d060960864801650304020105000420", 32),
-    ("SHA-384", "3041300d060960864801650304020205000430", 48),
-    ("SHA-512", "3051300d060960864801650304020305000440", 64),
-];
-
-/// If `blob` is a whole DER DigestInfo (51/67/83 bytes for SHA-256/384/512), the hash it names.
-pub fn looks_like_digest_info(blob: &[u8]) -> Option<&'static str> {
-    DIGEST_INFO_PREFIXES.iter().find_map(|(name, prefix, len)| {
-        let prefix = hex::decode(prefix).ok()?;
-        (blob.len() == prefix.len() + len && blob.starts_with(&prefix)).then_some(*name)
-    })
-}
-
-/// Offset of the raw public key inside an ML-DSA SubjectPublicKeyInfo (AWS "offline operations":
-/// `openssl asn1parse -strparse 17`, the BIT STRING, whose content starts with 1 unused-bits byte).
-const ML_DSA_SPKI_KEY_OFFSET: usize = 22;
 
 /// FIPS 204 μ = SHAKE256(SHAKE256(pk, 64) ‖ 0x00 ‖ 0x00 ‖ M, 64): pure ML-DSA with an empty
 /// context, as KMS EXTERNAL_MU takes it. `spki` is the key's DER SPKI; output is 64 bytes.
+///
+/// Errors: [`Error::WrongKeyType`] when `spki` is not an ML-DSA SubjectPublicKeyInfo.
 pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> Result<Vec<u8>> {
     let pk = spki
         .get(ML_DSA_SPKI_KEY_OFFSET..)
-        .filter(|pk| matches!(pk.len(), 1312 | 1952 | 2592))
-        .ok_or_else(|| {
-            Error::Usage(
-                "not an ML-DSA SubjectPublicKeyInfo (raw key must be 1312, 1952 or 2592 bytes)"
-                    .into(),
-            )
+        .filter(|pk| ML_DSA.iter().any(|p| p.public_key_len == pk.len()))
+        .ok_or_else(|| Error::WrongKeyType {
+            operation: "ML-DSA μ".into(),
+            needed: "an ML-DSA SubjectPublicKeyInfo",
+            actual: format!("{} bytes of something else", spki.len()),
         })?;
     let tr = hash_bytes(Hash::Shake256, pk)?;
-    let mut h = Hasher::new(Hash::Shake256.message_digest())
-        .map_err(Error::openssl("EVP_DigestInit_ex"))?;
-    h.update(&tr).map_err(Error::openssl("EVP_DigestUpdate"))?;
-    h.update(&[0x00, 0x00])
-        .map_err(Error::openssl("EVP_DigestUpdate"))?;
-    crate::core::io::for_each_chunk(reader, origin, |chunk| {
-        h.update(chunk).map_err(Error::openssl("EVP_DigestUpdate"))
-    })?;
-    finish(h, Hash::Shake256)
+    let mut ctx = start(Hash::Shake256)?;
+    update(&mut ctx, &tr)?;
+    update(&mut ctx, &[0x00, 0x00])?;
+    crate::core::io::for_each_chunk(reader, origin, |chunk| update(&mut ctx, chunk))?;
+    let mu = finish(ctx, Hash::Shake256)?;
+    debug_assert_eq!(mu.len(), EXTERNAL_MU_LEN);
+    Ok(mu)
 }
 
 /// SM2 Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A) (GM/T 0003.2-2012 §5.5), 32 bytes.
@@ -99,28 +103,26 @@ pub fn sm2_z(key: &crate::core::keys::PublicKey, distid: &[u8]) -> Result<Vec<u8
         .map_err(Error::openssl("EC_GROUP_get_curve"))?;
     let generator = group
         .generator_opt()
-        .ok_or_else(|| Error::Usage("the SM2 curve has no generator".into()))?;
+        .ok_or_else(|| Error::Internal("the SM2 curve has no generator".into()))?;
     generator
         .affine_coordinates(group, &mut xg, &mut yg, &mut ctx)
         .map_err(Error::openssl("EC_POINT_get_affine_coordinates"))?;
     ec.public_key()
         .affine_coordinates(group, &mut xa, &mut ya, &mut ctx)
         .map_err(Error::openssl("EC_POINT_get_affine_coordinates"))?;
-    let entl = u16::try_from(distid.len() * 8)
-        .map_err(|_| Error::Usage("the SM2 distinguishing ID is longer than 8191 bytes".into()))?;
-    let mut h =
-        Hasher::new(Hash::Sm3.message_digest()).map_err(Error::openssl("EVP_DigestInit_ex"))?;
-    h.update(&entl.to_be_bytes())
-        .map_err(Error::openssl("EVP_DigestUpdate"))?;
-    h.update(distid)
-        .map_err(Error::openssl("EVP_DigestUpdate"))?;
+    let entl = u16::try_from(distid.len() * 8).map_err(|_| Error::BadInput {
+        path: "SM2 distinguishing ID".into(),
+        reason: "longer than 8191 bytes".into(),
+    })?;
+    let mut h = start(Hash::Sm3)?;
+    update(&mut h, &entl.to_be_bytes())?;
+    update(&mut h, distid)?;
     let width = p.num_bytes();
     for n in [&a, &b, &xg, &yg, &xa, &ya] {
         let bytes = n
             .to_vec_padded(width)
             .map_err(Error::openssl("BN_bn2binpad"))?;
-        h.update(&bytes)
-            .map_err(Error::openssl("EVP_DigestUpdate"))?;
+        update(&mut h, &bytes)?;
     }
     finish(h, Hash::Sm3)
 }
@@ -143,7 +145,6 @@ mod tests {
 
     #[test]
     fn sm2_digest_is_what_openssl_signs_with_the_distid() {
-        use openssl::md_ctx::MdCtx;
         use openssl::pkey::Id;
         use openssl::pkey_ctx::PkeyCtx;
         let mut kctx = PkeyCtx::new_id(Id::SM2).unwrap();
@@ -153,13 +154,14 @@ mod tests {
         let public = crate::core::keys::PublicKey::from_spki_der(&spki, Path::new("t")).unwrap();
         let msg = b"message signed by SM2DSA";
         let distid = crate::core::spec::SM2_DEFAULT_DISTID.as_bytes();
-        let mut ctx = MdCtx::new().unwrap();
-        let pctx = ctx
-            .digest_sign_init(Some(openssl::md::Md::sm3()), &private)
-            .unwrap();
-        crate::core::ossl::set_sm2_distid(pctx, distid).unwrap();
-        let mut sig = Vec::new();
-        ctx.digest_sign_to_vec(msg, &mut sig).unwrap();
+        // EVP_DigestSign with SM3 and the distinguishing ID, as `openssl dgst -sm3 -sign -sigopt distid:`.
+        let sig = crate::core::evp::sign(
+            &private,
+            crate::core::spec::SigningAlgorithm::Sm2dsa,
+            crate::core::spec::MessageType::Raw,
+            msg,
+        )
+        .unwrap();
         let e = sm2_digest(&public, distid, &mut &msg[..], Path::new("t")).unwrap();
         let alg = crate::core::spec::SigningAlgorithm::Sm2dsa;
         let opts = crate::core::verify::VerifyOptions::default();
@@ -201,13 +203,13 @@ mod tests {
         let mut wrapped = hex::decode("3031300d060960864801650304020105000420").unwrap();
         wrapped.extend_from_slice(&bare);
         assert_eq!(wrapped.len(), 51);
-        assert_eq!(looks_like_digest_info(&wrapped), Some("SHA-256"));
+        assert_eq!(looks_like_digest_info(&wrapped), Some(Hash::Sha256));
         assert_eq!(looks_like_digest_info(&bare), None);
     }
 
     #[test]
     fn streaming_equals_one_shot_across_chunk_boundaries() {
-        let data: Vec<u8> = (0..(crate::core::verify::CHUNK * 2 + 7))
+        let data: Vec<u8> = (0..(crate::core::io::CHUNK * 2 + 7))
             .map(|i| i as u8)
             .collect();
         let a = hash_reader(Hash::Sha384, &mut &data[..], Path::new("t")).unwrap();

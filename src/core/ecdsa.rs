@@ -19,17 +19,18 @@ pub fn is_strict_der(sig: &[u8]) -> bool {
 /// P-521; 32 for secp256k1). Output: 2 × `field_bytes` bytes (case C01, C04).
 pub fn der_to_raw(sig: &[u8], field_bytes: usize) -> Result<Vec<u8>> {
     if !is_strict_der(sig) {
-        return Err(Error::Usage(
-            "not a DER ECDSA-Sig-Value (SEQUENCE of two INTEGERs)".into(),
-        ));
+        return Err(Error::BadSignatureEncoding {
+            expected: "DER ECDSA-Sig-Value",
+            reason: "not a strict DER SEQUENCE of two INTEGERs with nothing after it".into(),
+        });
     }
     let s = EcdsaSig::from_der(sig).map_err(Error::openssl("d2i_ECDSA_SIG"))?;
     let pad = |n: &openssl::bn::BigNumRef| {
-        n.to_vec_padded(field_bytes as i32).map_err(|_| {
-            Error::Usage(format!(
-                "an integer is longer than the {field_bytes}-byte field of this curve"
-            ))
-        })
+        n.to_vec_padded(field_bytes as i32)
+            .map_err(|_| Error::BadSignatureEncoding {
+                expected: "ECDSA signature for this curve",
+                reason: format!("an integer is longer than the {field_bytes}-byte field"),
+            })
     };
     let mut out = pad(s.r())?;
     out.extend(pad(s.s())?);
@@ -39,11 +40,14 @@ pub fn der_to_raw(sig: &[u8], field_bytes: usize) -> Result<Vec<u8>> {
 /// r ‖ s → DER. `raw` must be exactly 2 × `field_bytes` bytes.
 pub fn raw_to_der(raw: &[u8], field_bytes: usize) -> Result<Vec<u8>> {
     if raw.len() != 2 * field_bytes {
-        return Err(Error::Usage(format!(
-            "a raw r||s signature for this curve is {} bytes; this one is {}",
-            2 * field_bytes,
-            raw.len()
-        )));
+        return Err(Error::BadSignatureEncoding {
+            expected: "raw r||s signature (IEEE P1363)",
+            reason: format!(
+                "for this curve it is {} bytes; this one is {}",
+                2 * field_bytes,
+                raw.len()
+            ),
+        });
     }
     let r = BigNum::from_slice(&raw[..field_bytes]).map_err(Error::openssl("BN_bin2bn"))?;
     let s = BigNum::from_slice(&raw[field_bytes..]).map_err(Error::openssl("BN_bin2bn"))?;

@@ -90,14 +90,17 @@ pub fn read_up_to(r: &mut dyn Read, limit: usize, path: &Path) -> Result<(Vec<u8
     Ok((buf, more))
 }
 
-/// Reads `reader` to the end in chunks of [`crate::core::verify::CHUNK`] bytes, handing each to `f`
+/// Read size for streamed hashing and verification, in bytes.
+pub const CHUNK: usize = 256 * 1024;
+
+/// Reads `reader` to the end in chunks of [`CHUNK`] bytes, handing each to `f`
 /// (constant memory whatever the input size). I/O errors name `origin`.
 pub fn for_each_chunk(
     reader: &mut dyn Read,
     origin: &Path,
     mut f: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
-    let mut buf = vec![0u8; crate::core::verify::CHUNK];
+    let mut buf = vec![0u8; CHUNK];
     loop {
         match reader.read(&mut buf) {
             Ok(0) => return Ok(()),

@@ -7,25 +7,8 @@ use std::path::Path;
 use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Public};
 
-use crate::core::spec::KeySpec;
+use crate::core::spec::{KeySpec, ML_DSA};
 use crate::error::{Error, Result};
-
-/// DER OID bodies (without tag and length) of the ML-DSA parameter sets, FIPS 204 / RFC 9881:
-/// id-ml-dsa-44/65/87 = 2.16.840.1.101.3.4.3.17/.18/.19.
-const ML_DSA_OIDS: [([u8; 9], KeySpec); 3] = [
-    (
-        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x11],
-        KeySpec::MlDsa44,
-    ),
-    (
-        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x12],
-        KeySpec::MlDsa65,
-    ),
-    (
-        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x13],
-        KeySpec::MlDsa87,
-    ),
-];
 
 /// A public key with the exact SPKI bytes it came from.
 pub struct PublicKey {
@@ -62,7 +45,7 @@ impl PublicKey {
                 if let Some(spec) = ml_dsa_spec(der) {
                     return Err(Error::OpensslTooOld {
                         what: format!("{spec} (ML-DSA) public keys"),
-                        needed: spec.min_openssl().1,
+                        needed: spec.min_openssl().name,
                         linked: openssl::version::version().to_string(),
                     });
                 }
@@ -124,6 +107,19 @@ impl PublicKey {
         self.key_spec
     }
 
+    /// SHA-256 of the DER SPKI, lowercase hex: the key's fingerprint in sidecars and reports.
+    pub fn fingerprint(&self) -> Result<String> {
+        spki_fingerprint(&self.spki_der)
+    }
+
+    /// A short description for messages: the KMS key spec, or the OpenSSL key type and size.
+    pub fn describe(&self) -> String {
+        match self.key_spec {
+            Some(s) => format!("a {s} key"),
+            None => format!("a {}-bit {:?} key", self.pkey.bits(), self.pkey.id()),
+        }
+    }
+
     /// `EVP_PKEY_get_size`: the largest signature this key makes, in bytes (RSA: modulus length).
     pub fn max_signature_len(&self) -> usize {
         self.pkey.size()
@@ -138,9 +134,12 @@ impl PublicKey {
     }
 }
 
-/// PEM armour for SPKI DER, exactly as OpenSSL's PEM_write_bio writes it.
-pub fn spki_der_to_pem(der: &[u8]) -> Result<Vec<u8>> {
-    PublicKey::from_spki_der(der, Path::new("<DER>"))?.to_pem()
+/// SHA-256 of a DER SubjectPublicKeyInfo, lowercase hex (the sidecar's `PublicKeySha256`).
+pub fn spki_fingerprint(spki_der: &[u8]) -> Result<String> {
+    Ok(hex::encode(crate::core::digest::hash_bytes(
+        crate::core::spec::Hash::Sha256,
+        spki_der,
+    )?))
 }
 
 fn first_reason(stack: &openssl::error::ErrorStack, default: &str) -> String {
@@ -179,10 +178,10 @@ fn ml_dsa_spec(der: &[u8]) -> Option<KeySpec> {
     if oid[0] != 0x30 || oid[2] != 0x06 || oid[3] != 0x09 {
         return None;
     }
-    ML_DSA_OIDS
+    ML_DSA
         .iter()
-        .find(|(o, _)| oid[4..13] == o[..])
-        .map(|(_, s)| *s)
+        .find(|p| oid[4..13] == p.oid[..])
+        .map(|p| p.key_spec)
 }
 
 fn spec_of(pkey: &PKey<Public>, der: &[u8]) -> Option<KeySpec> {

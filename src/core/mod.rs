@@ -5,6 +5,7 @@
 pub mod digest;
 pub mod ecdsa;
 pub mod encrypt;
+pub mod evp;
 pub mod io;
 pub mod keys;
 pub mod openssl_cmd;

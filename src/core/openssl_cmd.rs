@@ -91,9 +91,11 @@ pub fn verify_argv(
             ]);
         }
         (Over::Message, _, Scheme::Ed25519ph) => {
-            return Err(Error::Usage(
-                "ED25519_PH_SHA_512 is verified over the 64-byte digest KMS was sent: `openssl dgst -sha512 -binary f > f.sha512`, then use --over digest".into(),
-            ));
+            return Err(Error::NoOpensslCommand {
+                algorithm: alg,
+                over: "over the message",
+                reason: "it is verified over the 64-byte digest KMS was sent: `openssl dgst -sha512 -binary f > f.sha512`, then use --over digest",
+            });
         }
         (Over::Digest, _, Scheme::Ed25519ph) => {
             pkeyutl_head(&mut argv);
@@ -108,12 +110,14 @@ pub fn verify_argv(
             ]);
         }
         (Over::Digest, _, Scheme::Ed25519) => {
-            return Err(Error::Usage(
-                "ED25519_SHA_512 signs the message itself; there is no digest form".into(),
-            ));
+            return Err(Error::NoDigestForm { algorithm: alg });
         }
         (Over::Digest, _, Scheme::MlDsa) => {
-            return Err(Error::Usage("the openssl CLI has no option to verify an ML-DSA signature over μ; verify over the message".into()));
+            return Err(Error::NoOpensslCommand {
+                algorithm: alg,
+                over: "over μ",
+                reason: "the openssl CLI has no option for an external μ; verify over the message",
+            });
         }
         (Over::Digest, _, _) => {
             pkeyutl_head(&mut argv);
@@ -130,32 +134,36 @@ pub fn verify_argv(
                 argv.extend([s("-pkeyopt"), o]);
             }
         }
-        (Over::Message, OpensslTool::PkeyutlRawin, _) => unreachable_row(alg)?,
+        (Over::Message, OpensslTool::PkeyutlRawin, _) => {
+            return Err(Error::NoOpensslCommand {
+                algorithm: alg,
+                over: "over the message",
+                reason: "the table has no pkeyutl form for it",
+            });
+        }
     }
     Ok(argv)
 }
 
-fn unreachable_row(alg: SigningAlgorithm) -> Result<()> {
-    Err(Error::Usage(format!(
-        "no openssl verify command is known for {alg}"
-    )))
-}
-
-/// Joins an argv for a POSIX shell, quoting what needs it.
+/// Joins an argv for a POSIX shell, each word quoted as [`shell_word`] does.
 pub fn shell_join(argv: &[String]) -> String {
     argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
+        .map(|a| shell_word(a))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `s` as one POSIX shell word: as is when every byte is one a shell leaves alone (letters,
+/// digits and `-_./:=@%+,`), else in single quotes with each `'` written `'\''`.
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 #[cfg(test)]

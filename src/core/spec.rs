@@ -140,6 +140,13 @@ kms_enum!(
 pub const MAX_RAW_MESSAGE: usize = 4096;
 /// Smallest RAW message, in bytes (API model `PlaintextType` min length).
 pub const MIN_RAW_MESSAGE: usize = 1;
+/// Largest Encrypt plaintext, in bytes (API model `PlaintextType`, the same shape as a RAW message).
+pub const MAX_PLAINTEXT: usize = MAX_RAW_MESSAGE;
+/// Largest ciphertext blob, signature or MAC KMS takes or returns, in bytes (API model
+/// `CiphertextType`: 1–6144; ML-DSA-87's 4627-byte signature fits).
+pub const MAX_CIPHERTEXT_BLOB: usize = 6144;
+/// Largest DER public key KMS takes or returns, in bytes (API model `PublicKeyType`: 1–8192).
+pub const MAX_PUBLIC_KEY: usize = 8192;
 /// Length of an ML-DSA μ (FIPS 204 §6.2), the EXTERNAL_MU message, in bytes.
 pub const EXTERNAL_MU_LEN: usize = 64;
 /// KMS's fixed SM2 distinguishing ID (GM/T 0009-2012 default), used for SM2DSA RAW.
@@ -148,6 +155,118 @@ pub const SM2_DEFAULT_DISTID: &str = "1234567812345678";
 pub const SM2PKE_MAX_PLAINTEXT: usize = 1024;
 /// Key-policy size limit, in bytes (KMS resource quota, not adjustable).
 pub const MAX_KEY_POLICY_BYTES: usize = 32 * 1024;
+/// KMS `KeySpec` values that are not asymmetric (symmetric encryption and HMAC keys).
+pub const NON_ASYMMETRIC_KEY_SPECS: &[&str] = &[
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+];
+/// Every KMS `KeyUsageType` value (API model), asymmetric or not.
+pub const ALL_KEY_USAGE_NAMES: &[&str] = &[
+    "ENCRYPT_DECRYPT",
+    "SIGN_VERIFY",
+    "GENERATE_VERIFY_MAC",
+    "KEY_AGREEMENT",
+];
+/// KeyUsage CreateKey assumes when none is given (API model `CreateKeyRequest.KeyUsage`).
+pub const DEFAULT_KEY_USAGE: KeyUsage = KeyUsage::EncryptDecrypt;
+/// The only `KeyAgreementAlgorithmSpec` (API model): cofactor ECDH, NIST SP 800-56A.
+pub const KEY_AGREEMENT_ECDH: &str = "ECDH";
+
+/// An OpenSSL release line: its `OPENSSL_VERSION_NUMBER` (`0xMNN00000`) and its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OpensslVersion {
+    pub number: i64,
+    pub name: &'static str,
+}
+
+/// OpenSSL 3.0: every algorithm but Ed25519ph and ML-DSA.
+pub const OPENSSL_3_0: OpensslVersion = OpensslVersion {
+    number: 0x3000_0000,
+    name: "3.0",
+};
+/// OpenSSL 3.2: Ed25519ph (the `instance` parameter; OpenSSL NEWS 3.2.0).
+pub const OPENSSL_3_2: OpensslVersion = OpensslVersion {
+    number: 0x3020_0000,
+    name: "3.2",
+};
+/// OpenSSL 3.5: ML-DSA and ML-KEM (OpenSSL NEWS 3.5.0, EVP_SIGNATURE-ML-DSA(7)).
+pub const OPENSSL_3_5: OpensslVersion = OpensslVersion {
+    number: 0x3050_0000,
+    name: "3.5",
+};
+
+impl OpensslVersion {
+    /// Whether the linked libcrypto is this release or newer.
+    pub fn is_linked(self) -> bool {
+        openssl::version::number() >= self.number
+    }
+
+    /// `Err(`[`Error::OpensslTooOld`]`)` naming `what` unless the linked libcrypto is this release
+    /// or newer.
+    pub fn require(self, what: impl Into<String>) -> Result<(), Error> {
+        if self.is_linked() {
+            Ok(())
+        } else {
+            Err(Error::OpensslTooOld {
+                what: what.into(),
+                needed: self.name,
+                linked: openssl::version::version().to_string(),
+            })
+        }
+    }
+}
+
+/// One ML-DSA parameter set (FIPS 204 Table 1–2; OIDs RFC 9881 / NIST CSOR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MlDsaParams {
+    pub key_spec: KeySpec,
+    /// Security level name: 44, 65, 87.
+    pub level: u32,
+    /// The OpenSSL algorithm name (`ML-DSA-65`).
+    pub openssl_name: &'static std::ffi::CStr,
+    /// DER body of the AlgorithmIdentifier OID id-ml-dsa-44/65/87 (2.16.840.1.101.3.4.3.17/18/19).
+    pub oid: [u8; 9],
+    /// Raw public key length in bytes (inside the SPKI BIT STRING).
+    pub public_key_len: usize,
+    /// Signature length in bytes.
+    pub signature_len: usize,
+}
+
+/// The three ML-DSA parameter sets KMS offers.
+pub const ML_DSA: [MlDsaParams; 3] = [
+    MlDsaParams {
+        key_spec: KeySpec::MlDsa44,
+        level: 44,
+        openssl_name: c"ML-DSA-44",
+        oid: [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x11],
+        public_key_len: 1312,
+        signature_len: 2420,
+    },
+    MlDsaParams {
+        key_spec: KeySpec::MlDsa65,
+        level: 65,
+        openssl_name: c"ML-DSA-65",
+        oid: [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x12],
+        public_key_len: 1952,
+        signature_len: 3309,
+    },
+    MlDsaParams {
+        key_spec: KeySpec::MlDsa87,
+        level: 87,
+        openssl_name: c"ML-DSA-87",
+        oid: [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x13],
+        public_key_len: 2592,
+        signature_len: 4627,
+    },
+];
+
+/// Offset of the raw public key inside an ML-DSA SubjectPublicKeyInfo: the BIT STRING sits at DER
+/// offset 17 and its content starts with one unused-bits byte (AWS "Example offline operations":
+/// `openssl asn1parse -strparse 17`).
+pub const ML_DSA_SPKI_KEY_OFFSET: usize = 22;
 
 /// A message hash as KMS and OpenSSL name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -174,6 +293,18 @@ impl Hash {
         }
     }
 
+    /// The name written into sidecars and reports (`SHA-256`, `SM3`, ...).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Hash::Sha1 => "SHA-1",
+            Hash::Sha256 => "SHA-256",
+            Hash::Sha384 => "SHA-384",
+            Hash::Sha512 => "SHA-512",
+            Hash::Sm3 => "SM3",
+            Hash::Shake256 => "SHAKE256",
+        }
+    }
+
     /// Output length in bytes (SHAKE-256: the 64 bytes ML-DSA uses).
     pub fn output_len(self) -> usize {
         match self {
@@ -184,17 +315,29 @@ impl Hash {
         }
     }
 
-    /// The EVP message digest for this hash.
-    pub fn message_digest(self) -> openssl::hash::MessageDigest {
-        use openssl::hash::MessageDigest as M;
+    /// The EVP message digest (`EVP_MD`) for this hash: the one mapping from the table to OpenSSL.
+    pub fn md(self) -> &'static openssl::md::MdRef {
+        use openssl::md::Md;
         match self {
-            Hash::Sha1 => M::sha1(),
-            Hash::Sha256 => M::sha256(),
-            Hash::Sha384 => M::sha384(),
-            Hash::Sha512 => M::sha512(),
-            Hash::Sm3 => M::sm3(),
-            Hash::Shake256 => M::shake_256(),
+            Hash::Sha1 => Md::sha1(),
+            Hash::Sha256 => Md::sha256(),
+            Hash::Sha384 => Md::sha384(),
+            Hash::Sha512 => Md::sha512(),
+            Hash::Sm3 => Md::sm3(),
+            Hash::Shake256 => Md::shake256(),
         }
+    }
+
+    /// The DER prefix of a PKCS#1 v1.5 DigestInfo for this hash, `SEQUENCE { AlgorithmIdentifier,
+    /// OCTET STRING }` up to the hash bytes (RFC 8017 §9.2 note 1); `None` for SM3 and SHAKE.
+    pub fn digest_info_prefix(self) -> Option<&'static [u8]> {
+        Some(match self {
+            Hash::Sha1 => &DIGEST_INFO_SHA1,
+            Hash::Sha256 => &DIGEST_INFO_SHA256,
+            Hash::Sha384 => &DIGEST_INFO_SHA384,
+            Hash::Sha512 => &DIGEST_INFO_SHA512,
+            Hash::Sm3 | Hash::Shake256 => return None,
+        })
     }
 
     /// Parses `-sha256`, `sha256`, `SHA-256`, ... (the openssl-style digest option).
@@ -215,6 +358,22 @@ impl Hash {
     }
 }
 
+const DIGEST_INFO_SHA1: [u8; 15] = [
+    0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
+];
+const DIGEST_INFO_SHA256: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+const DIGEST_INFO_SHA384: [u8; 19] = [
+    0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05,
+    0x00, 0x04, 0x30,
+];
+const DIGEST_INFO_SHA512: [u8; 19] = [
+    0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05,
+    0x00, 0x04, 0x40,
+];
+
 /// The signature scheme and padding an algorithm uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -232,6 +391,14 @@ pub enum Scheme {
     Ed25519ph,
     /// ML-DSA (FIPS 204), hedged, empty context.
     MlDsa,
+}
+
+impl Scheme {
+    /// Whether the scheme signs the message itself in one pass, with no separate digest
+    /// (`EVP_DigestSign`/`EVP_DigestVerify` with no `EVP_MD`): Ed25519, Ed25519ph, ML-DSA.
+    pub fn is_one_shot(self) -> bool {
+        matches!(self, Scheme::Ed25519 | Scheme::Ed25519ph | Scheme::MlDsa)
+    }
 }
 
 /// How the signature bytes are encoded.
@@ -274,15 +441,12 @@ pub struct SigningParams {
     pub openssl_tool: OpensslTool,
     /// Whether `openssl dgst` needs a digest option (`-sha256`...); false for Ed25519 and ML-DSA.
     pub openssl_digest_option: bool,
-    /// Oldest OpenSSL (as `OPENSSL_VERSION_NUMBER`) that can verify it, and its name.
-    pub min_openssl: (i64, &'static str),
+    /// Oldest OpenSSL that can sign and verify it.
+    pub min_openssl: OpensslVersion,
 }
 
 const RSA_SPECS: &[KeySpec] = &[KeySpec::Rsa2048, KeySpec::Rsa3072, KeySpec::Rsa4096];
 const RAW_DIGEST: &[MessageType] = &[MessageType::Raw, MessageType::Digest];
-const OPENSSL_3_0: (i64, &str) = (0x3000_0000, "3.0");
-const OPENSSL_3_2: (i64, &str) = (0x3020_0000, "3.2");
-const OPENSSL_3_5: (i64, &str) = (0x3050_0000, "3.5");
 
 const fn rsa(
     algorithm: SigningAlgorithm,
@@ -442,9 +606,9 @@ impl SigningAlgorithm {
     pub fn parse_for_key(s: &str, key: Option<KeySpec>) -> Result<SigningAlgorithm, Error> {
         if let Some(hash) = s.strip_prefix('-').and_then(Hash::from_openssl_option) {
             let Some(spec) = key else {
-                return Err(Error::Usage(format!(
-                    "`{s}` names only a hash; give --signing-algorithm a KMS name such as RSASSA_PKCS1_V1_5_SHA_512"
-                )));
+                return Err(Error::HashOnlyAlgorithm {
+                    given: s.to_string(),
+                });
             };
             let scheme = match spec.family() {
                 KeyFamily::Rsa { .. } => Some(Scheme::RsaPkcs1V15),
@@ -471,6 +635,62 @@ impl SigningAlgorithm {
         p.message_types
             .contains(&MessageType::Digest)
             .then(|| p.hash.output_len())
+    }
+
+    /// The lengths KMS accepts for the Sign/Verify `Message` with this MessageType, in bytes:
+    /// RAW 1–4096, DIGEST exactly the hash length, EXTERNAL_MU exactly 64 (API reference, Sign);
+    /// `None` when the algorithm does not take that MessageType.
+    pub fn message_len(self, mt: MessageType) -> Option<std::ops::RangeInclusive<usize>> {
+        if !self.params().message_types.contains(&mt) {
+            return None;
+        }
+        Some(match mt {
+            MessageType::Raw => MIN_RAW_MESSAGE..=MAX_RAW_MESSAGE,
+            MessageType::Digest => {
+                let n = self.params().hash.output_len();
+                n..=n
+            }
+            MessageType::ExternalMu => EXTERNAL_MU_LEN..=EXTERNAL_MU_LEN,
+        })
+    }
+
+    /// Whether the algorithm takes only RAW messages (ED25519_SHA_512: 1–4096 bytes, no larger
+    /// path), so a larger or empty input cannot be signed with it at all.
+    pub fn raw_only(self) -> bool {
+        self.params().message_types == [MessageType::Raw]
+    }
+
+    /// Whether preparing a message of this MessageType needs the key's public key: the SM2DSA
+    /// DIGEST is SM3(Z_A ‖ M), Z_A from the public key (GM/T 0003.2 §5.5); the ML-DSA μ is
+    /// SHAKE256(SHAKE256(pk) ‖ 0 ‖ 0 ‖ M) (FIPS 204 §6.2).
+    pub fn prepare_needs_public_key(self, mt: MessageType) -> bool {
+        matches!(
+            (self.params().scheme, mt),
+            (Scheme::Sm2, MessageType::Digest) | (Scheme::MlDsa, MessageType::ExternalMu)
+        )
+    }
+
+    /// The name of the input digest a sidecar records (`SHA-512`, `SM3`; `ML-DSA-MU` for μ).
+    pub fn input_digest_name(self) -> &'static str {
+        match self.params().scheme {
+            Scheme::MlDsa => "ML-DSA-MU",
+            _ => self.params().hash.display_name(),
+        }
+    }
+
+    /// The shape a signature of this algorithm by a `spec` key must have.
+    pub fn signature_shape(self, spec: KeySpec) -> SignatureShape {
+        match (self.params().encoding, spec.family()) {
+            (SignatureEncoding::RsaModulusLength, KeyFamily::Rsa { bits }) => {
+                SignatureShape::Exact(bits as usize / 8)
+            }
+            (SignatureEncoding::Ed25519RS, _) => SignatureShape::Exact(ED25519_SIGNATURE_LEN),
+            (SignatureEncoding::MlDsa, _) => match spec.ml_dsa() {
+                Some(p) => SignatureShape::Exact(p.signature_len),
+                None => SignatureShape::DerEcdsaSigValue,
+            },
+            _ => SignatureShape::DerEcdsaSigValue,
+        }
     }
 
     /// Refuses an algorithm that the key spec does not support, naming the ones that fit.
@@ -500,10 +720,27 @@ impl SigningAlgorithm {
         }
     }
 
-    /// Whether the linked OpenSSL library can verify this algorithm.
+    /// Whether the linked OpenSSL library can sign and verify this algorithm.
     pub fn supported_by_linked_openssl(self) -> bool {
-        openssl::version::number() >= self.params().min_openssl.0
+        self.params().min_openssl.is_linked()
     }
+
+    /// [`Error::OpensslTooOld`] naming the version needed, unless the linked OpenSSL has it.
+    pub fn require_linked_openssl(self) -> Result<(), Error> {
+        self.params().min_openssl.require(self.as_str())
+    }
+}
+
+/// Length of an Ed25519 signature R ‖ S, in bytes (RFC 8032 §5.1.6).
+pub const ED25519_SIGNATURE_LEN: usize = 64;
+
+/// The shape of a well-formed signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureShape {
+    /// Exactly this many bytes (RSA: modulus length; Ed25519: 64; ML-DSA: 2420 / 3309 / 4627).
+    Exact(usize),
+    /// A DER `ECDSA-Sig-Value` (ECDSA, SM2): variable length, 0 < r, s < the group order.
+    DerEcdsaSigValue,
 }
 
 /// The cryptographic family of a key spec.
@@ -622,32 +859,30 @@ impl KeySpec {
                 ..Default::default()
             },
             KeyUsage::KeyAgreement => AlgorithmLists {
-                key_agreement: vec!["ECDH"],
+                key_agreement: vec![KEY_AGREEMENT_ECDH],
                 ..Default::default()
             },
         }
     }
 
-    /// Oldest OpenSSL able to hold keys of this spec (`OPENSSL_VERSION_NUMBER`, name).
-    pub fn min_openssl(self) -> (i64, &'static str) {
+    /// Oldest OpenSSL able to hold keys of this spec.
+    pub fn min_openssl(self) -> OpensslVersion {
         match self.family() {
             KeyFamily::MlDsa { .. } => OPENSSL_3_5,
             _ => OPENSSL_3_0,
         }
     }
 
+    /// The ML-DSA parameter set of an ML-DSA spec.
+    pub fn ml_dsa(self) -> Option<&'static MlDsaParams> {
+        ML_DSA.iter().find(|p| p.key_spec == self)
+    }
+
     /// Parses a spec, explaining that symmetric and HMAC specs are outside this tool.
     pub fn parse_asymmetric(s: &str) -> Result<KeySpec, Error> {
         let up = s.trim().to_ascii_uppercase();
-        if up == "SYMMETRIC_DEFAULT" || up.starts_with("HMAC_") {
-            return Err(Error::Usage(format!(
-                "{up} is a symmetric key spec; kms-openssl works with asymmetric keys ({})",
-                KeySpec::ALL
-                    .iter()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+        if NON_ASYMMETRIC_KEY_SPECS.contains(&up.as_str()) {
+            return Err(Error::SymmetricKeySpec { key_spec: up });
         }
         s.parse()
     }

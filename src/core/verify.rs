@@ -13,33 +13,18 @@ use std::io::Read;
 use std::path::Path;
 
 use openssl::error::ErrorStack;
-use openssl::md::Md;
-use openssl::md_ctx::MdCtx;
-use openssl::pkey::Public;
-use openssl::pkey_ctx::PkeyCtxRef;
-use openssl::rsa::Padding;
-use openssl::sign::RsaPssSaltlen;
 
+pub use crate::core::evp::PssSaltPolicy;
+use crate::core::evp::{self, SignatureOptions};
 use crate::core::keys::PublicKey;
-use crate::core::ossl;
-use crate::core::spec::{Hash, KeyFamily, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm};
+use crate::core::spec::{
+    EXTERNAL_MU_LEN, Hash, KeyFamily, OpensslTool, SM2_DEFAULT_DISTID, Scheme, SignatureShape,
+    SigningAlgorithm,
+};
 use crate::error::{Error, Result};
 
 /// Largest ML-DSA message verified one-shot; larger ones go through μ.
 const ML_DSA_ONESHOT_MAX: usize = 1024 * 1024;
-
-/// Read size for streamed hashing, in bytes.
-pub const CHUNK: usize = 256 * 1024;
-
-/// How strictly an RSASSA-PSS salt length is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PssSaltPolicy {
-    /// Salt length must equal the hash length (32/48/64), as KMS signs (`rsa_pss_saltlen:digest`).
-    #[default]
-    Strict,
-    /// Any salt length (`rsa_pss_saltlen:auto`), for emulators that use the maximum.
-    Auto,
-}
 
 /// Options that are not part of the KMS algorithm itself.
 #[derive(Debug, Clone)]
@@ -58,6 +43,15 @@ impl Default for VerifyOptions {
             pss_salt: PssSaltPolicy::Strict,
             sm2_distid: SM2_DEFAULT_DISTID.as_bytes().to_vec(),
             enforce_key_spec: true,
+        }
+    }
+}
+
+impl VerifyOptions {
+    fn evp(&self) -> SignatureOptions<'_> {
+        SignatureOptions {
+            pss_salt: self.pss_salt,
+            sm2_distid: &self.sm2_distid,
         }
     }
 }
@@ -122,28 +116,27 @@ impl Outcome {
     }
 }
 
-/// The bytes of a signature file `openssl dgst` looks at: it reads at most `EVP_PKEY_get_size`
-/// bytes (apps/dgst.c; OpenSSL issue 25589). Returns those bytes and how many were ignored.
-pub fn dgst_signature_window<'a>(key: &PublicKey, sig: &'a [u8]) -> (&'a [u8], usize) {
-    let n = key.max_signature_len().min(sig.len());
-    (&sig[..n], sig.len() - n)
-}
-
-/// The signature bytes the openssl command for `alg` looks at: `dgst` reads at most
-/// `EVP_PKEY_get_size` bytes, `pkeyutl` (EdDSA) reads the whole file. Returns them and how many
-/// bytes were ignored.
+/// The bytes of a signature file the openssl command for `alg` looks at: `dgst` reads at most
+/// `EVP_PKEY_get_size` bytes (apps/dgst.c; OpenSSL issue 25589), `pkeyutl` (EdDSA) reads the whole
+/// file. Returns them and how many bytes were ignored.
 pub fn signature_as_openssl_reads_it<'a>(
     key: &PublicKey,
     alg: SigningAlgorithm,
     sig: &'a [u8],
 ) -> (&'a [u8], usize) {
     match alg.params().openssl_tool {
-        crate::core::spec::OpensslTool::Dgst => dgst_signature_window(key, sig),
-        crate::core::spec::OpensslTool::PkeyutlRawin => (sig, 0),
+        OpensslTool::Dgst => {
+            let n = key.max_signature_len().min(sig.len());
+            (&sig[..n], sig.len() - n)
+        }
+        OpensslTool::PkeyutlRawin => (sig, 0),
     }
 }
 
 /// Checks that `alg` can be verified with this key and this OpenSSL.
+///
+/// Errors: [`Error::AlgorithmDoesNotFitKey`] (a KMS key spec the algorithm is not for),
+/// [`Error::WrongKeyType`] (a key of another family), [`Error::OpensslTooOld`].
 pub fn check_algorithm(
     key: &PublicKey,
     alg: SigningAlgorithm,
@@ -164,79 +157,19 @@ pub fn check_algorithm(
             Scheme::MlDsa => matches!(family, Some(KeyFamily::MlDsa { .. })),
         };
         if !fits {
-            return Err(Error::Usage(format!("{alg} does not fit this public key")));
+            return Err(Error::WrongKeyType {
+                operation: alg.as_str().to_string(),
+                needed: "a key of the algorithm's family",
+                actual: key.describe(),
+            });
         }
     }
-    require_openssl(alg)
-}
-
-/// Refuses an algorithm the linked OpenSSL cannot run, naming the version needed.
-pub fn require_openssl(alg: SigningAlgorithm) -> Result<()> {
-    if alg.supported_by_linked_openssl() {
-        Ok(())
-    } else {
-        Err(Error::OpensslTooOld {
-            what: alg.as_str().to_string(),
-            needed: alg.params().min_openssl.1,
-            linked: openssl::version::version().to_string(),
-        })
-    }
-}
-
-/// The EVP digest object for a table hash.
-pub(crate) fn md_for(hash: Hash) -> &'static openssl::md::MdRef {
-    match hash {
-        Hash::Sha1 => Md::sha1(),
-        Hash::Sha256 => Md::sha256(),
-        Hash::Sha384 => Md::sha384(),
-        Hash::Sha512 => Md::sha512(),
-        Hash::Sm3 => Md::sm3(),
-        Hash::Shake256 => Md::shake256(),
-    }
-}
-
-/// Applies the algorithm's padding / salt / MGF1 / distid options to a verify context.
-/// `over_digest`: an EVP_PKEY_verify context, where SM2's Z_A is already inside the digest.
-fn apply_options(
-    ctx: &mut PkeyCtxRef<Public>,
-    alg: SigningAlgorithm,
-    salt: PssSaltPolicy,
-    opts: &VerifyOptions,
-    over_digest: bool,
-) -> Result<()> {
-    let p = alg.params();
-    match p.scheme {
-        Scheme::RsaPkcs1V15 => ctx
-            .set_rsa_padding(Padding::PKCS1)
-            .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_padding"))?,
-        Scheme::RsaPss => {
-            ctx.set_rsa_padding(Padding::PKCS1_PSS)
-                .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_padding"))?;
-            let saltlen = match salt {
-                PssSaltPolicy::Strict => RsaPssSaltlen::DIGEST_LENGTH,
-                PssSaltPolicy::Auto => RsaPssSaltlen::MAXIMUM_LENGTH, // -2: "auto" when verifying
-            };
-            ctx.set_rsa_pss_saltlen(saltlen)
-                .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_pss_saltlen"))?;
-            ctx.set_rsa_mgf1_md(md_for(p.hash))
-                .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_mgf1_md"))?;
-        }
-        Scheme::Sm2 if over_digest => {}
-        Scheme::Sm2 => ossl::set_sm2_distid(ctx, &opts.sm2_distid)
-            .map_err(Error::openssl("EVP_PKEY_CTX_set1_id"))?,
-        Scheme::Ed25519ph => ossl::set_ed25519ph(ctx).map_err(|stack| Error::OpensslTooOld {
-            what: format!("ED25519_PH_SHA_512 (Ed25519ph instance refused: {stack})"),
-            needed: "3.2",
-            linked: openssl::version::version().to_string(),
-        })?,
-        Scheme::Ecdsa | Scheme::Ed25519 | Scheme::MlDsa => {}
-    }
-    Ok(())
+    alg.require_linked_openssl()
 }
 
 /// Verifies `sig` over the message read from `reader`, as `openssl dgst -<hash> -verify` (or
-/// `pkeyutl -rawin` for Ed25519) would. `sig` is used whole; apply [`dgst_signature_window`]
-/// first for byte-for-byte `dgst` parity.
+/// `pkeyutl -rawin` for Ed25519) would. `sig` is used whole; apply
+/// [`signature_as_openssl_reads_it`] first for byte-for-byte `dgst` parity.
 ///
 /// Errors: I/O while reading, an algorithm that does not fit the key, an OpenSSL too old for it.
 /// A wrong or malformed signature is an `Ok` outcome, never an error.
@@ -249,65 +182,41 @@ pub fn verify_message(
     opts: &VerifyOptions,
 ) -> Result<Outcome> {
     check_algorithm(key, alg, opts.enforce_key_spec)?;
-    let p = alg.params();
-    match p.scheme {
+    let evp_opts = opts.evp();
+    let rc = match alg.params().scheme {
         Scheme::Ed25519ph => {
-            // KMS signs Ed25519ph over the 64-byte SHA-512 digest the caller sent (kms-facts §2.1).
+            // KMS signs Ed25519ph over the 64-byte SHA-512 digest the caller sent (docs/kms-facts.md §2).
             let d = crate::core::digest::hash_reader(Hash::Sha512, reader, origin)?;
-            verify_oneshot(key, alg, &d, sig, opts)
+            evp::verify_oneshot(key.pkey(), alg, &d, sig, &evp_opts)?
         }
         Scheme::Ed25519 => {
             let mut msg = Vec::new();
             reader
                 .read_to_end(&mut msg)
                 .map_err(|e| Error::io(origin, e))?;
-            verify_oneshot(key, alg, &msg, sig, opts)
+            evp::verify_oneshot(key.pkey(), alg, &msg, sig, &evp_opts)?
         }
         Scheme::MlDsa => {
             // Small messages one-shot, as `openssl dgst` does; large ones through μ in constant memory
             // (the same signature either way: FIPS 204 Algorithm 3 computes the same μ).
             let (head, more) = crate::core::io::read_up_to(reader, ML_DSA_ONESHOT_MAX, origin)?;
-            if !more {
-                return verify_oneshot(key, alg, &head, sig, opts);
+            if more {
+                let mut whole = std::io::Cursor::new(head).chain(reader);
+                let mu =
+                    crate::core::digest::ml_dsa_external_mu(key.spki_der(), &mut whole, origin)?;
+                evp::verify_ml_dsa_mu(key.pkey(), &mu, sig)?
+            } else {
+                evp::verify_oneshot(key.pkey(), alg, &head, sig, &evp_opts)?
             }
-            let mut whole = std::io::Cursor::new(head).chain(reader);
-            let mu = crate::core::digest::ml_dsa_external_mu(key.spki_der(), &mut whole, origin)?;
-            verify_ml_dsa_mu(key, &mu, sig)
         }
-        _ => {
-            let outcome = verify_streaming(key, alg, reader, origin, sig, opts.pss_salt, opts)?;
-            Ok(outcome)
+        Scheme::RsaPkcs1V15 | Scheme::RsaPss | Scheme::Ecdsa | Scheme::Sm2 => {
+            let mut v = evp::MessageVerifier::new(key.pkey(), alg, &evp_opts)?;
+            crate::core::io::for_each_chunk(reader, origin, |chunk| v.update(chunk))?;
+            v.finish(sig)
         }
-    }
-}
-
-fn verify_streaming(
-    key: &PublicKey,
-    alg: SigningAlgorithm,
-    reader: &mut dyn Read,
-    origin: &Path,
-    sig: &[u8],
-    salt: PssSaltPolicy,
-    opts: &VerifyOptions,
-) -> Result<Outcome> {
-    let p = alg.params();
-    let mut ctx = MdCtx::new().map_err(Error::openssl("EVP_MD_CTX_new"))?;
-    {
-        let pctx = ctx
-            .digest_verify_init(Some(md_for(p.hash)), key.pkey())
-            .map_err(Error::openssl("EVP_DigestVerifyInit"))?;
-        apply_options(pctx, alg, salt, opts, false)?;
-    }
-    crate::core::io::for_each_chunk(reader, origin, |chunk| {
-        ctx.digest_verify_update(chunk)
-            .map_err(Error::openssl("EVP_DigestVerifyUpdate"))
-    })?;
-    let rc = ossl::digest_verify_final_raw(&mut ctx, sig);
+    };
     let mut outcome = Outcome::from_rc(rc);
-    if outcome.verdict != Verdict::Verified
-        && p.scheme == Scheme::RsaPss
-        && salt == PssSaltPolicy::Strict
-    {
+    if outcome.verdict != Verdict::Verified && opts.pss_salt == PssSaltPolicy::Strict {
         outcome.notes.extend(pss_salt_note(key, alg, sig, None));
     }
     Ok(outcome)
@@ -316,8 +225,8 @@ fn verify_streaming(
 /// Verifies a signature over a precomputed digest, as `openssl pkeyutl -verify -pkeyopt digest:<hash>`.
 /// For Ed25519ph the digest is the 64 bytes sent to KMS; for ML-DSA it is μ (EXTERNAL_MU).
 ///
-/// Errors: a digest of the wrong length, an algorithm with no digest form (pure Ed25519), or one the
-/// linked OpenSSL lacks.
+/// Errors: a digest of the wrong length ([`Error::DigestLength`]), an algorithm with no digest
+/// form ([`Error::NoDigestForm`], pure Ed25519), or one the linked OpenSSL lacks.
 pub fn verify_digest(
     key: &PublicKey,
     alg: SigningAlgorithm,
@@ -328,11 +237,10 @@ pub fn verify_digest(
     check_algorithm(key, alg, opts.enforce_key_spec)?;
     let p = alg.params();
     let expected = match p.scheme {
-        Scheme::MlDsa => crate::core::spec::EXTERNAL_MU_LEN,
-        Scheme::Ed25519 => {
-            return Err(Error::Usage("ED25519_SHA_512 signs the message itself (RAW only); there is no digest to verify against".into()));
-        }
-        _ => p.hash.output_len(),
+        Scheme::MlDsa => EXTERNAL_MU_LEN,
+        _ => alg
+            .digest_len()
+            .ok_or(Error::NoDigestForm { algorithm: alg })?,
     };
     if digest.len() != expected {
         return Err(Error::DigestLength {
@@ -341,64 +249,19 @@ pub fn verify_digest(
             got: digest.len(),
         });
     }
-    match p.scheme {
-        Scheme::Ed25519ph => verify_oneshot(key, alg, digest, sig, opts),
-        Scheme::MlDsa => verify_ml_dsa_mu(key, digest, sig),
-        _ => {
-            let mut ctx = openssl::pkey_ctx::PkeyCtx::new(key.pkey())
-                .map_err(Error::openssl("EVP_PKEY_CTX_new"))?;
-            ctx.verify_init()
-                .map_err(Error::openssl("EVP_PKEY_verify_init"))?;
-            ctx.set_signature_md(md_for(p.hash))
-                .map_err(Error::openssl("EVP_PKEY_CTX_set_signature_md"))?;
-            apply_options(&mut ctx, alg, opts.pss_salt, opts, true)?;
-            let rc = ossl::pkey_verify_raw(&mut ctx, digest, sig);
-            let mut outcome = Outcome::from_rc(rc);
-            if outcome.verdict != Verdict::Verified
-                && p.scheme == Scheme::RsaPss
-                && opts.pss_salt == PssSaltPolicy::Strict
-            {
-                outcome
-                    .notes
-                    .extend(pss_salt_note(key, alg, sig, Some(digest)));
-            }
-            Ok(outcome)
-        }
+    let evp_opts = opts.evp();
+    let rc = match p.scheme {
+        Scheme::Ed25519ph => evp::verify_oneshot(key.pkey(), alg, digest, sig, &evp_opts)?,
+        Scheme::MlDsa => evp::verify_ml_dsa_mu(key.pkey(), digest, sig)?,
+        _ => evp::verify_digest(key.pkey(), alg, digest, sig, &evp_opts)?,
+    };
+    let mut outcome = Outcome::from_rc(rc);
+    if outcome.verdict != Verdict::Verified && opts.pss_salt == PssSaltPolicy::Strict {
+        outcome
+            .notes
+            .extend(pss_salt_note(key, alg, sig, Some(digest)));
     }
-}
-
-fn verify_oneshot(
-    key: &PublicKey,
-    alg: SigningAlgorithm,
-    msg: &[u8],
-    sig: &[u8],
-    opts: &VerifyOptions,
-) -> Result<Outcome> {
-    let mut ctx = MdCtx::new().map_err(Error::openssl("EVP_MD_CTX_new"))?;
-    {
-        let pctx = ctx
-            .digest_verify_init(None, key.pkey())
-            .map_err(Error::openssl("EVP_DigestVerifyInit"))?;
-        apply_options(pctx, alg, opts.pss_salt, opts, false)?;
-    }
-    Ok(Outcome::from_rc(ossl::digest_verify_raw(
-        &mut ctx, msg, sig,
-    )))
-}
-
-fn verify_ml_dsa_mu(key: &PublicKey, mu: &[u8], sig: &[u8]) -> Result<Outcome> {
-    let mut ctx = MdCtx::new().map_err(Error::openssl("EVP_MD_CTX_new"))?;
-    {
-        let pctx = ctx
-            .digest_verify_init(None, key.pkey())
-            .map_err(Error::openssl("EVP_DigestVerifyInit"))?;
-        ossl::set_ml_dsa_external_mu(pctx).map_err(|s| Error::OpensslTooOld {
-            what: format!("ML-DSA external μ (mu parameter refused: {s})"),
-            needed: "3.5",
-            linked: openssl::version::version().to_string(),
-        })?;
-    }
-    Ok(Outcome::from_rc(ossl::digest_verify_raw(&mut ctx, mu, sig)))
+    Ok(outcome)
 }
 
 /// After a strict PSS failure: does the signature verify with any salt? Then say so (case C18).
@@ -430,15 +293,6 @@ fn pss_salt_note(
     })
 }
 
-/// Whether a key family can be checked for a well-formed signature shape before verification.
-pub fn expected_signature_len(key: &PublicKey) -> Option<usize> {
-    match key.key_spec().map(|s| s.family()) {
-        Some(KeyFamily::Rsa { bits }) => Some(bits as usize / 8),
-        Some(KeyFamily::Ed25519) => Some(64),
-        _ => None,
-    }
-}
-
 /// Whether a signature file holds base64 *text* of a signature rather than its bytes (the AWS CLI
 /// prints base64; case C12/C13). True only when the text decodes to something shaped like a
 /// signature for this key, so a real binary signature is never mistaken for it.
@@ -459,12 +313,14 @@ pub fn is_base64_text_signature(key: &PublicKey, sig: &[u8]) -> bool {
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(&text) else {
         return false;
     };
-    match key.key_spec().map(|s| s.family()) {
-        Some(KeyFamily::Rsa { bits }) => decoded.len() == bits as usize / 8,
-        Some(KeyFamily::Ec { .. }) | Some(KeyFamily::Sm2) => {
-            crate::core::ecdsa::is_strict_der(&decoded)
-        }
-        Some(KeyFamily::Ed25519) => decoded.len() == 64,
-        _ => !decoded.is_empty() && decoded.len() <= key.max_signature_len(),
+    let shape = key.key_spec().and_then(|spec| {
+        spec.signing_algorithms()
+            .first()
+            .map(|a| a.signature_shape(spec))
+    });
+    match shape {
+        Some(SignatureShape::Exact(n)) => decoded.len() == n,
+        Some(SignatureShape::DerEcdsaSigValue) => crate::core::ecdsa::is_strict_der(&decoded),
+        None => !decoded.is_empty() && decoded.len() <= key.max_signature_len(),
     }
 }

@@ -152,6 +152,21 @@ impl KmsError {
     }
 }
 
+/// A library error met while serving: the linked OpenSSL lacking an algorithm is
+/// `UnsupportedOperationException` naming the version needed; anything else is ours
+/// (`KMSInternalException`, cause logged).
+impl From<crate::Error> for KmsError {
+    fn from(e: crate::Error) -> KmsError {
+        match e {
+            crate::Error::OpensslTooOld { .. } => KmsError::new(
+                Code::UnsupportedOperation,
+                format!("{e}; build kms-openssl with `--features vendored` for a newer OpenSSL"),
+            ),
+            other => KmsError::internal("crypto", other),
+        }
+    }
+}
+
 impl std::fmt::Display for KmsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code.as_str(), self.message)

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::core::digest;
 use crate::core::io::read_small_file;
 use crate::core::keys::PublicKey;
-use crate::core::spec::{Hash, SigningAlgorithm};
+use crate::core::spec::SigningAlgorithm;
 use crate::core::verify::{self, Outcome, VerifyOptions};
 use crate::error::{Error, Result};
 use crate::tool::sidecar::{self, Sidecar};
@@ -88,10 +87,7 @@ impl KeyRing {
             .iter()
             .map(|p| {
                 let k = PublicKey::from_file(p)?;
-                Ok((
-                    hex::encode(digest::hash_bytes(Hash::Sha256, k.spki_der())?),
-                    k,
-                ))
+                Ok((k.fingerprint()?, k))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(KeyRing { keys })

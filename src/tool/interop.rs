@@ -388,13 +388,43 @@ async fn run_cell(
             alg,
             MessageTypeChoice::Fixed(mt),
             &Input::File(path.to_path_buf()),
-            &key.info.spki_der,
+            Some(&key.info.spki_der),
         )
     };
     let prepared = prepare(&msg_path)?;
     let prepared_bad = prepare(&bad_msg_path)?;
-    let signed = kms.sign(key_id, prepared.payload.clone(), mt, alg).await?;
-    let sig = signed.signature;
+    let sig = match sign::sign_prepared(kms, key_id, Some(key), alg, &prepared).await {
+        Ok(signed) => signed.signature,
+        // The endpoint returned a signature that fails its own key: a disagreement, named, with
+        // nothing written and no verifier run on it.
+        Err(Error::SelfVerifyFailed { reason }) => {
+            let refused = Check::error(format!("refused before any verifier: {reason}"));
+            let trio = || Trio {
+                ours: refused.clone(),
+                openssl: refused.clone(),
+                kms: refused.clone(),
+            };
+            return Ok(Cell {
+                id,
+                key_id: key.info.key_id.clone(),
+                key_spec: key.info.key_spec,
+                signing_algorithm: alg,
+                message_type: mt,
+                message_size: size,
+                message_sha256: sha256_hex(&msg),
+                signature_sha256: String::new(),
+                openssl_command: String::new(),
+                genuine: trio(),
+                tampered_message: trio(),
+                tampered_signature: trio(),
+                agree: false,
+                disagreements: vec![format!(
+                    "the signature KMS returned does not verify with the key's public key: {reason}"
+                )],
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let bad_sig = flip_middle_bit(&sig);
     let (sig_path, bad_sig_path) = (dir.join("msg.sig"), dir.join("tampered.sig"));
     write_atomic(&sig_path, &sig, Mode::Default)?;
@@ -449,11 +479,11 @@ async fn run_cell(
         )
     };
     let theirs = |data: &Path, s: &Path| -> Check {
-        if openssl_bin.1 < alg.params().min_openssl.0 || public.is_none() {
+        if openssl_bin.1 < alg.params().min_openssl.number || public.is_none() {
             return Check::not_checkable(format!(
                 "the openssl binary ({}) has no {alg}; it needs OpenSSL {}",
                 openssl_bin.0,
-                alg.params().min_openssl.1
+                alg.params().min_openssl.name
             ));
         }
         let argv = match command_for(data, s) {
@@ -575,8 +605,8 @@ async fn kms_check(
 /// Writes `report.json`, `junit.xml`, `report.md` and `report.html` into `dir` (atomically each).
 pub fn write_reports(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut json =
-        serde_json::to_vec_pretty(report).map_err(|e| Error::Usage(format!("report JSON: {e}")))?;
+    let mut json = serde_json::to_vec_pretty(report)
+        .map_err(|e| Error::Internal(format!("report JSON: {e}")))?;
     json.push(b'\n');
     let files = [
         ("report.json", json),
@@ -631,7 +661,7 @@ fn junit(r: &Report) -> Result<String> {
     report.add_test_suite(suite);
     report
         .to_string()
-        .map_err(|e| Error::Usage(format!("junit.xml: {e}")))
+        .map_err(|e| Error::Internal(format!("junit.xml: {e}")))
 }
 
 fn mark(c: &Check, expect: bool) -> &'static str {

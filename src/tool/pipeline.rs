@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::kms::Kms;
 use crate::client::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
-use crate::core::io::{Input, Mode, write_atomic};
+use crate::core::io::Input;
 use crate::core::spec::SigningAlgorithm;
 use crate::error::{Error, Result};
 use crate::tool::sidecar::{self, Sidecar};
@@ -217,34 +217,27 @@ async fn sign_one(
         let (key, input) = (key.clone(), input.clone());
         let choice = opts.message_type;
         tokio::task::spawn_blocking(move || {
-            sign::prepare_input(alg, choice, &input, &key.info.spki_der)
+            sign::prepare_input(alg, choice, &input, Some(&key.info.spki_der))
         })
         .await
-        .map_err(|e| Error::Usage(format!("hashing task failed: {e}")))??
+        .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))??
     };
     let (signed, attempts) = with_retries(opts.retry, pacer, || {
-        kms.sign(key_id, prepared.payload.clone(), prepared.message_type, alg)
+        sign::sign_prepared(kms, key_id, Some(key), alg, &prepared)
     })
     .await;
     let signed = signed?;
-    let self_check = sign::check_signature(key, alg, &prepared, &signed.signature)?;
-    write_atomic(&job.signature, &signed.signature, Mode::Default)?;
     let sidecar = if opts.write_sidecar {
-        let p = sidecar::path_for(&job.signature);
-        write_atomic(
-            &p,
-            &Sidecar::for_signature(&signed.key_arn, key, alg, &prepared)?.to_json(),
-            Mode::Default,
-        )?;
-        Some(p)
+        Some(Sidecar::for_signature(&signed, key, alg, &prepared)?)
     } else {
         None
     };
+    let sidecar = sidecar::write_signed(&job.signature, &signed.signature, sidecar.as_ref())?;
     Ok(Done {
         signature_len: signed.signature.len(),
         sidecar,
         attempts,
-        self_check,
+        self_check: signed.check,
     })
 }
 

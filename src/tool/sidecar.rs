@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::core::io::{Mode, write_atomic};
 use crate::core::spec::{KeySpec, MessageType, SigningAlgorithm};
 use crate::error::{Error, Result};
 
@@ -39,27 +40,31 @@ pub fn path_for(signature: &Path) -> PathBuf {
 
 impl Sidecar {
     /// The sidecar for a signature KMS returned for `prepared`, signed now.
+    ///
+    /// Errors: [`Error::Internal`] when the clock cannot be formatted or `prepared` has no input
+    /// digest (an ML-DSA RAW message prepared without the public key).
     pub fn for_signature(
-        key_arn: &str,
+        signed: &crate::client::sign::Signed,
         key: &crate::client::sign::SigningKey,
         alg: SigningAlgorithm,
         prepared: &crate::client::sign::Prepared,
     ) -> Result<Sidecar> {
         let now = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
-            .map_err(|e| Error::Usage(format!("clock: {e}")))?;
+            .map_err(|e| Error::Internal(format!("clock: {e}")))?;
+        let digest = prepared
+            .digest
+            .as_ref()
+            .ok_or_else(|| Error::Internal("no input digest for the sidecar".into()))?;
         Ok(Sidecar {
-            key_id: key_arn.to_string(),
+            key_id: signed.key_arn.clone(),
             key_spec: key.info.key_spec,
             signing_algorithm: alg,
             message_type: prepared.message_type,
-            digest_algorithm: prepared.digest_name.to_string(),
-            digest: hex::encode(&prepared.digest),
+            digest_algorithm: alg.input_digest_name().to_string(),
+            digest: hex::encode(digest),
             input_size: prepared.input_size,
-            public_key_sha256: hex::encode(crate::core::digest::hash_bytes(
-                crate::core::spec::Hash::Sha256,
-                &key.info.spki_der,
-            )?),
+            public_key_sha256: crate::core::keys::spki_fingerprint(&key.info.spki_der)?,
             signed_at: now,
             tool: crate::tool_version(),
         })
@@ -83,10 +88,7 @@ impl Sidecar {
 
     /// Refuses a sidecar that contradicts the public key it is used with.
     pub fn check_against(&self, path: &Path, key: &crate::core::keys::PublicKey) -> Result<()> {
-        let fp = hex::encode(crate::core::digest::hash_bytes(
-            crate::core::spec::Hash::Sha256,
-            key.spki_der(),
-        )?);
+        let fp = key.fingerprint()?;
         if let Some(spec) = key.key_spec().filter(|s| *s != self.key_spec) {
             return Err(Error::Sidecar {
                 path: path.to_path_buf(),
@@ -108,5 +110,23 @@ impl Sidecar {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
             })
+    }
+}
+
+/// Writes a signature (raw bytes) to `signature_path` and, when given, its sidecar to
+/// `<signature_path>.json`, each atomically ([`write_atomic`]). Returns the sidecar path.
+pub fn write_signed(
+    signature_path: &Path,
+    signature: &[u8],
+    sidecar: Option<&Sidecar>,
+) -> Result<Option<PathBuf>> {
+    write_atomic(signature_path, signature, Mode::Default)?;
+    match sidecar {
+        Some(sc) => {
+            let p = path_for(signature_path);
+            write_atomic(&p, &sc.to_json(), Mode::Default)?;
+            Ok(Some(p))
+        }
+        None => Ok(None),
     }
 }
