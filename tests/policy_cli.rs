@@ -70,7 +70,7 @@ fn start(initial_policy: &str) -> Endpoint {
         app,
         &admin(),
         "CreateKey",
-        json!({"KeySpec": "RSA_4096", "KeyUsage": "SIGN_VERIFY"}),
+        &json!({"KeySpec": "RSA_4096", "KeyUsage": "SIGN_VERIFY"}),
     )
     .unwrap();
     let key_id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
@@ -80,7 +80,7 @@ fn start(initial_policy: &str) -> Endpoint {
         app,
         &admin(),
         "PutKeyPolicy",
-        json!({"KeyId": key_id, "Policy": initial_policy, "BypassPolicyLockoutSafetyCheck": true}),
+        &json!({"KeyId": key_id, "Policy": initial_policy, "BypassPolicyLockoutSafetyCheck": true}),
     )
     .unwrap();
     Endpoint {

@@ -314,7 +314,8 @@ async fn disabled_and_pending_deletion_keys_refuse_crypto() {
             ));
             for (op, (code, message, status), key) in results {
                 assert_eq!(code, expected_code, "{op}");
-                assert_eq!(status, 409, "{op}");
+                // Recorded AWS responses: every client error is HTTP 400 (docs/kms-facts.md §9).
+                assert_eq!(status, 400, "{op}");
                 assert_eq!(message, format!("{} is {suffix}.", l.arn(key)), "{op}");
             }
         }
@@ -705,7 +706,8 @@ async fn get_public_key_returns_arn_spec_usage_and_matching_algorithms() {
     assert_eq!(key.key_spec(), Some(KeySpec::Rsa2048));
 }
 
-// KeyId: key id, key ARN, alias name, alias ARN; unknown ones are NotFoundException (404).
+// KeyId: key id, key ARN, alias name, alias ARN; unknown ones are NotFoundException (HTTP 400, as
+// AWS answers: docs/kms-facts.md §9).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_id_forms_resolve_and_unknown_ones_are_not_found() {
     let l = local().await;
@@ -731,7 +733,7 @@ async fn key_id_forms_resolve_and_unknown_ones_are_not_found() {
         assert_eq!(out.key_id(), Some(l.arn(&id).as_str()), "{form}");
     }
     let (code, message, status) = err(l.c().describe_key().key_id("alias/nope").send().await);
-    assert_eq!((code.as_str(), status), ("NotFoundException", 404));
+    assert_eq!((code.as_str(), status), ("NotFoundException", 400));
     assert_eq!(
         message,
         "Alias arn:aws:kms:us-east-1:111122223333:alias/nope is not found."
@@ -786,7 +788,7 @@ async fn alias_rules_and_lifecycle() {
         .target_key_id(&b)
         .send()
         .await);
-    assert_eq!((code.as_str(), status), ("AlreadyExistsException", 409));
+    assert_eq!((code.as_str(), status), ("AlreadyExistsException", 400));
     l.c()
         .update_alias()
         .alias_name("alias/mine")
@@ -1443,7 +1445,7 @@ async fn dry_run_is_dry_run_operation_exception() {
         .dry_run(true)
         .send()
         .await);
-    assert_eq!((code.as_str(), status), ("DryRunOperationException", 412));
+    assert_eq!((code.as_str(), status), ("DryRunOperationException", 400));
 }
 
 // A malformed request never panics the server: SerializationException / ValidationException.

@@ -42,7 +42,7 @@ pub fn check_alias_name(name: &str) -> Result<()> {
 
 /// Whether a KeyId argument names an alias (`alias/...` or an alias ARN).
 pub fn is_alias_reference(key_id: &str) -> bool {
-    key_id.starts_with("alias/") || (key_id.starts_with("arn:") && key_id.contains(":alias/"))
+    crate::aws::arn::KeyRef::parse(key_id).is_some_and(|k| k.is_alias())
 }
 
 #[cfg(test)]

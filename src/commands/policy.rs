@@ -30,7 +30,7 @@ fn ours(r: &RoleStatementArgs) -> Result<Vec<Value>> {
         ("--signer-role", &r.signer_role),
         ("--verifier-role", &r.verifier_role),
     ] {
-        if !is_principal_arn(arn) {
+        if !kms_openssl::aws::arn::is_iam_principal_arn(arn) {
             return Err(Error::Usage(format!(
                 "{flag} `{arn}`: expected an IAM ARN such as arn:aws:iam::111122223333:role/SignerRole"
             )));
@@ -55,21 +55,11 @@ fn ours(r: &RoleStatementArgs) -> Result<Vec<Value>> {
     ))
 }
 
-fn is_principal_arn(s: &str) -> bool {
-    let p: Vec<&str> = s.splitn(6, ':').collect();
-    p.len() == 6
-        && p[0] == "arn"
-        && p[2] == "iam"
-        && p[4].len() == 12
-        && p[4].bytes().all(|b| b.is_ascii_digit())
-        && !p[5].is_empty()
-}
-
 fn statements(a: PolicyStatementsArgs) -> Result<u8> {
     let st = ours(&a.roles)?;
     if a.full {
         let account = a.account_id.unwrap_or_default();
-        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        if !kms_openssl::aws::arn::is_account_id(&account) {
             return Err(Error::Usage(format!(
                 "--account-id `{account}`: expected a 12-digit account id"
             )));

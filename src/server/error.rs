@@ -1,88 +1,12 @@
-//! KMS error answers: the `__type` code, its HTTP status, and the AWS JSON 1.1 error body
-//! `{"__type": "NotFoundException", "message": "..."}`.
-//!
-//! Statuses follow `../shared/kms-facts.md` §7.3 (KMS API model): most client errors are 400,
-//! NotFound 404, Disabled / KMSInvalidState / AlreadyExists 409, DryRun 412, internal 500.
-//! SDKs read the code from `__type`, so the status only steers their retry logic (5xx retried).
+//! KMS error answers: the code ([`crate::aws::error_code::ErrorCode`], one list for client and
+//! server), its HTTP status, and the AWS JSON 1.1 error body
+//! `{"__type": "NotFoundException", "message": "..."}`. SDKs read the code from `__type`; the
+//! status only steers their retry logic (5xx retried).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// The KMS error codes this endpoint answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    /// The key policy (or, for keyless operations, the missing IAM model) does not allow the
-    /// caller: HTTP 400, as KMS.
-    AccessDenied,
-    AlreadyExists,
-    Disabled,
-    DryRunOperation,
-    IncorrectKey,
-    InvalidAliasName,
-    InvalidArn,
-    InvalidCiphertext,
-    InvalidKeyUsage,
-    InvalidMarker,
-    KmsInternal,
-    KmsInvalidSignature,
-    KmsInvalidState,
-    LimitExceeded,
-    MalformedPolicyDocument,
-    NotFound,
-    /// Request body that is not JSON of the operation's shape (wrong type, bad base64).
-    Serialization,
-    Tag,
-    /// Over the request quota (`serve --quota`); HTTP 400, as KMS.
-    Throttling,
-    UnsupportedOperation,
-    /// A field outside its constraints (length, enum value, missing required member).
-    Validation,
-    /// The request is not authenticated (SigV4, [`crate::server::auth::sigv4::AuthError::code`] for `kms`):
-    /// `MissingAuthenticationTokenException`, `IncompleteSignatureException`,
-    /// `UnrecognizedClientException`, `InvalidSignatureException`, `ExpiredTokenException`; 400.
-    Unauthenticated(&'static str),
-}
-
-impl Code {
-    /// The `__type` string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::AccessDenied => "AccessDeniedException",
-            Code::AlreadyExists => "AlreadyExistsException",
-            Code::Disabled => "DisabledException",
-            Code::DryRunOperation => "DryRunOperationException",
-            Code::IncorrectKey => "IncorrectKeyException",
-            Code::InvalidAliasName => "InvalidAliasNameException",
-            Code::InvalidArn => "InvalidArnException",
-            Code::InvalidCiphertext => "InvalidCiphertextException",
-            Code::InvalidKeyUsage => "InvalidKeyUsageException",
-            Code::InvalidMarker => "InvalidMarkerException",
-            Code::KmsInternal => "KMSInternalException",
-            Code::KmsInvalidSignature => "KMSInvalidSignatureException",
-            Code::KmsInvalidState => "KMSInvalidStateException",
-            Code::LimitExceeded => "LimitExceededException",
-            Code::MalformedPolicyDocument => "MalformedPolicyDocumentException",
-            Code::NotFound => "NotFoundException",
-            Code::Serialization => "SerializationException",
-            Code::Tag => "TagException",
-            Code::Throttling => "ThrottlingException",
-            Code::UnsupportedOperation => "UnsupportedOperationException",
-            Code::Validation => "ValidationException",
-            Code::Unauthenticated(code) => code,
-        }
-    }
-
-    /// The HTTP status KMS uses for this code (kms-facts §7.3).
-    pub fn status(self) -> StatusCode {
-        match self {
-            Code::NotFound => StatusCode::NOT_FOUND,
-            Code::Disabled | Code::KmsInvalidState | Code::AlreadyExists => StatusCode::CONFLICT,
-            Code::DryRunOperation => StatusCode::PRECONDITION_FAILED,
-            Code::KmsInternal => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-}
+pub use crate::aws::error_code::ErrorCode as Code;
 
 /// A KMS error answer: code and human message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +59,7 @@ impl KmsError {
 
     /// The answer to a request that failed SigV4 authentication.
     pub fn from_auth(e: &crate::server::auth::sigv4::AuthError) -> KmsError {
-        KmsError::new(Code::Unauthenticated(e.code("kms")), e.message())
+        KmsError::new(e.kms_code(), e.message())
     }
 
     /// `AccessDeniedException` with AWS's message.
@@ -196,7 +120,8 @@ impl IntoResponse for KmsError {
             message: &self.message,
         })
         .unwrap_or_default();
-        let mut r = (self.code.status(), body).into_response();
+        let status = StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut r = (status, body).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(super::CONTENT_TYPE),
@@ -208,17 +133,6 @@ impl IntoResponse for KmsError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_follow_the_kms_table() {
-        assert_eq!(Code::NotFound.status(), 404);
-        assert_eq!(Code::Disabled.status(), 409);
-        assert_eq!(Code::KmsInvalidState.status(), 409);
-        assert_eq!(Code::KmsInvalidSignature.status(), 400);
-        assert_eq!(Code::Validation.status(), 400);
-        assert_eq!(Code::DryRunOperation.status(), 412);
-        assert_eq!(Code::KmsInternal.status(), 500);
-    }
 
     #[test]
     fn validation_messages_use_camel_case_members() {

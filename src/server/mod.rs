@@ -20,6 +20,7 @@
 
 pub mod auth;
 pub mod error;
+mod http;
 pub mod keymaterial;
 pub mod ops;
 pub mod quota;
@@ -28,26 +29,21 @@ pub mod store;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
 use lru::LruCache;
 use openssl::pkey::{PKey, Private};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::policy;
-use crate::server::auth::sigv4::{self, Caller, Credential};
-use crate::server::auth::sts::{self, MemorySessionStore, SessionStore};
+use crate::policy::Policy;
+use crate::server::auth::sts::MemorySessionStore;
 use auth::admin::AdminCredentials;
 use error::{Code, KmsError, OpResult};
 use store::Store;
+
+pub use http::router;
 
 /// The AWS JSON 1.1 media type KMS speaks.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -113,7 +109,11 @@ pub fn default_state_dir() -> Result<PathBuf> {
 /// Shared state of a running endpoint.
 pub struct App {
     pub store: Store,
+    /// Parsed private keys by key id (bounded: [`PRIVATE_KEY_CACHE`]).
     cache: Mutex<LruCache<String, PKey<Private>>>,
+    /// Parsed key policies by key id, with the text they were parsed from (bounded like the
+    /// private keys): a stored policy is parsed once, not on every request.
+    policies: Mutex<LruCache<String, (String, Arc<Policy>)>>,
     pub account_id: String,
     pub region: String,
     quotas: Option<quota::Quotas>,
@@ -126,18 +126,13 @@ pub struct App {
 impl App {
     /// Opens the store in `config.state_dir`.
     pub fn open(config: &ServerConfig) -> Result<App> {
-        if config.account_id.len() != 12 || !config.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        if !crate::aws::arn::is_account_id(&config.account_id) {
             return Err(Error::Config(format!(
                 "account id `{}` is not 12 digits",
                 config.account_id
             )));
         }
-        if config.region.is_empty()
-            || !config
-                .region
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
+        if !crate::aws::arn::is_region(&config.region) {
             return Err(Error::Config(format!(
                 "region `{}` is not a region name",
                 config.region
@@ -162,6 +157,7 @@ impl App {
         Ok(App {
             store,
             cache: Mutex::new(LruCache::new(cap)),
+            policies: Mutex::new(LruCache::new(cap)),
             account_id: config.account_id.clone(),
             region: config.region.clone(),
             quotas: config.quota.map(quota::Quotas::new),
@@ -195,277 +191,32 @@ impl App {
         Ok(pkey)
     }
 
-    fn forget_private_key(&self, key_id: &str) {
+    /// Drops what is cached of a deleted key (private key, parsed policy).
+    fn forget_key(&self, key_id: &str) {
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .pop(key_id);
-    }
-}
-
-/// How long an expired STS session is kept, so that its requests get `ExpiredTokenException`
-/// rather than `UnrecognizedClientException`.
-const EXPIRED_SESSION_KEPT: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
-
-impl App {
-    /// The credential of an access key id: the administrator's, or an STS session's.
-    fn credential(&self, access_key_id: &str) -> Option<Credential> {
-        if access_key_id == self.admin.access_key_id {
-            return Some(Credential {
-                secret_access_key: self.admin.secret_access_key.clone(),
-                session_token: None,
-                expires_at: None,
-                principal_arn: policy::Principal::root(&self.account_id).arn,
-            });
-        }
-        self.sessions.session(access_key_id).map(|s| s.credential())
+        self.key_policy_cache().pop(key_id);
     }
 
-    /// Verifies the request's SigV4 signature (credential scope `service`, this region, 5-minute
-    /// clock skew) and returns who sent it (SigV4 replaces the old "anyone is root" seam).
-    pub fn authenticate(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-        service: &str,
-    ) -> std::result::Result<Caller, sigv4::AuthError> {
-        let req = sigv4::Request::from_http(method, uri, headers, body);
-        let expect = sigv4::Expect {
-            service,
-            region: Some(&self.region),
-            now: SystemTime::now(),
-        };
-        sigv4::verify(&req, &expect, |akid| self.credential(akid))
+    /// The parsed-policy cache ([`App::key_policy`]).
+    fn key_policy_cache(&self) -> MutexGuard<'_, LruCache<String, (String, Arc<Policy>)>> {
+        // A panic while holding the lock leaves at worst a stale entry, which the text check catches.
+        self.policies.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
 
-/// The router: KMS requests are `POST /` with the operation in `X-Amz-Target`; STS requests
-/// (query protocol) are form POSTs or GETs with `Action=` on the same port.
-pub fn router(app: Arc<App>) -> Router {
-    Router::new().fallback(handle).with_state(app)
-}
-
-/// Whether a request is for KMS (AWS JSON: an `X-Amz-Target`, or an AWS JSON body); everything
-/// else is STS.
-fn is_kms(headers: &HeaderMap) -> bool {
-    headers.contains_key("x-amz-target")
-        || headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-amz-json"))
-}
-
-/// Answers an STS request: authenticate (service `sts`), then [`sts::handle`].
-fn handle_sts(
-    app: &App,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: OpResult<Bytes>,
-) -> Response {
-    let started = Instant::now();
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => return sts_error_response(&sts::StsError::validation(e.message)),
-    };
-    let caller = match app.authenticate(method, uri, headers, &body, "sts") {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::info!(target: "kms_openssl::server", "sts outcome={}", e.code("sts"));
-            return sts_error_response(&sts::StsError {
-                code: e.code("sts"),
-                message: e.message().to_string(),
-                status: e.status("sts"),
-            });
-        }
-    };
-    let form = if method == Method::GET {
-        uri.query().unwrap_or("").as_bytes().to_vec()
-    } else {
-        body.to_vec()
-    };
-    let now = SystemTime::now();
-    app.sessions
-        .purge_expired(now.checked_sub(EXPIRED_SESSION_KEPT).unwrap_or(now));
-    let r = sts::handle(&form, &caller, &app.sessions, now);
-    let action = sts::parse_form(&form)
-        .into_iter()
-        .find(|(k, _)| k == "Action")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(target: "kms_openssl::server", "sts {action} caller={} status={} latency_ms={latency_ms:.1}", caller.principal, r.status);
-    sts_response(r.status, r.body, &r.request_id)
-}
-
-fn sts_error_response(e: &sts::StsError) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    sts_response(e.status, sts::error_xml(e, &request_id), &request_id)
-}
-
-fn sts_response(status: u16, body: String, request_id: &str) -> Response {
-    let mut r = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        body,
-    )
-        .into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(sts::CONTENT_TYPE),
-    );
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        r.headers_mut().insert("x-amzn-requestid", v);
-    }
-    r
-}
-
-async fn handle(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let started = Instant::now();
-    // Read the body ourselves so an oversized one still gets a KMS-shaped answer.
-    let body: OpResult<Bytes> = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        KmsError::validation(format!("the request body is larger than {MAX_BODY} bytes"))
-    });
-    if !is_kms(&headers) {
-        return tokio::task::spawn_blocking(move || {
-            handle_sts(&app, &method, &uri, &headers, body)
-        })
-        .await
-        .unwrap_or_else(|e| {
-            sts_error_response(&sts::StsError::internal(format!("STS task: {e}")))
-        });
-    }
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let op = target
-        .strip_prefix("TrentService.")
-        .unwrap_or(&target)
-        .to_string();
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let (key, result) = if method != Method::POST {
-        (
-            String::new(),
-            Err(KmsError::new(
-                Code::UnsupportedOperation,
-                format!("{method} is not supported: KMS takes POST / with X-Amz-Target"),
-            )),
-        )
-    } else if let Err(e) = &body {
-        (String::new(), Err(e.clone()))
-    } else {
-        let body = body.unwrap_or_default();
-        let app2 = app.clone();
-        let op2 = op.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            match app2.authenticate(&method, &uri, &headers, &body, "kms") {
-                Ok(caller) => run_op(&app2, &caller, &op2, &body),
-                // No key is looked at (or logged) for an unauthenticated request.
-                Err(e) => (String::new(), Err(KmsError::from_auth(&e))),
-            }
-        })
-        .await;
-        joined.unwrap_or_else(|e| (String::new(), Err(KmsError::internal("operation task", e))))
-    };
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let mut response = match result {
-        Ok(v) => {
-            tracing::info!(target: "kms_openssl::server", "{op} key={key} outcome=ok latency_ms={latency_ms:.1}");
-            let body = serde_json::to_vec(&v).unwrap_or_default();
-            let mut r = (StatusCode::OK, body).into_response();
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-            r
-        }
-        Err(e) => {
-            tracing::info!(target: "kms_openssl::server", "{op} key={key} outcome={} latency_ms={latency_ms:.1}", e.code.as_str());
-            e.into_response()
-        }
-    };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-amzn-requestid", v);
-    }
-    response
-}
-
-impl App {
-    /// `serve --quota`: counts the request against its quota group, or answers ThrottlingException.
-    fn admit(&self, op: &str, key_id: &str) -> OpResult<()> {
-        let Some(q) = &self.quotas else { return Ok(()) };
-        let spec = (key_id != "-")
-            .then(|| self.resolve(key_id, true).ok())
-            .flatten()
-            .map(|k| k.key_spec);
-        match quota::group(op, spec) {
-            Some(g) if !q.try_acquire(g) => Err(KmsError::new(
+    /// `serve --quota`: counts the request against its quota group, or answers
+    /// `ThrottlingException`.
+    fn admit(&self, group: quota::Group) -> OpResult<()> {
+        match &self.quotas {
+            Some(q) if !q.try_acquire(group) => Err(KmsError::new(
                 Code::Throttling,
                 "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.",
             )),
             _ => Ok(()),
         }
     }
-}
-
-/// Parses the body of an authenticated request and dispatches it; returns the key the request
-/// named (for the log).
-fn run_op(
-    app: &App,
-    caller: &Caller,
-    op: &str,
-    body: &[u8],
-) -> (String, OpResult<serde_json::Value>) {
-    let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
-        serde_json::Value::Object(Default::default())
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(v @ serde_json::Value::Object(_)) => v,
-            Ok(_) => {
-                return (
-                    String::new(),
-                    Err(KmsError::new(
-                        Code::Serialization,
-                        "the request body is not a JSON object",
-                    )),
-                );
-            }
-            Err(e) => {
-                return (
-                    String::new(),
-                    Err(KmsError::new(
-                        Code::Serialization,
-                        format!("the request body is not valid JSON: {e}"),
-                    )),
-                );
-            }
-        }
-    };
-    let key = ["KeyId", "TargetKeyId", "AliasName"]
-        .iter()
-        .find_map(|f| value.get(*f).and_then(|v| v.as_str()))
-        .unwrap_or("-")
-        .to_string();
-    let result = app
-        .admit(op, &key)
-        .and_then(|()| ops::dispatch(app, caller, op, value));
-    // CreateKey names no key in its request: log the one it made.
-    let created = result
-        .as_ref()
-        .ok()
-        .and_then(|v| v["KeyMetadata"]["KeyId"].as_str());
-    let key = match created {
-        Some(id) if key == "-" => id.to_string(),
-        _ => key,
-    };
-    (key, result)
 }
 
 /// A server running in this process.

@@ -23,31 +23,13 @@ pub enum Group {
     Operation(&'static str),
 }
 
-const CRYPTO_OPS: [&str; 6] = [
-    "Sign",
-    "Verify",
-    "Encrypt",
-    "Decrypt",
-    "ReEncrypt",
-    "DeriveSharedSecret",
-];
-
-/// The group a request counts against. `key_spec` is the spec of the key it names, for the
-/// cryptographic operations; `None` when the key is unknown (the request will fail anyway).
-pub fn group(op: &str, key_spec: Option<KeySpec>) -> Option<Group> {
-    if CRYPTO_OPS.contains(&op) {
-        return Some(match key_spec?.family() {
-            KeyFamily::Rsa { .. } => Group::CryptoRsa,
-            KeyFamily::MlDsa { .. } => Group::CryptoMlDsa,
-            KeyFamily::Ec { .. } | KeyFamily::Ed25519 | KeyFamily::Sm2 => Group::CryptoEccSm2,
-        });
+/// The shared cryptographic group of a key spec (KMS "Request quotas").
+pub fn crypto_group(spec: KeySpec) -> Group {
+    match spec.family() {
+        KeyFamily::Rsa { .. } => Group::CryptoRsa,
+        KeyFamily::MlDsa { .. } => Group::CryptoMlDsa,
+        KeyFamily::Ec { .. } | KeyFamily::Ed25519 | KeyFamily::Sm2 => Group::CryptoEccSm2,
     }
-    // Every other operation the endpoint serves has a quota of its own.
-    super::ops::OPERATIONS
-        .iter()
-        .copied()
-        .find(|o| *o == op)
-        .map(Group::Operation)
 }
 
 struct Bucket {
@@ -99,27 +81,14 @@ mod tests {
 
     #[test]
     fn crypto_operations_share_a_group_by_key_family() {
+        assert_eq!(crypto_group(KeySpec::Rsa2048), Group::CryptoRsa);
+        assert_eq!(crypto_group(KeySpec::Rsa4096), Group::CryptoRsa);
+        assert_eq!(crypto_group(KeySpec::EccNistP256), Group::CryptoEccSm2);
         assert_eq!(
-            group("Sign", Some(KeySpec::Rsa2048)),
-            Some(Group::CryptoRsa)
+            crypto_group(KeySpec::EccNistEdwards25519),
+            Group::CryptoEccSm2
         );
-        assert_eq!(
-            group("Decrypt", Some(KeySpec::Rsa4096)),
-            Some(Group::CryptoRsa)
-        );
-        assert_eq!(
-            group("Verify", Some(KeySpec::EccNistP256)),
-            Some(Group::CryptoEccSm2)
-        );
-        assert_eq!(
-            group("Sign", Some(KeySpec::MlDsa65)),
-            Some(Group::CryptoMlDsa)
-        );
-        assert_eq!(
-            group("GetPublicKey", Some(KeySpec::Rsa2048)),
-            Some(Group::Operation("GetPublicKey"))
-        );
-        assert_eq!(group("Sign", None), None);
+        assert_eq!(crypto_group(KeySpec::MlDsa65), Group::CryptoMlDsa);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::policy::Principal;
+use crate::aws::arn::Principal;
 
 /// The signing algorithm this module verifies.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -137,22 +137,29 @@ pub enum AuthError {
 impl AuthError {
     /// The error code as `service` (`kms` → AWS JSON `__type`, `sts` → query `<Code>`) names it.
     pub fn code(&self, service: &str) -> &'static str {
-        let sts = service.eq_ignore_ascii_case("sts");
-        match (self, sts) {
-            (AuthError::Missing(_), false) => "MissingAuthenticationTokenException",
-            (AuthError::Missing(_), true) => "MissingAuthenticationToken",
-            (AuthError::Incomplete(_), false) => "IncompleteSignatureException",
-            (AuthError::Incomplete(_), true) => "IncompleteSignature",
-            (AuthError::UnrecognizedClient(_), false) => "UnrecognizedClientException",
-            (AuthError::UnrecognizedClient(_), true) => "InvalidClientTokenId",
-            (AuthError::InvalidSignature(_) | AuthError::SignatureExpired(_), false) => {
-                "InvalidSignatureException"
-            }
-            (AuthError::InvalidSignature(_) | AuthError::SignatureExpired(_), true) => {
+        if !service.eq_ignore_ascii_case("sts") {
+            return self.kms_code().as_str();
+        }
+        match self {
+            AuthError::Missing(_) => "MissingAuthenticationToken",
+            AuthError::Incomplete(_) => "IncompleteSignature",
+            AuthError::UnrecognizedClient(_) => "InvalidClientTokenId",
+            AuthError::InvalidSignature(_) | AuthError::SignatureExpired(_) => {
                 "SignatureDoesNotMatch"
             }
-            (AuthError::ExpiredToken(_), false) => "ExpiredTokenException",
-            (AuthError::ExpiredToken(_), true) => "ExpiredToken",
+            AuthError::ExpiredToken(_) => "ExpiredToken",
+        }
+    }
+
+    /// The KMS (AWS JSON) error code.
+    pub fn kms_code(&self) -> crate::aws::error_code::ErrorCode {
+        use crate::aws::error_code::ErrorCode as C;
+        match self {
+            AuthError::Missing(_) => C::MissingAuthenticationToken,
+            AuthError::Incomplete(_) => C::IncompleteSignature,
+            AuthError::UnrecognizedClient(_) => C::UnrecognizedClient,
+            AuthError::InvalidSignature(_) | AuthError::SignatureExpired(_) => C::InvalidSignature,
+            AuthError::ExpiredToken(_) => C::ExpiredToken,
         }
     }
 

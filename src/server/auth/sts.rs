@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 
-use crate::policy::Principal;
+use crate::aws::arn::Principal;
 use crate::server::auth::sigv4::{Caller, Credential};
 
 /// The STS XML namespace (API version 2011-06-15).
@@ -368,18 +368,7 @@ pub fn parse_request(form: &[u8]) -> Result<StsRequest, StsError> {
 
 /// `arn:aws:iam::ACCOUNT:role/[PATH/]NAME`.
 fn is_role_arn(s: &str) -> bool {
-    let mut it = s.splitn(6, ':');
-    let parts: Vec<&str> = (&mut it).collect();
-    parts.len() == 6
-        && parts[0] == "arn"
-        && parts[1].starts_with("aws")
-        && parts[2] == "iam"
-        && parts[3].is_empty()
-        && parts[4].len() == 12
-        && parts[4].bytes().all(|b| b.is_ascii_digit())
-        && parts[5]
-            .strip_prefix("role/")
-            .is_some_and(|n| !n.is_empty() && !n.ends_with('/'))
+    crate::aws::arn::role(s).is_some()
 }
 
 /// Random string of `n` characters from `alphabet` (uniform: bytes past the largest multiple of
@@ -529,11 +518,8 @@ pub fn assume_role(
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
         ));
     }
-    // arn:aws:iam::A:role/path/NAME -> arn:aws:sts::A:assumed-role/NAME/SESSION
-    let mut parts = role_arn.splitn(6, ':');
-    let partition = parts.nth(1).unwrap_or("aws");
-    let account = parts.nth(2).unwrap_or_default();
-    let role_name = role_arn.rsplit('/').next().unwrap_or_default();
+    let arn = crate::aws::arn::assumed_role_arn(role_arn, session_name)
+        .ok_or_else(|| StsError::validation(format!("{role_arn} is not a role ARN")))?;
     let (akid, secret, token) = new_credentials()?;
     let session = Session {
         access_key_id: akid,
@@ -541,7 +527,7 @@ pub fn assume_role(
         session_token: token,
         expiration: now + Duration::from_secs(u64::from(duration)),
         assumed_role_id: format!("{}:{session_name}", role.role_id),
-        arn: format!("arn:{partition}:sts::{account}:assumed-role/{role_name}/{session_name}"),
+        arn,
         role_arn: role_arn.to_string(),
         source_arn: caller.principal.arn.clone(),
     };
