@@ -4,7 +4,7 @@
 //! verifiers (openssl dgst and kms-openssl verify). The public key DER must be byte-equal too.
 //!
 //! The AWS CLI is an independent client of the same endpoint; moto is faithful for RAW PKCS#1 v1.5
-//! signing and DER SPKI public keys (emulators.md). Case C12/C13: both sides sign the file's bytes,
+//! signing and DER SPKI public keys (docs/emulators.md). Case C12/C13 of docs/interop-cases.md: both sides sign the file's bytes,
 //! never its base64 text.
 
 mod common;

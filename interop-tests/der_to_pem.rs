@@ -1,9 +1,9 @@
-//! Issue #2 / case C16: the PEM we write (`get-public-key --out-pem`, `convert-key`) is byte for byte
+//! Issue #2 / case C16 of docs/interop-cases.md: the PEM we write (`get-public-key --out-pem`, `convert-key`) is byte for byte
 //! what `openssl rsa -pubin -inform DER -outform PEM -pubout` (RSA) and
 //! `openssl pkey -pubin -inform DER -outform PEM` (every key type) write from the same DER; a PKCS#1
 //! `RSAPublicKey` input is refused and named.
 //!
-//! The DER comes from the endpoint's GetPublicKey (moto returns DER SPKI faithfully: emulators.md).
+//! The DER comes from the endpoint's GetPublicKey (moto returns DER SPKI faithfully: docs/emulators.md).
 
 mod common;
 

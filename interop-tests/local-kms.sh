@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A moto KMS endpoint on 127.0.0.1, for the client-side tests (see ../shared/emulators.md for
+# A moto KMS endpoint on 127.0.0.1, for the client-side tests (see docs/emulators.md for
 # where moto is and is not faithful to KMS).
 #
 #   interop-tests/local-kms.sh start   # venv (.venv) + moto[server] if missing, start, wait, print endpoint

@@ -1,11 +1,11 @@
 //! Issue #2: `kms-openssl verify` answers exactly like `openssl dgst -<hash> -verify` (stdout line,
 //! stderr class, exit code) on the same bytes, for every RSA PKCS#1 v1.5 and ECDSA combination KMS
 //! has, over a table of named cases: good, tampered file, flipped signature bit, truncated
-//! signature, wrong hash option (case C10), wrong key, and for ECDSA malformed DER (raw r||s, C01;
+//! signature, wrong hash option (case C10 of docs/interop-cases.md), wrong key, and for ECDSA malformed DER (raw r||s, C01;
 //! random bytes).
 //!
 //! Signatures are made through the endpoint with our `sign` (RAW). moto is faithful for RAW
-//! PKCS#1 v1.5 and RAW ECDSA (emulators.md); the expected verdict is always computed by running
+//! PKCS#1 v1.5 and RAW ECDSA (docs/emulators.md); the expected verdict is always computed by running
 //! openssl, and each case also checks that openssl's answer is what the scenario implies, so a bug
 //! that breaks both sides the same way still fails.
 
@@ -369,7 +369,7 @@ ecdsa!(
     "-sha256"
 );
 
-/// openssl-parity.md: `openssl dgst` reads only `EVP_PKEY_get_size` bytes of the signature file
+/// docs/openssl-parity.md: `openssl dgst` reads only `EVP_PKEY_get_size` bytes of the signature file
 /// (OpenSSL issue 25589), so an RSA signature with bytes appended still gives `Verified OK`, exit 0,
 /// empty stderr. For ECDSA the extra bytes reach the DER decoder. Ours must answer the same.
 #[test]

@@ -1,7 +1,7 @@
-//! Issue #2: the reference workflow (AWS Security Blog, /work/shared/seed-workflow.md) end to end
+//! Issue #2: the reference workflow (AWS Security Blog, docs/reference-workflow.md) end to end
 //! through kms-openssl against the KMS endpoint, judged by the real `openssl` binary.
 //!
-//! moto is faithful for this workflow (RSA_4096, RSASSA_PKCS1_V1_5_SHA_512, RAW): emulators.md.
+//! moto is faithful for this workflow (RSA_4096, RSASSA_PKCS1_V1_5_SHA_512, RAW): docs/emulators.md.
 
 mod common;
 

@@ -473,7 +473,7 @@ pub enum PolicyCommand {
     Check(PolicyCheckArgs),
 }
 
-/// The signer and verifier of the reference workflow (seed-workflow §2).
+/// The signer and verifier of the reference workflow (docs/reference-workflow.md §2).
 #[derive(Debug, Clone, Args)]
 pub struct RoleStatementArgs {
     /// Principal allowed kms:Sign, e.g. arn:aws:iam::111122223333:role/SignerRole.

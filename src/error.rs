@@ -117,7 +117,7 @@ pub enum Error {
     #[error("{path}: not a public key: {reason}")]
     BadPublicKey { path: PathBuf, reason: String },
 
-    /// A PKCS#1 `RSAPublicKey` where an X.509 SubjectPublicKeyInfo was expected (case C16).
+    /// A PKCS#1 `RSAPublicKey` where an X.509 SubjectPublicKeyInfo was expected (case C16 of docs/interop-cases.md).
     #[error(
         "{path}: this is a PKCS#1 RSAPublicKey (`BEGIN RSA PUBLIC KEY`), not the X.509 SubjectPublicKeyInfo KMS GetPublicKey returns"
     )]
@@ -250,7 +250,7 @@ impl Error {
         move |stack| Error::OpenSsl { call, stack }
     }
 
-    /// The KMS error code, when this is a KMS error.
+    /// The KMS error code as sent, when this is a KMS error.
     pub fn kms_code(&self) -> Option<&str> {
         match self {
             Error::Kms { code, .. } => Some(code),
@@ -258,28 +258,36 @@ impl Error {
         }
     }
 
+    /// The KMS error code, when this is a KMS error with a code this tool knows.
+    pub fn kms_error(&self) -> Option<crate::aws::ErrorCode> {
+        self.kms_code().and_then(|c| c.parse().ok())
+    }
+
     /// What the user can do about it, where the cause is known.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            Error::Kms { operation, code, .. } => match code.as_str() {
-                "AccessDeniedException" => format!(
-                    "the caller lacks kms:{operation} on this key; the key policy (or an IAM policy the key policy enables) must allow it for this principal"
-                ),
-                "NotFoundException" => {
-                    "no key or alias by that name in this account and Region; check --key-id, --region and the endpoint".into()
+            Error::Kms { operation, .. } => {
+                use crate::aws::error_code::ErrorCode as C;
+                match self.kms_error()? {
+                    C::AccessDenied => format!(
+                        "the caller lacks kms:{operation} on this key; the key policy (or an IAM policy the key policy enables) must allow it for this principal"
+                    ),
+                    C::NotFound => {
+                        "no key or alias by that name in this account and Region; check --key-id, --region and the endpoint".into()
+                    }
+                    C::Disabled => "the key is disabled; enable it with `aws kms enable-key` or use another key".into(),
+                    C::KmsInvalidState => "the key is not Enabled (pending deletion, pending import, or creating); check DescribeKey's KeyState".into(),
+                    C::InvalidKeyUsage => "the key's KeyUsage or KeySpec does not allow this algorithm; `kms-openssl get-public-key --metadata -` lists what it allows".into(),
+                    C::Throttling => "KMS request quota exceeded; lower the request rate (--jobs / --max-rps) and retry".into(),
+                    c if c.is_authentication() => {
+                        "the credentials were not accepted; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or --profile".into()
+                    }
+                    C::IncorrectKey => "the ciphertext was made for another key".into(),
+                    C::InvalidCiphertext => "the ciphertext is damaged or was made with another EncryptionAlgorithm".into(),
+                    C::AlreadyExists => "that alias exists; use `aws kms update-alias` or another name".into(),
+                    _ => return None,
                 }
-                "DisabledException" => "the key is disabled; enable it with `aws kms enable-key` or use another key".into(),
-                "KMSInvalidStateException" => "the key is not Enabled (pending deletion, pending import, or creating); check DescribeKey's KeyState".into(),
-                "InvalidKeyUsageException" => "the key's KeyUsage or KeySpec does not allow this algorithm; `kms-openssl get-public-key --metadata -` lists what it allows".into(),
-                "ThrottlingException" => "KMS request quota exceeded; lower the request rate (--jobs / --max-rps) and retry".into(),
-                "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException" => {
-                    "the credentials were not accepted; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or --profile".into()
-                }
-                "IncorrectKeyException" => "the ciphertext was made for another key".into(),
-                "InvalidCiphertextException" => "the ciphertext is damaged or was made with another EncryptionAlgorithm".into(),
-                "AlreadyExistsException" => "that alias exists; use `aws kms update-alias` or another name".into(),
-                _ => return None,
-            },
+            }
             Error::Unreachable { .. } => {
                 "is the endpoint running? For an offline endpoint run `kms-openssl serve` or `interop-tests/local-kms.sh start`, then pass --endpoint-url".into()
             }

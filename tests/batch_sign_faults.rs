@@ -23,7 +23,7 @@ enum Fault {
     ThrottleFirstTwo,
     /// `KMSInternalException` for ever on the Sign request whose message is this file's hash prefix.
     FailForGood,
-    /// Signs the base64 text of the message instead of its bytes, as an emulator once did (C13, C14).
+    /// Signs the base64 text of the message instead of its bytes, as an emulator once did (C13, C14 of docs/interop-cases.md).
     SignsBase64Text,
 }
 

@@ -240,7 +240,7 @@ fn garbage_key_file_is_refused_with_exit_2_as_not_a_public_key() {
 
 #[test]
 fn verify_refuses_base64_text_of_a_real_signature_with_exit_2_naming_base64() {
-    // Cases C12/C13: the AWS CLI prints base64; a .sig must hold the bytes.
+    // Cases C12/C13 of docs/interop-cases.md: the AWS CLI prints base64; a .sig must hold the bytes.
     let sb = Sandbox::offline();
     local_rsa_signature(&sb);
     // Sanity: the signature is real (openssl accepts its bytes), so only its encoding is wrong.

@@ -102,7 +102,7 @@ fn c21_our_oaep_ciphertext_decrypts_with_openssl_pkeyutl_for_sha1_and_sha256() {
                     std::fs::read(p.join("back")).unwrap(),
                     std::fs::read(p.join("pt")).unwrap()
                 );
-                // C21: the wrong MGF1 hash does not decrypt.
+                // C21 of docs/interop-cases.md: the wrong MGF1 hash does not decrypt.
                 let other = if md == "sha1" { "sha256" } else { "sha1" };
                 let bad = sh(
                     &format!(

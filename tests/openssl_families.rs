@@ -466,7 +466,7 @@ fn digest_mode_signatures_verify_like_pkeyutl_and_over_the_original_file() {
             "{}",
             f.name
         );
-        // C06: a DIGEST-mode signature over H(file) verifies with `openssl dgst` over the file.
+        // C06 of docs/interop-cases.md: a DIGEST-mode signature over H(file) verifies with `openssl dgst` over the file.
         let over_file = assert_parity(
             &format!("{} digest-signed, checked over the file", f.name),
             ours(&[

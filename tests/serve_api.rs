@@ -1,5 +1,5 @@
 //! `kms-openssl serve`, through aws-sdk-kms: one named test per faithful KMS behaviour
-//! (`../shared/emulators.md` items 1–9 are where other emulators are wrong).
+//! (docs/emulators.md items 1–9 are where other emulators are wrong).
 
 mod common;
 
@@ -33,7 +33,7 @@ fn offline_verify(spki: &[u8], alg: SigningAlgorithm, msg: &[u8], sig: &[u8]) ->
     .verdict
 }
 
-// emulators.md item 1, cases.md C06: a DIGEST is signed as is, never hashed again.
+// docs/emulators.md item 1, docs/interop-cases.md C06: a DIGEST is signed as is, never hashed again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_is_never_hashed_again() {
     let l = local().await;
@@ -78,7 +78,7 @@ async fn digest_is_never_hashed_again() {
     }
 }
 
-// cases.md C07: a digest of the wrong length is ValidationException (400), naming the length.
+// docs/interop-cases.md C07: a digest of the wrong length is ValidationException (400), naming the length.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_of_wrong_length_is_validation_exception() {
     let l = local().await;
@@ -109,7 +109,7 @@ async fn digest_of_wrong_length_is_validation_exception() {
     }
 }
 
-// emulators.md item 2, cases.md C18: PSS salt = hash length, MGF1 = the same hash.
+// docs/emulators.md item 2, docs/interop-cases.md C18: PSS salt = hash length, MGF1 = the same hash.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pss_salt_is_hash_length_and_mgf1_is_the_message_hash() {
     let l = local().await;
@@ -175,7 +175,7 @@ async fn pss_salt_is_hash_length_and_mgf1_is_the_message_hash() {
     }
 }
 
-// emulators.md item 3: a bad signature is KMSInvalidSignatureException (400), never SignatureValid:false.
+// docs/emulators.md item 3: a bad signature is KMSInvalidSignatureException (400), never SignatureValid:false.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_of_bad_signature_is_kms_invalid_signature_exception() {
     let l = local().await;
@@ -224,7 +224,7 @@ async fn verify_of_bad_signature_is_kms_invalid_signature_exception() {
     }
 }
 
-// emulators.md item 4: Disabled → DisabledException, PendingDeletion → KMSInvalidStateException.
+// docs/emulators.md item 4: Disabled → DisabledException, PendingDeletion → KMSInvalidStateException.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabled_and_pending_deletion_keys_refuse_crypto() {
     let l = local().await;
@@ -354,7 +354,7 @@ async fn disabled_and_pending_deletion_keys_refuse_crypto() {
     );
 }
 
-// emulators.md item 5, cases.md C25: RAW messages are 1–4096 bytes.
+// docs/emulators.md item 5, docs/interop-cases.md C25: RAW messages are 1–4096 bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_message_must_be_1_to_4096_bytes() {
     let l = local().await;
@@ -389,7 +389,7 @@ async fn raw_message_must_be_1_to_4096_bytes() {
     }
 }
 
-// emulators.md item 6: wrong usage or algorithm → InvalidKeyUsageException. Message types an
+// docs/emulators.md item 6: wrong usage or algorithm → InvalidKeyUsageException. Message types an
 // algorithm does not take are InvalidKeyUsageException too (documented in server::ops).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_usage_algorithm_or_message_type_is_invalid_key_usage_exception() {
@@ -500,7 +500,7 @@ async fn wrong_usage_algorithm_or_message_type_is_invalid_key_usage_exception() 
     );
 }
 
-// emulators.md item 9: spec/usage pairs validated; KeyUsage defaults to ENCRYPT_DECRYPT.
+// docs/emulators.md item 9: spec/usage pairs validated; KeyUsage defaults to ENCRYPT_DECRYPT.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_key_validates_spec_and_usage() {
     let l = local().await;
@@ -665,7 +665,7 @@ async fn create_key_metadata_is_complete() {
     }
 }
 
-// emulators.md item 9: GetPublicKey returns the key ARN, KeySpec and only the usage's algorithms.
+// docs/emulators.md item 9: GetPublicKey returns the key ARN, KeySpec and only the usage's algorithms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_public_key_returns_arn_spec_usage_and_matching_algorithms() {
     let l = local().await;
@@ -834,7 +834,7 @@ async fn alias_rules_and_lifecycle() {
     assert_eq!(code, "NotFoundException");
 }
 
-// emulators.md item 8, cases.md C21: ciphertext made by `openssl pkeyutl -encrypt` decrypts.
+// docs/emulators.md item 8, docs/interop-cases.md C21: ciphertext made by `openssl pkeyutl -encrypt` decrypts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rsa_oaep_ciphertext_from_openssl_cli_decrypts() {
     let l = local().await;
@@ -900,7 +900,7 @@ async fn rsa_oaep_ciphertext_from_openssl_cli_decrypts() {
     }
 }
 
-// cases.md C21: plaintext over k − 2h − 2 is ValidationException.
+// docs/interop-cases.md C21: plaintext over k − 2h − 2 is ValidationException.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oaep_plaintext_over_the_limit_is_validation_exception() {
     let l = local().await;
@@ -1078,7 +1078,7 @@ async fn derive_shared_secret_matches_openssl_pkeyutl_derive() {
     assert_eq!(code, "ValidationException");
 }
 
-// emulators.md item 7: Ed25519 and ML-DSA where the linked OpenSSL has them, else
+// docs/emulators.md item 7: Ed25519 and ML-DSA where the linked OpenSSL has them, else
 // UnsupportedOperationException naming the version needed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ed25519_and_ml_dsa_follow_the_linked_openssl() {

@@ -326,7 +326,7 @@ fn reference_scenario_signer_signs_verifier_downloads_and_each_is_denied_the_oth
     assert_denied(&o, "kms:Sign", verifier_session);
 
     // Given the public key the verifier downloaded, the signer checks its signature before writing
-    // it (C13) and writes the sidecar, still without kms:GetPublicKey.
+    // it (C13 of docs/interop-cases.md) and writes the sidecar, still without kms:GetPublicKey.
     let o = s.kms_openssl(
         As::Role(SIGNER, "S1"),
         &[

@@ -1,4 +1,4 @@
-//! Sizes at the KMS boundaries (issue #3, cases C12, C13, C24, C25, C28), signed through the local
+//! Sizes at the KMS boundaries (issue #3, cases C12, C13, C24, C25, C28 of docs/interop-cases.md), signed through the local
 //! KMS and checked with the real `openssl` binary running the command `openssl-command` prints, and
 //! with our verifier: 0 bytes (DIGEST: RAW needs 1), 1 and 4096 (RAW), 4097 (DIGEST) and 64 MiB
 //! (DIGEST, hashed locally in constant memory).

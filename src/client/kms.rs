@@ -450,7 +450,7 @@ impl Kms {
 
     /// PutKeyPolicy (PolicyName `default`). KMS refuses a policy that locks the caller out
     /// (`MalformedPolicyDocumentException`) unless `bypass_lockout_check`; over 32 KB is
-    /// `LimitExceededException` (kms-facts §6.3).
+    /// `LimitExceededException` (docs/kms-facts.md §6).
     pub async fn put_key_policy(
         &self,
         key_id: &str,

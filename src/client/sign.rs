@@ -243,9 +243,8 @@ pub fn prepare_input(
         MessageType::Digest => {
             let d = if p.scheme == Scheme::Sm2 {
                 // KMS SM2DSA DIGEST is e = SM3(Z_A ‖ M) with KMS's distinguishing ID (docs/kms-facts.md §2).
-                let key = PublicKey::from_spki_der(needed_spki(alg, mt, spki)?, &origin)?;
                 digest::sm2_digest(
-                    &key,
+                    needed_spki(alg, mt, spki)?,
                     crate::core::spec::SM2_DEFAULT_DISTID.as_bytes(),
                     &mut counter,
                     &origin,

@@ -1,5 +1,6 @@
 //! The reference workflow, end to end, printing each step with the AWS CLI / openssl equivalent.
 
+use kms_openssl::aws::ErrorCode;
 use std::path::Path;
 use std::process::Command as Proc;
 
@@ -106,7 +107,7 @@ async fn workflow(a: &DemoArgs, kms: &Kms, spec: KeySpec, alg: SigningAlgorithm)
         ),
     );
     if let Err(e) = kms.create_alias(&alias, &md.key_id).await {
-        if e.kms_code() != Some("AlreadyExistsException") {
+        if e.kms_error() != Some(ErrorCode::AlreadyExists) {
             return Err(e);
         }
         alias = format!("{}-{}", a.alias, &md.key_id.replace('-', "")[..8]);
@@ -213,7 +214,7 @@ async fn workflow(a: &DemoArgs, kms: &Kms, spec: KeySpec, alg: SigningAlgorithm)
     out(&format!("   openssl:            {t_ssl} (exit {t_code})"));
 
     let all_as_expected = v_ours == Verdict::Verified
-        && v_ssl == "Verified OK"
+        && v_ssl == Verdict::Verified.dgst_line()
         && ssl_code == 0
         && t_ours == Verdict::Failure
         && t_ssl == Verdict::Failure.dgst_line()

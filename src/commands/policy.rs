@@ -1,5 +1,5 @@
 //! `kms-openssl policy statements | show | apply | check`: least-privilege key policies for the
-//! reference's SignerRole / OfflineVerifierRole (issue #5, seed-workflow §2, kms-facts §6).
+//! reference's SignerRole / OfflineVerifierRole (issue #5, docs/reference-workflow.md §2, docs/kms-facts.md §6).
 
 use std::path::Path;
 
@@ -153,7 +153,7 @@ async fn apply(a: PolicyApplyArgs, ctx: &Ctx) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// KMS's own refusals of the new policy, with what usually causes them (kms-facts §6.3).
+/// KMS's own refusals of the new policy, with what usually causes them (docs/kms-facts.md §6).
 fn explain_put_refusal(e: Error) -> Error {
     match &e {
         Error::Kms { code, message, .. }

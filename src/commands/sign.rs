@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+use kms_openssl::aws::ErrorCode;
 use kms_openssl::client::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
 use kms_openssl::core::io::Input;
 use kms_openssl::core::spec::SigningAlgorithm;
@@ -59,7 +60,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
         Ok(k) => Some(k),
         // A least-privilege signer (the reference's SignerRole) may Sign but not GetPublicKey: sign
         // anyway when nothing needs the public key up front, without the local checks.
-        Err(e) if e.kms_code() == Some("AccessDeniedException") && named_alg.is_some() => {
+        Err(e) if e.kms_error() == Some(ErrorCode::AccessDenied) && named_alg.is_some() => {
             err_line(&format!(
                 "warning: {e}; signing without it: the key and algorithm are checked by KMS only, the signature is not verified locally and no sidecar is written (give --public-key FILE to check it)"
             ));

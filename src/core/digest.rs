@@ -88,10 +88,10 @@ pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> 
 
 /// SM2 Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A) (GM/T 0003.2-2012 §5.5), 32 bytes.
 /// `distid` is the distinguishing ID (KMS: `1234567812345678`).
-pub fn sm2_z(key: &crate::core::keys::PublicKey, distid: &[u8]) -> Result<Vec<u8>> {
+pub fn sm2_z(spki_der: &[u8], distid: &[u8]) -> Result<Vec<u8>> {
     use openssl::bn::{BigNum, BigNumContext};
     // d2i_EC_PUBKEY: an OpenSSL 3 SM2-type EVP_PKEY has no legacy EC_KEY, the SPKI has the point.
-    let ec = openssl::ec::EcKey::public_key_from_der(key.spki_der())
+    let ec = openssl::ec::EcKey::public_key_from_der(spki_der)
         .map_err(Error::openssl("d2i_EC_PUBKEY"))?;
     let group = ec.group();
     let mut ctx = BigNumContext::new().map_err(Error::openssl("BN_CTX_new"))?;
@@ -129,12 +129,12 @@ pub fn sm2_z(key: &crate::core::keys::PublicKey, distid: &[u8]) -> Result<Vec<u8
 
 /// SM2DSA DIGEST message e = SM3(Z_A ‖ M), streamed: what KMS SM2DSA takes as a DIGEST.
 pub fn sm2_digest(
-    key: &crate::core::keys::PublicKey,
+    spki_der: &[u8],
     distid: &[u8],
     reader: &mut dyn Read,
     origin: &Path,
 ) -> Result<Vec<u8>> {
-    let z = sm2_z(key, distid)?;
+    let z = sm2_z(spki_der, distid)?;
     let mut prefixed = std::io::Cursor::new(z).chain(reader);
     hash_reader(Hash::Sm3, &mut prefixed, origin)
 }
@@ -162,7 +162,7 @@ mod tests {
             msg,
         )
         .unwrap();
-        let e = sm2_digest(&public, distid, &mut &msg[..], Path::new("t")).unwrap();
+        let e = sm2_digest(&spki, distid, &mut &msg[..], Path::new("t")).unwrap();
         let alg = crate::core::spec::SigningAlgorithm::Sm2dsa;
         let opts = crate::core::verify::VerifyOptions::default();
         let over_digest =

@@ -16,7 +16,7 @@ pub fn is_strict_der(sig: &[u8]) -> bool {
 }
 
 /// DER → r ‖ s, each left-padded with zeros to `field_bytes` (32 / 48 / 66 for P-256 / P-384 /
-/// P-521; 32 for secp256k1). Output: 2 × `field_bytes` bytes (case C01, C04).
+/// P-521; 32 for secp256k1). Output: 2 × `field_bytes` bytes (case C01, C04 of docs/interop-cases.md).
 pub fn der_to_raw(sig: &[u8], field_bytes: usize) -> Result<Vec<u8>> {
     if !is_strict_der(sig) {
         return Err(Error::BadSignatureEncoding {

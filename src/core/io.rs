@@ -1,4 +1,4 @@
-//! Binary file I/O: inputs read byte-for-byte (nothing added, stripped or decoded, case C28),
+//! Binary file I/O: inputs read byte-for-byte (nothing added, stripped or decoded, case C28 of docs/interop-cases.md),
 //! outputs written atomically (temp file in the same folder, fsync, rename).
 
 use std::fs::File;

@@ -1,5 +1,5 @@
 //! The exact `openssl` command line that verifies a KMS signature offline, built from the
-//! algorithm table (OpenSSL 3.x CLI; `../shared/openssl-parity.md`, KMS "Example offline operations").
+//! algorithm table (OpenSSL 3.x CLI; docs/openssl-parity.md, KMS "Example offline operations").
 
 use crate::core::spec::{OpensslTool, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm};
 use crate::error::{Error, Result};

@@ -85,6 +85,15 @@ impl Verdict {
         }
     }
 
+    /// The line the openssl command that verifies `alg` prints ([`OpensslTool`]: `dgst`, or
+    /// `pkeyutl -rawin` for EdDSA).
+    pub fn line_for(self, alg: SigningAlgorithm) -> &'static str {
+        match alg.params().openssl_tool {
+            OpensslTool::Dgst => self.dgst_line(),
+            OpensslTool::PkeyutlRawin => self.pkeyutl_line(),
+        }
+    }
+
     /// Exit code of `openssl dgst`/`pkeyutl`: 0 valid, 1 otherwise.
     pub fn exit_code(self) -> u8 {
         if self == Verdict::Verified { 0 } else { 1 }
@@ -264,7 +273,7 @@ pub fn verify_digest(
     Ok(outcome)
 }
 
-/// After a strict PSS failure: does the signature verify with any salt? Then say so (case C18).
+/// After a strict PSS failure: does the signature verify with any salt? Then say so (case C18 of docs/interop-cases.md).
 fn pss_salt_note(
     key: &PublicKey,
     alg: SigningAlgorithm,

@@ -51,12 +51,12 @@ fn one_or_many(v: Vec<String>) -> Value {
     }
 }
 
-/// The reference's key-policy statements (seed-workflow §2), as JSON values:
+/// The reference's key-policy statements (docs/reference-workflow.md §2), as JSON values:
 /// 1. [`SID_SIGNER`]: `signer_role` may `kms:Sign`, with `StringEquals` conditions on
 ///    `kms:SigningAlgorithm` (when `signing_algorithms` is not empty) and `kms:MessageType` (when
 ///    given);
 /// 2. [`SID_VERIFIER`]: `verifier_role` may `kms:GetPublicKey` (no condition: the condition keys
-///    do not exist in a GetPublicKey request, kms-facts §6.5);
+///    do not exist in a GetPublicKey request, docs/kms-facts.md §6);
 /// 3. with `allow_kms_verify`, [`SID_VERIFY_IN_KMS`]: `verifier_role` may `kms:Verify`.
 pub fn statements(
     signer_role: &str,
@@ -103,7 +103,7 @@ pub fn statements(
 }
 
 /// The account-root statement of the default key policy ([`SID_ROOT`], `kms:*` for
-/// `arn:aws:iam::ACCOUNT:root`, kms-facts §6.4).
+/// `arn:aws:iam::ACCOUNT:root`, docs/kms-facts.md §6).
 pub fn root_statement(account: &str) -> Value {
     serde_json::to_value(allow(
         SID_ROOT,
@@ -386,7 +386,7 @@ mod tests {
             matches!(e, PolicyError::TooLarge { size } if size > MAX_KEY_POLICY_BYTES),
             "{e}"
         );
-        assert_eq!(e.code(), "LimitExceededException");
+        assert_eq!(e.code(), crate::aws::ErrorCode::LimitExceeded);
     }
 
     #[test]

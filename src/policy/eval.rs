@@ -258,7 +258,7 @@ impl RequestContext {
 }
 
 /// The request context of a KMS operation (`operation` as in `X-Amz-Target`, e.g. `Sign`) on
-/// `key_arn`, with the condition keys KMS sets from the request body (kms-facts §6.5):
+/// `key_arn`, with the condition keys KMS sets from the request body (docs/kms-facts.md §6):
 /// `kms:SigningAlgorithm` and `kms:MessageType` (default `RAW`) for Sign and Verify,
 /// `kms:EncryptionAlgorithm` (default `SYMMETRIC_DEFAULT`) for Encrypt, Decrypt and
 /// ReEncrypt, `kms:RequestAlias` when `KeyId` is an alias name, and `kms:CallerAccount`.
@@ -351,7 +351,7 @@ pub fn authorize(policy: &Policy, ctx: &RequestContext) -> Result<(), PolicyErro
     }
 }
 
-/// The PutKeyPolicy / CreateKey lockout safety check (kms-facts §6.3): the new policy must still
+/// The PutKeyPolicy / CreateKey lockout safety check (docs/kms-facts.md §6): the new policy must still
 /// allow `caller` `kms:PutKeyPolicy` on `key_arn`, unless `bypass`
 /// (`BypassPolicyLockoutSafetyCheck`). `iam_delegation`: see [`RequestContext::iam_delegation`].
 ///

@@ -69,7 +69,7 @@ fn is_unique_id(s: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-/// Checks a key policy as PutKeyPolicy / CreateKey do and parses it (kms-facts §6.3).
+/// Checks a key policy as PutKeyPolicy / CreateKey do and parses it (docs/kms-facts.md §6).
 ///
 /// Errors: [`PolicyError::TooLarge`] over 32,768 bytes; [`PolicyError::Malformed`] for a
 /// character outside tab, LF, CR and U+0020–U+00FF, text that is not a JSON object, an unknown
@@ -355,7 +355,11 @@ mod tests {
         ];
         for b in bad {
             let e = validate(b).unwrap_err();
-            assert_eq!(e.code(), "MalformedPolicyDocumentException", "{b}: {e}");
+            assert_eq!(
+                e.code(),
+                crate::aws::ErrorCode::MalformedPolicyDocument,
+                "{b}: {e}"
+            );
         }
     }
 
@@ -367,7 +371,7 @@ mod tests {
         );
         assert_eq!(
             validate(&text).unwrap_err().code(),
-            "LimitExceededException"
+            crate::aws::ErrorCode::LimitExceeded
         );
     }
 

@@ -14,6 +14,7 @@ pub mod eval;
 pub mod grammar;
 pub mod lint;
 
+use crate::aws::ErrorCode;
 use serde::Serialize;
 
 pub use crate::aws::arn::Principal;
@@ -26,20 +27,20 @@ pub use eval::{
 pub use grammar::{parse_value, validate};
 pub use lint::{Finding, FindingKind, check};
 
-/// Sid of the reference's signer statement (seed-workflow §2).
+/// Sid of the reference's signer statement (docs/reference-workflow.md §2).
 pub const SID_SIGNER: &str = "Allow use of the key pair for digital signing";
-/// Sid of the reference's verifier statement (seed-workflow §2).
+/// Sid of the reference's verifier statement (docs/reference-workflow.md §2).
 pub const SID_VERIFIER: &str = "Allow plaintext download of the public portion of the key pair";
 /// Sid of the optional statement allowing the verifier `kms:Verify` inside KMS.
 pub const SID_VERIFY_IN_KMS: &str = "Allow verification of signatures in AWS KMS";
-/// Sid of the account-root statement of the default key policy (kms-facts §6.4).
+/// Sid of the account-root statement of the default key policy (docs/kms-facts.md §6).
 pub const SID_ROOT: &str = "Enable IAM User Permissions";
 /// KMS's lockout-check refusal (PutKeyPolicy / CreateKey without BypassPolicyLockoutSafetyCheck).
 pub const LOCKOUT_MESSAGE: &str =
     "The new key policy will not allow you to update the key policy in the future.";
 
 /// Why a policy was refused, or a request denied. [`PolicyError::code`] is the KMS error code the
-/// server answers with (kms-facts §7.3).
+/// server answers with (docs/kms-facts.md §9).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
     /// Not a valid key policy (bad JSON, bad element, bad character, lockout):
@@ -61,12 +62,12 @@ pub enum PolicyError {
 }
 
 impl PolicyError {
-    /// The KMS `__type` code.
-    pub fn code(&self) -> &'static str {
+    /// The KMS error code.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PolicyError::Malformed(_) => "MalformedPolicyDocumentException",
-            PolicyError::TooLarge { .. } => "LimitExceededException",
-            PolicyError::AccessDenied(_) => "AccessDeniedException",
+            PolicyError::Malformed(_) => ErrorCode::MalformedPolicyDocument,
+            PolicyError::TooLarge { .. } => ErrorCode::LimitExceeded,
+            PolicyError::AccessDenied(_) => ErrorCode::AccessDenied,
         }
     }
 
@@ -121,7 +122,7 @@ pub struct Statement {
     pub principal: PrincipalSpec,
     pub not_principal: bool,
     /// `Action` patterns, or `NotAction` when [`Statement::not_action`]. `None`: the element is
-    /// missing, and the statement never applies (kms-facts §6.3: silently ineffective).
+    /// missing, and the statement never applies (docs/kms-facts.md §6: silently ineffective).
     pub actions: Option<Vec<String>>,
     pub not_action: bool,
     /// `Resource` patterns, or `NotResource` when [`Statement::not_resource`]; `None` as above.

@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn ml_dsa_needs_openssl_3_5() {
-        if openssl::version::number() < 0x3050_0000 {
+        if !crate::core::spec::OPENSSL_3_5.is_linked() {
             let e = generate(KeySpec::MlDsa65).unwrap_err();
             assert_eq!(e.code, Code::UnsupportedOperation);
             assert!(e.message.contains("3.5"), "{}", e.message);

@@ -1,7 +1,7 @@
 //! Batch signing for pipelines: bounded concurrency, a client-side rate limit, retries with
 //! jittered exponential backoff on throttling and transient errors, and every signature and
 //! sidecar written atomically (issue #7). KMS facts: shared cryptographic quota 1,000 requests/s
-//! per account and Region; `ThrottlingException` means back off and retry (kms-facts §7).
+//! per account and Region; `ThrottlingException` means back off and retry (docs/kms-facts.md §7).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,17 +92,9 @@ impl RetryPolicy {
 /// Errors worth another attempt: throttling, KMS-side transient failures, and the network.
 pub fn is_retryable(e: &Error) -> bool {
     match e {
-        Error::Kms { code, .. } => matches!(
-            code.as_str(),
-            "ThrottlingException"
-                | "ThrottledException"
-                | "RequestLimitExceeded"
-                | "KMSInternalException"
-                | "KeyUnavailableException"
-                | "DependencyTimeoutException"
-                | "ServiceUnavailable"
-                | "InternalFailure"
-        ),
+        Error::Kms { code, .. } => code
+            .parse::<crate::aws::error_code::ErrorCode>()
+            .is_ok_and(|c| c.is_transient()),
         Error::Unreachable { .. } => true,
         _ => false,
     }

@@ -1,5 +1,5 @@
 //! The sidecar `FILE.sig.json` written next to a signature: KMS signatures carry no metadata, so
-//! the key, algorithm, message type and digest travel beside them (kms-facts §9 item 1).
+//! the key, algorithm, message type and digest travel beside them (docs/kms-facts.md §3).
 
 use std::path::{Path, PathBuf};
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{Call, page_limit, required, store_err};
 use crate::aws::arn::Principal;
 use crate::policy;
-use crate::server::error::{Code, KmsError, OpResult};
+use crate::server::error::{KmsError, OpResult};
 
 /// Key policy rules (docs/kms-facts.md §6, [`policy::validate`]): 32 KB (`LimitExceededException`),
 /// tab/LF/CR and U+0020–U+00FF only, a JSON object with valid statements
@@ -21,12 +21,7 @@ pub(super) fn check_policy(p: &str) -> OpResult<policy::Policy> {
 
 /// A [`policy::PolicyError`] as the KMS error it names.
 fn policy_error(e: policy::PolicyError) -> KmsError {
-    let code = match e {
-        policy::PolicyError::TooLarge { .. } => Code::LimitExceeded,
-        policy::PolicyError::Malformed(_) => Code::MalformedPolicyDocument,
-        policy::PolicyError::AccessDenied(_) => Code::AccessDenied,
-    };
-    KmsError::new(code, e.message())
+    KmsError::new(e.code(), e.message())
 }
 
 /// The lockout safety check of PutKeyPolicy and CreateKey: the new policy must let the caller

@@ -4,10 +4,15 @@
 //! [`crate::core::openssl_cmd::verify_argv`] prints, (c) KMS Verify; then a tampered message and a
 //! tampered signature, which all three must reject (issue #7).
 
+use crate::aws::ErrorCode;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod report;
+
 use serde::Serialize;
+
+pub use report::write_reports;
 
 use crate::client::kms::Kms;
 use crate::client::sign::{self, MessageTypeChoice, Prepared, SigningKey};
@@ -249,7 +254,7 @@ pub async fn run(kms: &Kms, opts: &Options, progress: &(dyn Fn(&str) + Sync)) ->
                             }
                             // An endpoint that cannot sign an algorithm (e.g. a local KMS on an old
                             // OpenSSL): listed as skipped, never counted as a pass.
-                            Err(e) if e.kms_code() == Some("UnsupportedOperationException") => {
+                            Err(e) if e.kms_error() == Some(ErrorCode::UnsupportedOperation) => {
                                 skipped.push(Skipped {
                                     key_spec: format!("{}/{alg}", key.info.key_spec),
                                     reason: e.to_string(),
@@ -454,7 +459,7 @@ async fn run_cell(
                     (true, _) => Verdict::Verified,
                     (false, v) => v,
                 };
-                Check::verdict(v, line_for(alg, v), None)
+                Check::verdict(v, v.line_for(alg), None)
             }
             Err(e @ Error::OpensslTooOld { .. }) => Check::not_checkable(e.to_string()),
             Err(e) => Check::error(e),
@@ -578,13 +583,6 @@ async fn run_cell(
     })
 }
 
-fn line_for(alg: SigningAlgorithm, v: Verdict) -> &'static str {
-    match alg.params().openssl_tool {
-        crate::core::spec::OpensslTool::Dgst => v.dgst_line(),
-        crate::core::spec::OpensslTool::PkeyutlRawin => v.pkeyutl_line(),
-    }
-}
-
 async fn kms_check(
     kms: &Kms,
     key_id: &str,
@@ -600,207 +598,6 @@ async fn kms_check(
         Ok(false) => Check::verdict(Verdict::Failure, "KMSInvalidSignatureException", None),
         Err(e) => Check::error(e),
     }
-}
-
-/// Writes `report.json`, `junit.xml`, `report.md` and `report.html` into `dir` (atomically each).
-pub fn write_reports(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut json = serde_json::to_vec_pretty(report)
-        .map_err(|e| Error::Internal(format!("report JSON: {e}")))?;
-    json.push(b'\n');
-    let files = [
-        ("report.json", json),
-        ("junit.xml", junit(report)?.into_bytes()),
-        ("report.md", markdown(report).into_bytes()),
-        ("report.html", html(report).into_bytes()),
-    ];
-    let mut written = Vec::new();
-    for (name, bytes) in files {
-        let p = dir.join(name);
-        write_atomic(&p, &bytes, Mode::Default)?;
-        written.push(p);
-    }
-    Ok(written)
-}
-
-fn junit(r: &Report) -> Result<String> {
-    use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
-    let mut report = JReport::new("kms-openssl interop-check");
-    let mut suite = TestSuite::new(format!("interop-check {}", r.endpoint));
-    for c in &r.cells {
-        for (input, trio, expect) in [
-            ("genuine", &c.genuine, true),
-            ("tampered message", &c.tampered_message, false),
-            ("tampered signature", &c.tampered_signature, false),
-        ] {
-            for (who, check) in trio.each() {
-                let status = match check.agrees(expect) {
-                    Some(true) => TestCaseStatus::success(),
-                    Some(false) => {
-                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                        s.set_message(format!(
-                            "expected {}, got {:?}: {}",
-                            if expect { "verified" } else { "rejected" },
-                            check.status,
-                            check.output
-                        ));
-                        s
-                    }
-                    None => {
-                        let mut s = TestCaseStatus::skipped();
-                        s.set_message(format!("not checkable: {}", check.output));
-                        s
-                    }
-                };
-                let mut tc = TestCase::new(format!("{} [{who}] {input}", c.id), status);
-                tc.set_classname(c.id.clone());
-                suite.add_test_case(tc);
-            }
-        }
-    }
-    report.add_test_suite(suite);
-    report
-        .to_string()
-        .map_err(|e| Error::Internal(format!("junit.xml: {e}")))
-}
-
-fn mark(c: &Check, expect: bool) -> &'static str {
-    match c.agrees(expect) {
-        Some(true) => "✅",
-        Some(false) => "❌",
-        None => "⚪",
-    }
-}
-
-fn markdown(r: &Report) -> String {
-    let mut s = format!(
-        "# kms-openssl interop report\n\n- tool: {}\n- OpenSSL library: {}\n- openssl binary: {}\n- endpoint: {}\n- run: {} – {}\n- cells: {} total, {} agree, {} disagree; {} verifier answers not checkable (not counted as passes)\n\n",
-        r.tool,
-        r.openssl_library,
-        r.openssl_binary,
-        r.endpoint,
-        r.started_at,
-        r.finished_at,
-        r.total,
-        r.agreeing,
-        r.disagreeing,
-        r.not_checkable
-    );
-    s.push_str("✅ expected answer · ❌ disagreement · ⚪ not checkable here\n\n");
-    s.push_str("| cell | genuine (ours/openssl/KMS) | tampered message | tampered signature | openssl command |\n|---|---|---|---|---|\n");
-    for c in &r.cells {
-        let t = |trio: &Trio, e| {
-            format!(
-                "{}{}{}",
-                mark(&trio.ours, e),
-                mark(&trio.openssl, e),
-                mark(&trio.kms, e)
-            )
-        };
-        s.push_str(&format!(
-            "| `{}` | {} | {} | {} | `{}` |\n",
-            c.id,
-            t(&c.genuine, true),
-            t(&c.tampered_message, false),
-            t(&c.tampered_signature, false),
-            c.openssl_command.replace('|', "\\|")
-        ));
-    }
-    for sk in &r.skipped {
-        s.push_str(&format!("\nSkipped {}: {}\n", sk.key_spec, sk.reason));
-    }
-    for c in r.cells.iter().filter(|c| !c.agree) {
-        s.push_str(&format!(
-            "\n**Disagreement in `{}`**: {}\n",
-            c.id,
-            c.disagreements.join("; ")
-        ));
-    }
-    s
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn html(r: &Report) -> String {
-    let td = |c: &Check, expect: bool| {
-        let (class, text) = match c.agrees(expect) {
-            Some(true) => ("ok", if expect { "verified" } else { "rejected" }),
-            Some(false) => ("bad", "DISAGREES"),
-            None => ("na", "not checkable"),
-        };
-        format!(
-            "<td class=\"{class}\" title=\"{}\">{text}</td>",
-            esc(&c.output)
-        )
-    };
-    let mut rows = String::new();
-    for c in &r.cells {
-        rows.push_str(&format!(
-            "<tr class=\"{}\"><td><code>{}</code></td><td>{}</td>",
-            if c.agree { "row-ok" } else { "row-bad" },
-            esc(&c.id),
-            c.message_size
-        ));
-        for (trio, expect) in [
-            (&c.genuine, true),
-            (&c.tampered_message, false),
-            (&c.tampered_signature, false),
-        ] {
-            for (_, check) in trio.each() {
-                rows.push_str(&td(check, expect));
-            }
-        }
-        rows.push_str(&format!(
-            "<td><code>{}</code></td></tr>\n",
-            esc(&c.openssl_command)
-        ));
-    }
-    let skipped: String = r
-        .skipped
-        .iter()
-        .map(|s| format!("<li>{}: {}</li>", esc(&s.key_spec), esc(&s.reason)))
-        .collect();
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>kms-openssl interop report</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2em;color:#222}} table{{border-collapse:collapse;font-size:13px}}
-th,td{{border:1px solid #ccc;padding:3px 6px;text-align:center}} th{{background:#f0f0f0}}
-td.ok{{background:#c8f0c8}} td.bad{{background:#f5b0b0;font-weight:bold}} td.na{{background:#e4e4e4;color:#666}}
-tr.row-bad td:first-child{{background:#f5b0b0}} code{{font-size:12px}} .summary{{font-size:15px}}
-</style></head><body>
-<h1>kms-openssl interop report</h1>
-<p class="summary"><b>{agree}</b> of <b>{total}</b> cells agree; <b>{disagree}</b> disagree; {na} verifier answers could not be checked here (grey, never counted as passes).</p>
-<ul><li>tool: {tool}</li><li>OpenSSL library: {lib}</li><li>openssl binary: {bin}</li><li>endpoint: {ep}</li><li>run: {start} – {end}</li></ul>
-<table><thead><tr><th rowspan="2">cell (key spec / algorithm / message type / size)</th><th rowspan="2">bytes</th><th colspan="3">genuine</th><th colspan="3">tampered message</th><th colspan="3">tampered signature</th><th rowspan="2">openssl command</th></tr>
-<tr><th>ours</th><th>openssl</th><th>KMS</th><th>ours</th><th>openssl</th><th>KMS</th><th>ours</th><th>openssl</th><th>KMS</th></tr></thead>
-<tbody>
-{rows}</tbody></table>
-<h2>Key specs not checked</h2><ul>{skipped}</ul>
-</body></html>
-"#,
-        agree = r.agreeing,
-        total = r.total,
-        disagree = r.disagreeing,
-        na = r.not_checkable,
-        tool = esc(&r.tool),
-        lib = esc(&r.openssl_library),
-        bin = esc(&r.openssl_binary),
-        ep = esc(&r.endpoint),
-        start = esc(&r.started_at),
-        end = esc(&r.finished_at),
-        rows = rows,
-        skipped = if skipped.is_empty() {
-            "<li>none</li>".to_string()
-        } else {
-            skipped
-        },
-    )
 }
 
 #[cfg(test)]
