@@ -3,42 +3,27 @@
 
 use std::path::PathBuf;
 
-use crate::core::spec::{KeySpec, KeyUsage, MessageType, SigningAlgorithm};
+pub use crate::core::spec::SpecError;
+use crate::core::spec::{KeyUsage, MessageType, SigningAlgorithm};
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-fn join<T: std::fmt::Display>(v: &[T]) -> String {
-    v.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A value that is not one of a KMS enum's names.
-    #[error("invalid {what} `{value}` (expected one of: {allowed})")]
-    InvalidArgument {
-        what: &'static str,
-        value: String,
-        allowed: String,
-    },
+    /// A value the algorithm table refuses (an unknown name, an algorithm that does not fit a key,
+    /// an OpenSSL too old for it).
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+
+    /// An alias name KMS would refuse.
+    #[error(transparent)]
+    InvalidAlias(#[from] crate::aws::alias::InvalidAlias),
 
     /// A command line that cannot be right (a missing or contradictory option), caught before any
     /// call.
     #[error("{0}")]
     Usage(String),
-
-    /// A symmetric or HMAC KeySpec where this tool needs an asymmetric one.
-    #[error("{key_spec} is not an asymmetric key spec; this command works with asymmetric keys")]
-    SymmetricKeySpec { key_spec: String },
-
-    /// An openssl-style `-sha256` with no key to say which scheme it means.
-    #[error(
-        "`{given}` names only a hash, and there is no key to tell which signing scheme it means"
-    )]
-    HashOnlyAlgorithm { given: String },
 
     /// A key of the wrong kind for the operation (an EC key for RSA-OAEP, an Ed25519 key for ECDH...).
     #[error("{operation} needs {needed}; this key is {actual}")]
@@ -123,41 +108,11 @@ pub enum Error {
     )]
     Pkcs1PublicKey { path: PathBuf },
 
-    #[error(
-        "{algorithm} does not fit a {key_spec} key; algorithms that fit: {}",
-        join(fitting)
-    )]
-    AlgorithmDoesNotFitKey {
-        algorithm: String,
-        key_spec: KeySpec,
-        fitting: Vec<SigningAlgorithm>,
-    },
-
-    #[error(
-        "key usage {key_spec}/{key_usage} is not allowed; a {key_spec} key may be: {}",
-        join(allowed)
-    )]
-    UsageDoesNotFitKeySpec {
-        key_spec: KeySpec,
-        key_usage: KeyUsage,
-        allowed: Vec<KeyUsage>,
-    },
-
     #[error("the key's KeyUsage is {actual}, but {operation} needs a {needed} key")]
     WrongKeyUsage {
         operation: &'static str,
         actual: KeyUsage,
         needed: KeyUsage,
-    },
-
-    #[error(
-        "{algorithm} does not accept MessageType {message_type}; allowed: {}",
-        join(allowed)
-    )]
-    MessageTypeNotAllowed {
-        algorithm: SigningAlgorithm,
-        message_type: MessageType,
-        allowed: Vec<MessageType>,
     },
 
     /// RAW message outside KMS's 1–4096 bytes.
@@ -208,14 +163,6 @@ pub enum Error {
     )]
     SelfVerifyFailed { reason: String },
 
-    /// The linked OpenSSL lacks an algorithm.
-    #[error("{what} needs OpenSSL {needed} or newer; this build links {linked}")]
-    OpensslTooOld {
-        what: String,
-        needed: &'static str,
-        linked: String,
-    },
-
     /// An OpenSSL call failed.
     #[error("OpenSSL {call}: {stack}")]
     OpenSsl {
@@ -227,16 +174,17 @@ pub enum Error {
     #[error("sidecar {path}: {reason}")]
     Sidecar { path: PathBuf, reason: String },
 
-    /// An alias name that KMS would refuse.
-    #[error("invalid alias name `{name}`: {reason}")]
-    InvalidAlias { name: String, reason: String },
-
     /// Something the local KMS endpoint could not do at start-up or on disk.
     #[error("local KMS: {0}")]
     Server(String),
 }
 
 impl Error {
+    /// Whether this is the linked OpenSSL lacking an algorithm ([`SpecError::OpensslTooOld`]).
+    pub fn is_openssl_too_old(&self) -> bool {
+        matches!(self, Error::Spec(SpecError::OpensslTooOld { .. }))
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {
@@ -316,7 +264,7 @@ impl Error {
             Error::PublicKeyNeeded { .. } => {
                 "give the key's public key with --public-key FILE (from `kms-openssl get-public-key` by a principal allowed kms:GetPublicKey)".into()
             }
-            Error::HashOnlyAlgorithm { .. } => {
+            Error::Spec(SpecError::HashOnlyAlgorithm { .. }) => {
                 "give --signing-algorithm a KMS name such as RSASSA_PKCS1_V1_5_SHA_512 (or a public key, so `-sha512` can be read as openssl dgst would)".into()
             }
             Error::RawOnlyMessageSize { .. } => {
@@ -325,7 +273,7 @@ impl Error {
             Error::PlaintextSize { .. } => {
                 "RSA encrypts a short secret (a data key), not a file: encrypt the file with a random AES key and encrypt that key".into()
             }
-            Error::OpensslTooOld { .. } => {
+            Error::Spec(SpecError::OpensslTooOld { .. }) => {
                 "build kms-openssl with `cargo build --features vendored`, which links a recent OpenSSL".into()
             }
             Error::BadPublicKey { .. } => {

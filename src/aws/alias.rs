@@ -1,15 +1,21 @@
 //! KMS alias-name rules, checked before any call (API model `CreateAlias.AliasName`).
 
-use crate::error::{Error, Result};
+/// An alias name KMS would refuse, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid alias name `{name}`: {reason}")]
+pub struct InvalidAlias {
+    pub name: String,
+    pub reason: String,
+}
 
 /// Longest alias name KMS accepts, in characters.
 pub const MAX_ALIAS_LEN: usize = 256;
 
 /// Checks an alias name: `alias/` prefix, not `alias/aws/` (reserved for AWS managed keys),
 /// 1–256 characters of `a-zA-Z0-9:/_-`, and something after the prefix.
-pub fn check_alias_name(name: &str) -> Result<()> {
+pub fn check_alias_name(name: &str) -> Result<(), InvalidAlias> {
     let bad = |reason: &str| {
-        Err(Error::InvalidAlias {
+        Err(InvalidAlias {
             name: name.to_string(),
             reason: reason.to_string(),
         })

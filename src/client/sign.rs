@@ -33,7 +33,7 @@ impl std::str::FromStr for MessageTypeChoice {
         if s.eq_ignore_ascii_case("auto") {
             Ok(MessageTypeChoice::Auto)
         } else {
-            s.parse().map(MessageTypeChoice::Fixed)
+            Ok(MessageTypeChoice::Fixed(s.parse()?))
         }
     }
 }
@@ -53,7 +53,7 @@ impl SigningKey {
         let info = kms.get_public_key(key_id).await?;
         let public = match PublicKey::from_spki_der(&info.spki_der, Path::new("GetPublicKey")) {
             Ok(k) => Some(k),
-            Err(Error::OpensslTooOld { .. }) => None,
+            Err(e) if e.is_openssl_too_old() => None,
             Err(e) => return Err(e),
         };
         Ok(SigningKey { info, public })
@@ -95,7 +95,7 @@ impl SigningKey {
                 needed: KeyUsage::SignVerify,
             });
         }
-        alg.check_key_spec(self.info.key_spec)
+        Ok(alg.check_key_spec(self.info.key_spec)?)
     }
 }
 
@@ -398,7 +398,7 @@ pub fn check_signature(
             key.info.key_spec.min_openssl().name
         )));
     };
-    if let Err(e @ Error::OpensslTooOld { .. }) = alg.require_linked_openssl() {
+    if let Err(e) = alg.require_linked_openssl() {
         return Ok(SelfCheck::NotVerifiable(e.to_string()));
     }
     let opts = VerifyOptions::default();
@@ -425,7 +425,7 @@ pub fn check_signature(
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
         )),
-        Err(e @ Error::OpensslTooOld { .. }) => Ok(SelfCheck::NotVerifiable(e.to_string())),
+        Err(e) if e.is_openssl_too_old() => Ok(SelfCheck::NotVerifiable(e.to_string())),
         Err(e) => Err(e),
     }
 }

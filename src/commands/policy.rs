@@ -40,7 +40,7 @@ fn ours(r: &RoleStatementArgs) -> Result<Vec<Value>> {
         .signing_algorithms
         .iter()
         .map(|s| s.parse::<SigningAlgorithm>())
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     let mt = r
         .message_type
         .as_deref()

@@ -24,7 +24,7 @@ use crate::core::spec::{
     EncryptionAlgorithm, KeyFamily, KeySpec, MessageType, SM2_DEFAULT_DISTID, Scheme,
     SigningAlgorithm,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SpecError};
 
 /// How strictly an RSASSA-PSS salt length is checked when verifying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -93,10 +93,12 @@ fn apply<T>(
         Scheme::Sm2 if over == Over::Digest => {}
         Scheme::Sm2 => ossl::set_sm2_distid(ctx, opts.sm2_distid)
             .map_err(Error::openssl("EVP_PKEY_CTX_set1_id"))?,
-        Scheme::Ed25519ph => ossl::set_ed25519ph(ctx).map_err(|stack| Error::OpensslTooOld {
-            what: format!("ED25519_PH_SHA_512 (Ed25519ph instance refused: {stack})"),
-            needed: alg.params().min_openssl.name,
-            linked: openssl::version::version().to_string(),
+        Scheme::Ed25519ph => ossl::set_ed25519ph(ctx).map_err(|stack| {
+            Error::from(SpecError::OpensslTooOld {
+                what: format!("ED25519_PH_SHA_512 (Ed25519ph instance refused: {stack})"),
+                needed: alg.params().min_openssl.name,
+                linked: openssl::version::version().to_string(),
+            })
         })?,
         Scheme::Ecdsa | Scheme::Ed25519 | Scheme::MlDsa => {}
     }
@@ -105,10 +107,12 @@ fn apply<T>(
 
 /// Sets `mu = 1` on an ML-DSA context: the input is μ itself (FIPS 204 §6.2; OpenSSL ≥ 3.5).
 fn apply_external_mu<T>(ctx: &mut PkeyCtxRef<T>) -> Result<()> {
-    ossl::set_ml_dsa_external_mu(ctx).map_err(|s| Error::OpensslTooOld {
-        what: format!("ML-DSA external μ (mu parameter refused: {s})"),
-        needed: SigningAlgorithm::MlDsaShake256.params().min_openssl.name,
-        linked: openssl::version::version().to_string(),
+    ossl::set_ml_dsa_external_mu(ctx).map_err(|s| {
+        Error::from(SpecError::OpensslTooOld {
+            what: format!("ML-DSA external μ (mu parameter refused: {s})"),
+            needed: SigningAlgorithm::MlDsaShake256.params().min_openssl.name,
+            linked: openssl::version::version().to_string(),
+        })
     })
 }
 

@@ -8,7 +8,7 @@ use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Public};
 
 use crate::core::spec::{KeySpec, ML_DSA};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SpecError};
 
 /// A public key with the exact SPKI bytes it came from.
 pub struct PublicKey {
@@ -43,11 +43,12 @@ impl PublicKey {
             }
             Err(stack) => {
                 if let Some(spec) = ml_dsa_spec(der) {
-                    return Err(Error::OpensslTooOld {
+                    return Err(SpecError::OpensslTooOld {
                         what: format!("{spec} (ML-DSA) public keys"),
                         needed: spec.min_openssl().name,
                         linked: openssl::version::version().to_string(),
-                    });
+                    }
+                    .into());
                 }
                 if openssl::rsa::Rsa::public_key_from_der_pkcs1(der).is_ok() {
                     return Err(Error::Pkcs1PublicKey {

@@ -173,7 +173,7 @@ pub fn check_algorithm(
             });
         }
     }
-    alg.require_linked_openssl()
+    Ok(alg.require_linked_openssl()?)
 }
 
 /// Verifies `sig` over the message read from `reader`, as `openssl dgst -<hash> -verify` (or

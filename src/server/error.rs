@@ -82,12 +82,18 @@ impl KmsError {
 impl From<crate::Error> for KmsError {
     fn from(e: crate::Error) -> KmsError {
         match e {
-            crate::Error::OpensslTooOld { .. } => KmsError::new(
+            e if e.is_openssl_too_old() => KmsError::new(
                 Code::UnsupportedOperation,
                 format!("{e}; build kms-openssl with `--features vendored` for a newer OpenSSL"),
             ),
             other => KmsError::internal("crypto", other),
         }
+    }
+}
+
+impl From<crate::core::spec::SpecError> for KmsError {
+    fn from(e: crate::core::spec::SpecError) -> KmsError {
+        crate::Error::from(e).into()
     }
 }
 

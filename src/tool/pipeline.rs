@@ -20,39 +20,80 @@ pub const DEFAULT_MAX_RPS: f64 = 500.0;
 /// Default concurrent requests.
 pub const DEFAULT_JOBS: usize = 16;
 
-/// Spaces requests evenly at no more than `max_rps` per second.
+/// Spaces requests evenly at no more than `max_rps` per second, and adapts below that when the
+/// endpoint throttles: a `ThrottlingException` halves the rate (once per [`THROTTLE_COOLDOWN`]), each success raises it by a
+/// twentieth of `max_rps` (additive increase, multiplicative decrease, as the AWS SDKs' "adaptive"
+/// retry mode does), so a batch settles at the quota instead of spending its attempts on
+/// refusals.
 pub struct Pacer {
-    interval: Duration,
-    next: tokio::sync::Mutex<Instant>,
+    max_rps: Option<f64>,
+    state: tokio::sync::Mutex<PacerState>,
 }
 
+struct PacerState {
+    next: Instant,
+    rps: f64,
+    /// When the rate was last lowered: one throttling answer per [`THROTTLE_COOLDOWN`] counts,
+    /// so a burst of refusals of requests already in flight lowers it once.
+    lowered: Option<Instant>,
+}
+
+/// How long after lowering the rate further throttling answers are taken as the same event.
+const THROTTLE_COOLDOWN: Duration = Duration::from_millis(100);
+
+/// The slowest a throttled pacer goes, in requests per second.
+const MIN_ADAPTIVE_RPS: f64 = 1.0;
+
 impl Pacer {
-    /// `max_rps` ≤ 0 or not finite means no limit.
+    /// `max_rps` ≤ 0 or not finite means no limit (and no adaptation).
     pub fn new(max_rps: f64) -> Pacer {
-        let interval = if max_rps.is_finite() && max_rps > 0.0 {
-            Duration::from_secs_f64(1.0 / max_rps)
-        } else {
-            Duration::ZERO
-        };
+        let max_rps = (max_rps.is_finite() && max_rps > 0.0).then_some(max_rps);
         Pacer {
-            interval,
-            next: tokio::sync::Mutex::new(Instant::now()),
+            max_rps,
+            state: tokio::sync::Mutex::new(PacerState {
+                next: Instant::now(),
+                rps: max_rps.unwrap_or(0.0),
+                lowered: None,
+            }),
         }
     }
 
     /// Waits for the next request slot.
     pub async fn wait(&self) {
-        if self.interval.is_zero() {
+        if self.max_rps.is_none() {
             return;
         }
         let slot = {
-            let mut next = self.next.lock().await;
+            let mut st = self.state.lock().await;
             let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
+            let slot = st.next.max(now);
+            st.next = slot + Duration::from_secs_f64(1.0 / st.rps);
             slot
         };
         tokio::time::sleep_until(slot.into()).await;
+    }
+
+    /// The endpoint throttled a request: halve the rate.
+    pub async fn throttled(&self) {
+        if self.max_rps.is_some() {
+            let mut st = self.state.lock().await;
+            let now = Instant::now();
+            if st
+                .lowered
+                .is_none_or(|t| now.duration_since(t) >= THROTTLE_COOLDOWN)
+            {
+                st.rps = (st.rps / 2.0).max(MIN_ADAPTIVE_RPS);
+                st.lowered = Some(now);
+            }
+        }
+    }
+
+    /// A request got through: raise the rate towards `max_rps`.
+    pub async fn succeeded(&self) {
+        if let Some(max) = self.max_rps {
+            let mut st = self.state.lock().await;
+            st.rps = (st.rps + max / 20.0).min(max);
+        }
     }
 }
 
@@ -115,7 +156,17 @@ where
     loop {
         pacer.wait().await;
         attempt += 1;
-        match op().await {
+        let r = op().await;
+        match &r {
+            Err(Error::Kms { code, .. })
+                if code.parse() == Ok(crate::aws::ErrorCode::Throttling) =>
+            {
+                pacer.throttled().await
+            }
+            Ok(_) => pacer.succeeded().await,
+            Err(_) => {}
+        }
+        match r {
             Err(e) if attempt < policy.max_attempts && is_retryable(&e) => {
                 tracing::debug!(attempt, error = %e, "retrying");
                 tokio::time::sleep(policy.delay(attempt)).await;
@@ -281,6 +332,22 @@ mod tests {
         .await;
         assert!(r.is_err());
         assert_eq!(attempts, 1);
+    }
+
+    #[tokio::test]
+    async fn pacer_halves_on_throttling_once_per_cooldown_and_climbs_back_on_success() {
+        let pacer = Pacer::new(400.0);
+        let rate = || async { pacer.state.lock().await.rps };
+        pacer.throttled().await;
+        pacer.throttled().await; // the same burst of refusals
+        assert_eq!(rate().await, 200.0);
+        tokio::time::sleep(THROTTLE_COOLDOWN).await;
+        pacer.throttled().await;
+        assert_eq!(rate().await, 100.0);
+        for _ in 0..100 {
+            pacer.succeeded().await;
+        }
+        assert_eq!(rate().await, 400.0, "never above --max-rps");
     }
 
     #[tokio::test]

@@ -72,11 +72,11 @@ impl KeySpec {
     }
 
     /// Refuses a key usage this spec cannot have, naming the allowed ones.
-    pub fn check_usage(self, usage: KeyUsage) -> Result<(), Error> {
+    pub fn check_usage(self, usage: KeyUsage) -> Result<(), SpecError> {
         if self.allowed_usages().contains(&usage) {
             Ok(())
         } else {
-            Err(Error::UsageDoesNotFitKeySpec {
+            Err(SpecError::UsageDoesNotFitKeySpec {
                 key_spec: self,
                 key_usage: usage,
                 allowed: self.allowed_usages().to_vec(),
@@ -139,10 +139,10 @@ impl KeySpec {
     }
 
     /// Parses a spec, explaining that symmetric and HMAC specs are outside this tool.
-    pub fn parse_asymmetric(s: &str) -> Result<KeySpec, Error> {
+    pub fn parse_asymmetric(s: &str) -> Result<KeySpec, SpecError> {
         let up = s.trim().to_ascii_uppercase();
         if NON_ASYMMETRIC_KEY_SPECS.contains(&up.as_str()) {
-            return Err(Error::SymmetricKeySpec { key_spec: up });
+            return Err(SpecError::SymmetricKeySpec { key_spec: up });
         }
         s.parse()
     }

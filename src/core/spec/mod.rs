@@ -16,7 +16,6 @@ mod signing;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Error;
 pub use hash::Hash;
 pub use keys::{AlgorithmLists, KeyFamily};
 pub use signing::{
@@ -48,15 +47,15 @@ macro_rules! kms_enum {
         }
 
         impl FromStr for $name {
-            type Err = Error;
+            type Err = SpecError;
             /// Parses the KMS wire name, case-insensitively, `-` accepted for `_`.
-            fn from_str(s: &str) -> Result<Self, Error> {
+            fn from_str(s: &str) -> Result<Self, SpecError> {
                 let norm = s.trim().to_ascii_uppercase().replace('-', "_");
                 $name::ALL
                     .iter()
                     .copied()
                     .find(|v| v.as_str() == norm)
-                    .ok_or_else(|| Error::InvalidArgument {
+                    .ok_or_else(|| SpecError::InvalidArgument {
                         what: stringify!($name),
                         value: s.to_string(),
                         allowed: $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", "),
@@ -146,6 +145,76 @@ kms_enum!(
     }
 );
 
+fn join<T: fmt::Display>(v: &[T]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the algorithm table refuses. The library's [`crate::Error`] wraps it (`Error::Spec`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// A value that is not one of a KMS enum's names.
+    #[error("invalid {what} `{value}` (expected one of: {allowed})")]
+    InvalidArgument {
+        what: &'static str,
+        value: String,
+        allowed: String,
+    },
+
+    /// A symmetric or HMAC KeySpec where this tool needs an asymmetric one.
+    #[error("{key_spec} is not an asymmetric key spec; this command works with asymmetric keys")]
+    SymmetricKeySpec { key_spec: String },
+
+    /// An openssl-style `-sha256` with no key to say which scheme it means.
+    #[error(
+        "`{given}` names only a hash, and there is no key to tell which signing scheme it means"
+    )]
+    HashOnlyAlgorithm { given: String },
+
+    /// An algorithm KMS does not allow for the key spec.
+    #[error(
+        "{algorithm} does not fit a {key_spec} key; algorithms that fit: {}",
+        join(fitting)
+    )]
+    AlgorithmDoesNotFitKey {
+        algorithm: String,
+        key_spec: KeySpec,
+        fitting: Vec<SigningAlgorithm>,
+    },
+
+    /// A key usage KMS does not allow for the key spec.
+    #[error(
+        "key usage {key_spec}/{key_usage} is not allowed; a {key_spec} key may be: {}",
+        join(allowed)
+    )]
+    UsageDoesNotFitKeySpec {
+        key_spec: KeySpec,
+        key_usage: KeyUsage,
+        allowed: Vec<KeyUsage>,
+    },
+
+    /// A MessageType the algorithm does not take.
+    #[error(
+        "{algorithm} does not accept MessageType {message_type}; allowed: {}",
+        join(allowed)
+    )]
+    MessageTypeNotAllowed {
+        algorithm: SigningAlgorithm,
+        message_type: MessageType,
+        allowed: Vec<MessageType>,
+    },
+
+    /// The linked OpenSSL lacks an algorithm.
+    #[error("{what} needs OpenSSL {needed} or newer; this build links {linked}")]
+    OpensslTooOld {
+        what: String,
+        needed: &'static str,
+        linked: String,
+    },
+}
+
 /// Largest RAW message KMS Sign/Verify accept, in bytes (API model `PlaintextType`: 1–4096).
 pub const MAX_RAW_MESSAGE: usize = 4096;
 /// Smallest RAW message, in bytes (API model `PlaintextType` min length).
@@ -214,13 +283,13 @@ impl OpensslVersion {
         openssl::version::number() >= self.number
     }
 
-    /// `Err(`[`Error::OpensslTooOld`]`)` naming `what` unless the linked libcrypto is this release
+    /// `Err(`[`SpecError::OpensslTooOld`]`)` naming `what` unless the linked libcrypto is this release
     /// or newer.
-    pub fn require(self, what: impl Into<String>) -> Result<(), Error> {
+    pub fn require(self, what: impl Into<String>) -> Result<(), SpecError> {
         if self.is_linked() {
             Ok(())
         } else {
-            Err(Error::OpensslTooOld {
+            Err(SpecError::OpensslTooOld {
                 what: what.into(),
                 needed: self.name,
                 linked: openssl::version::version().to_string(),

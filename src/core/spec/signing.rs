@@ -232,10 +232,10 @@ impl SigningAlgorithm {
     /// `-sm3`), which mean what `openssl dgst -<hash>` does with that key type: RSASSA_PKCS1_V1_5,
     /// ECDSA or SM2DSA with that hash. The result may not be one KMS allows for the key's spec
     /// (`-sha384` on a P-256 key); signing refuses it, verification answers as openssl would.
-    pub fn parse_for_key(s: &str, key: Option<KeySpec>) -> Result<SigningAlgorithm, Error> {
+    pub fn parse_for_key(s: &str, key: Option<KeySpec>) -> Result<SigningAlgorithm, SpecError> {
         if let Some(hash) = s.strip_prefix('-').and_then(Hash::from_openssl_option) {
             let Some(spec) = key else {
-                return Err(Error::HashOnlyAlgorithm {
+                return Err(SpecError::HashOnlyAlgorithm {
                     given: s.to_string(),
                 });
             };
@@ -249,7 +249,7 @@ impl SigningAlgorithm {
                 .iter()
                 .find(|p| Some(p.scheme) == scheme && p.hash == hash)
                 .map(|p| p.algorithm)
-                .ok_or_else(|| Error::AlgorithmDoesNotFitKey {
+                .ok_or_else(|| SpecError::AlgorithmDoesNotFitKey {
                     algorithm: s.to_string(),
                     key_spec: spec,
                     fitting: spec.signing_algorithms(),
@@ -323,11 +323,11 @@ impl SigningAlgorithm {
     }
 
     /// Refuses an algorithm that the key spec does not support, naming the ones that fit.
-    pub fn check_key_spec(self, spec: KeySpec) -> Result<(), Error> {
+    pub fn check_key_spec(self, spec: KeySpec) -> Result<(), SpecError> {
         if self.params().key_specs.contains(&spec) {
             Ok(())
         } else {
-            Err(Error::AlgorithmDoesNotFitKey {
+            Err(SpecError::AlgorithmDoesNotFitKey {
                 algorithm: self.as_str().to_string(),
                 key_spec: spec,
                 fitting: spec.signing_algorithms(),
@@ -336,12 +336,12 @@ impl SigningAlgorithm {
     }
 
     /// Refuses a message type KMS does not accept with this algorithm.
-    pub fn check_message_type(self, mt: MessageType) -> Result<(), Error> {
+    pub fn check_message_type(self, mt: MessageType) -> Result<(), SpecError> {
         let allowed = self.params().message_types;
         if allowed.contains(&mt) {
             Ok(())
         } else {
-            Err(Error::MessageTypeNotAllowed {
+            Err(SpecError::MessageTypeNotAllowed {
                 algorithm: self,
                 message_type: mt,
                 allowed: allowed.to_vec(),
@@ -354,8 +354,8 @@ impl SigningAlgorithm {
         self.params().min_openssl.is_linked()
     }
 
-    /// [`Error::OpensslTooOld`] naming the version needed, unless the linked OpenSSL has it.
-    pub fn require_linked_openssl(self) -> Result<(), Error> {
+    /// [`SpecError::OpensslTooOld`] naming the version needed, unless the linked OpenSSL has it.
+    pub fn require_linked_openssl(self) -> Result<(), SpecError> {
         self.params().min_openssl.require(self.as_str())
     }
 }

@@ -461,7 +461,7 @@ async fn run_cell(
                 };
                 Check::verdict(v, v.line_for(alg), None)
             }
-            Err(e @ Error::OpensslTooOld { .. }) => Check::not_checkable(e.to_string()),
+            Err(e) if e.is_openssl_too_old() => Check::not_checkable(e.to_string()),
             Err(e) => Check::error(e),
         }
     };
