@@ -203,7 +203,7 @@ impl Kms {
                 .tag_key(k)
                 .tag_value(v)
                 .build()
-                .map_err(|e| Error::Usage(format!("tag {k}: {e}")))?;
+                .map_err(|e| Error::Internal(format!("tag {k}: {e}")))?;
             req = req.tags(tag);
         }
         let out = req.send().await.map_err(|e| self.err("CreateKey", e))?;

@@ -13,8 +13,7 @@ use crate::core::ecdsa;
 use crate::core::io::Input;
 use crate::core::keys::PublicKey;
 use crate::core::spec::{
-    EXTERNAL_MU_LEN, KeyUsage, MAX_RAW_MESSAGE, MessageType, Scheme, SignatureShape,
-    SigningAlgorithm,
+    KeyUsage, MAX_RAW_MESSAGE, MessageType, Scheme, SignatureShape, SigningAlgorithm,
 };
 use crate::core::verify::{self, Verdict, VerifyOptions};
 use crate::error::{Error, Result};
@@ -273,6 +272,13 @@ pub fn prepare_input(
     Ok(prepared)
 }
 
+/// Reads a file that holds a bare digest (or μ), as `sign --message-type digest` and `verify
+/// --message-type digest` take it: at most [`MAX_RAW_MESSAGE`] bytes, so a wrong one is reported
+/// with its length ([`prepare_digest`] checks it).
+pub fn read_digest_file(path: &Path) -> Result<Vec<u8>> {
+    crate::core::io::read_small_file(path, MAX_RAW_MESSAGE as u64)
+}
+
 /// Prepares a precomputed digest (or μ): its length is checked against the algorithm and it is
 /// never hashed again (cases C06, C07); a DER DigestInfo is refused (case C09).
 pub fn prepare_digest(alg: SigningAlgorithm, digest: Vec<u8>) -> Result<Prepared> {
@@ -285,7 +291,7 @@ pub fn prepare_digest(alg: SigningAlgorithm, digest: Vec<u8>) -> Result<Prepared
     let expected = alg
         .message_len(mt)
         .map(|r| *r.start())
-        .unwrap_or(EXTERNAL_MU_LEN);
+        .ok_or(Error::NoDigestForm { algorithm: alg })?;
     if digest.len() != expected {
         if let Some(hash) = digest::looks_like_digest_info(&digest) {
             return Err(Error::DigestInfoGiven {

@@ -4,25 +4,22 @@ use std::path::Path;
 use kms_openssl::core::encrypt;
 use kms_openssl::core::io::{Input, Mode, read_small_file, write_atomic};
 use kms_openssl::core::keys::PublicKey;
-use kms_openssl::core::spec::{EncryptionAlgorithm, KeyUsage};
+use kms_openssl::core::spec::{EncryptionAlgorithm, KeyUsage, MAX_CIPHERTEXT_BLOB, MAX_PLAINTEXT};
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, EXIT_OK, connect};
 use crate::cli::{DecryptArgs, DeriveArgs, EncryptArgs};
-
-/// KMS's largest asymmetric plaintext is 470 bytes (RSA_4096, SHA-1); read a little more to report it.
-const MAX_PLAINTEXT_READ: usize = 4096;
 
 pub async fn run_encrypt(a: EncryptArgs, ctx: &Ctx) -> Result<u8> {
     let alg: EncryptionAlgorithm = a.encryption_algorithm.parse()?;
     let input = Input::parse(&a.input);
     let origin = input.display_path();
     let (plaintext, more) =
-        kms_openssl::core::io::read_up_to(&mut input.open()?, MAX_PLAINTEXT_READ, &origin)?;
+        kms_openssl::core::io::read_up_to(&mut input.open()?, MAX_PLAINTEXT, &origin)?;
     if more {
         return Err(Error::BadInput {
             path: origin,
-            reason: "larger than any RSA OAEP plaintext KMS can decrypt (470 bytes at most)".into(),
+            reason: format!("larger than the {MAX_PLAINTEXT} bytes any KMS encryption takes"),
         });
     }
     if let Some(m) = &a.metadata {
@@ -63,7 +60,7 @@ pub async fn run_encrypt(a: EncryptArgs, ctx: &Ctx) -> Result<u8> {
 
 pub async fn run_decrypt(a: DecryptArgs, ctx: &Ctx) -> Result<u8> {
     let alg: EncryptionAlgorithm = a.encryption_algorithm.parse()?;
-    let ciphertext = read_small_file(&a.input, 6144)?;
+    let ciphertext = read_small_file(&a.input, MAX_CIPHERTEXT_BLOB as u64)?;
     if ciphertext.is_empty() {
         return Err(Error::BadInput {
             path: a.input.clone(),

@@ -90,7 +90,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
                     "--message-type digest reads the digest from a file or --digest-hex".into(),
                 ));
             };
-            sign::prepare_digest(alg, kms_openssl::core::io::read_small_file(p, 4096)?)?
+            sign::prepare_digest(alg, sign::read_digest_file(p)?)?
         }
         (None, Some(inp)) => sign::prepare_input(alg, choice, inp, spki)?,
         (None, None) => return Err(Error::Usage("give a FILE to sign or --digest-hex".into())),

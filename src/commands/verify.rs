@@ -116,7 +116,7 @@ async fn run_with(a: VerifyArgs, ctx: &Ctx, allow_kms: bool) -> Result<u8> {
                     "--message-type digest reads the digest from a file".into(),
                 ));
             };
-            let digest = read_small_file(p, 4096)?;
+            let digest = sign::read_digest_file(p)?;
             let outcome = verify::verify_digest(&key, alg, &digest, &sig, &opts)?;
             Ok(print_pkeyutl(&outcome, alg, ctx))
         }
@@ -229,7 +229,7 @@ async fn verify_in_kms(
                     "--message-type digest reads the digest from a file".into(),
                 ));
             };
-            sign::prepare_digest(alg, read_small_file(p, 4096)?)?
+            sign::prepare_digest(alg, sign::read_digest_file(p)?)?
         }
         VerifyOver::Raw => {
             let needs_key =

@@ -18,7 +18,7 @@ pub use crate::core::evp::PssSaltPolicy;
 use crate::core::evp::{self, SignatureOptions};
 use crate::core::keys::PublicKey;
 use crate::core::spec::{
-    EXTERNAL_MU_LEN, Hash, KeyFamily, OpensslTool, SM2_DEFAULT_DISTID, Scheme, SignatureShape,
+    Hash, KeyFamily, MessageType, OpensslTool, SM2_DEFAULT_DISTID, Scheme, SignatureShape,
     SigningAlgorithm,
 };
 use crate::error::{Error, Result};
@@ -245,12 +245,12 @@ pub fn verify_digest(
 ) -> Result<Outcome> {
     check_algorithm(key, alg, opts.enforce_key_spec)?;
     let p = alg.params();
-    let expected = match p.scheme {
-        Scheme::MlDsa => EXTERNAL_MU_LEN,
-        _ => alg
-            .digest_len()
-            .ok_or(Error::NoDigestForm { algorithm: alg })?,
-    };
+    // The digest form: μ for ML-DSA, else the DIGEST the algorithm takes.
+    let expected = [MessageType::Digest, MessageType::ExternalMu]
+        .into_iter()
+        .find_map(|mt| alg.message_len(mt))
+        .map(|r| *r.start())
+        .ok_or(Error::NoDigestForm { algorithm: alg })?;
     if digest.len() != expected {
         return Err(Error::DigestLength {
             algorithm: alg,
