@@ -1421,15 +1421,27 @@ async fn tags_are_added_listed_and_removed() {
     assert_eq!(code, "TagException");
 }
 
+// Issue #10 item 19: an operation the JSON protocol does not know is UnknownOperationException
+// (HTTP 400, as AWS JSON 1.1 services answer), not UnsupportedOperationException (KMS's "not valid
+// for this key").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unsupported_operation_is_named() {
+async fn unknown_operation_is_unknown_operation_exception_naming_it() {
     let l = local().await;
-    let (code, message, status) = err(l.c().generate_random().number_of_bytes(8).send().await);
+    let addr = l.server.addr;
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        common::raw_post(addr, Some("TrentService.NoSuchOperation"), b"{}")
+    })
+    .await
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
-        (code.as_str(), status),
-        ("UnsupportedOperationException", 400)
+        (v["__type"].as_str(), status),
+        (Some("UnknownOperationException"), 400)
     );
-    assert!(message.contains("GenerateRandom"), "{message}");
+    assert!(
+        v["message"].as_str().unwrap().contains("NoSuchOperation"),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1489,11 +1501,11 @@ async fn malformed_requests_get_kms_errors_not_panics() {
             br#"{"KeySpec":"RSA_2048","KeyUsage":"SIGNING"}"#,
             "ValidationException",
         ),
-        (None, b"{}", "UnsupportedOperationException"),
+        (None, b"{}", "UnknownOperationException"),
         (
             Some("TrentService.Nope"),
             b"{}",
-            "UnsupportedOperationException",
+            "UnknownOperationException",
         ),
     ];
     for (target, body, expected) in cases {
@@ -1575,4 +1587,154 @@ async fn state_is_private_and_private_keys_never_leave() {
         // A PKCS#8 EC key starts MIGH (base64 of 30 81 87 ...); an SPKI MFkw.
         assert!(!text.contains("MIGHAgEA"), "{target}: {text}");
     }
+}
+
+// Issue #10 item 17: an unknown key is HTTP 400 (not 404); a KeyId that is not a well-formed key
+// id, ARN or alias is `NotFoundException: Invalid keyId '<input>'`, as AWS answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_key_id_is_invalid_key_id_and_unknown_key_is_400() {
+    let l = local().await;
+    let (code, message, status) = err(l.c().describe_key().key_id("fake-key-id").send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str(), status),
+        ("NotFoundException", "Invalid keyId 'fake-key-id'", 400)
+    );
+    let missing = "11111111-2222-4333-8444-555555555555";
+    let (code, message, status) = err(l.c().get_public_key().key_id(missing).send().await);
+    assert_eq!((code.as_str(), status), ("NotFoundException", 400));
+    assert_eq!(message, format!("Key '{}' does not exist", l.arn(missing)));
+}
+
+// Issue #10 item 18: the tag errors AWS answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_duplicate_keys_too_many_and_reserved_prefix_in_any_case_are_tag_exceptions() {
+    let l = local().await;
+    let id = l.key("ECC_NIST_P256", "SIGN_VERIFY").await;
+    let tag = |k: &str| Tag::builder().tag_key(k).tag_value("v").build().unwrap();
+    let (code, message, _) = err(l
+        .c()
+        .tag_resource()
+        .key_id(&id)
+        .tags(tag("a"))
+        .tags(tag("a"))
+        .send()
+        .await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("TagException", "Duplicate tag keys")
+    );
+    for reserved in ["aws:x", "AWS:key1", "Aws:y"] {
+        let (code, message, _) = err(l
+            .c()
+            .tag_resource()
+            .key_id(&id)
+            .tags(tag(reserved))
+            .send()
+            .await);
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("TagException", "Tags beginning with aws: are reserved"),
+            "{reserved}"
+        );
+    }
+    let mut create = l
+        .c()
+        .create_key()
+        .key_spec(SdkKeySpec::EccNistP256)
+        .key_usage(KeyUsageType::SignVerify);
+    for i in 0..51 {
+        create = create.tags(tag(&format!("t{i}")));
+    }
+    let (code, message, _) = err(create.send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("TagException", "Too many tags")
+    );
+    // 50 on the key already: one more is too many, an existing one is an update.
+    let mut fill = l.c().tag_resource().key_id(&id);
+    for i in 0..50 {
+        fill = fill.tags(tag(&format!("t{i}")));
+    }
+    fill.send().await.unwrap();
+    l.c()
+        .tag_resource()
+        .key_id(&id)
+        .tags(tag("t0"))
+        .send()
+        .await
+        .unwrap();
+    let (code, _, _) = err(l
+        .c()
+        .tag_resource()
+        .key_id(&id)
+        .tags(tag("t50"))
+        .send()
+        .await);
+    assert_eq!(code, "TagException");
+}
+
+// Issue #10 item 19: a Marker serve did not issue is InvalidMarkerException; the ones it issues
+// page through every key exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markers_page_every_key_once_and_a_forged_marker_is_invalid_marker() {
+    let l = local().await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(l.key("ECC_NIST_P256", "SIGN_VERIFY").await);
+    }
+    ids.sort();
+    let mut seen = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = l
+            .c()
+            .list_keys()
+            .limit(2)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .unwrap();
+        seen.extend(out.keys().iter().map(|k| k.key_id().unwrap().to_string()));
+        if !out.truncated() {
+            assert!(out.next_marker().is_none());
+            break;
+        }
+        marker = out.next_marker().map(str::to_string);
+    }
+    assert_eq!(seen, ids);
+    for forged in [ids[1].as_str(), "bm9wZQ.0000", "x"] {
+        let (code, _, status) = err(l.c().list_keys().marker(forged).send().await);
+        assert_eq!(
+            (code.as_str(), status),
+            ("InvalidMarkerException", 400),
+            "{forged}"
+        );
+        let (code, _, _) = err(l.c().list_aliases().marker(forged).send().await);
+        assert_eq!(code, "InvalidMarkerException", "{forged}");
+    }
+}
+
+// Issue #10 item 19: grant tokens serve did not issue are InvalidGrantTokenException.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_tokens_serve_did_not_issue_are_invalid_grant_token() {
+    let l = local().await;
+    let id = l.key("ECC_NIST_P256", "SIGN_VERIFY").await;
+    let (code, _, status) = err(l
+        .c()
+        .sign()
+        .key_id(&id)
+        .message(Blob::new(b"m".to_vec()))
+        .signing_algorithm(Alg::EcdsaSha256)
+        .grant_tokens("not-a-token")
+        .send()
+        .await);
+    assert_eq!((code.as_str(), status), ("InvalidGrantTokenException", 400));
+    let (code, _, _) = err(l
+        .c()
+        .describe_key()
+        .key_id(&id)
+        .set_grant_tokens(Some((0..11).map(|i| format!("t{i}")).collect()))
+        .send()
+        .await);
+    assert_eq!(code, "ValidationException");
 }

@@ -54,6 +54,22 @@ pub fn is_region(s: &str) -> bool {
             .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Whether `s` is a well-formed KMS key id: a UUID (`1234abcd-12ab-34cd-56ef-1234567890ab`, 8-4-4-4-12
+/// hex digits) or a multi-Region key id (`mrk-` and 32 hex digits) (KMS Developer Guide "Key
+/// identifiers"). KMS answers any other KeyId with `NotFoundException: Invalid keyId`.
+pub fn is_key_id(s: &str) -> bool {
+    let hex = |t: &str| t.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(rest) = s.strip_prefix("mrk-") {
+        return rest.len() == 32 && hex(rest);
+    }
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && hex(g))
+}
+
 /// `arn:aws:kms:REGION:ACCOUNT:key/KEY_ID`.
 pub fn key_arn(region: &str, account: &str, key_id: &str) -> String {
     format!("arn:aws:kms:{region}:{account}:key/{key_id}")
@@ -233,6 +249,21 @@ mod tests {
         );
         assert_eq!(KeyRef::parse("arn:aws:s3:::bucket"), None);
         assert_eq!(KeyRef::parse("arn:aws:kms"), None);
+    }
+
+    #[test]
+    fn key_ids_are_uuids_or_multi_region_ids() {
+        assert!(is_key_id("1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert!(is_key_id("mrk-1234abcd12ab34cd56ef1234567890ab"));
+        for bad in [
+            "fake-key-id",
+            "1234abcd12ab34cd56ef1234567890ab",
+            "mrk-fake",
+            "1234abcd-12ab-34cd-56ef-1234567890a",
+            "",
+        ] {
+            assert!(!is_key_id(bad), "{bad}");
+        }
     }
 
     #[test]

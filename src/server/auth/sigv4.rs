@@ -340,7 +340,8 @@ where
 }
 
 /// Constant-time equality (different lengths compare unequal without looking at the bytes).
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+/// Constant-time equality of two byte strings (lengths may differ: then false).
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a, b)
 }
 
@@ -536,7 +537,8 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
 }
 
 /// HMAC-SHA256 (RFC 2104) on OpenSSL's infallible SHA-256.
-fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
+/// HMAC-SHA-256 (RFC 2104).
+pub(crate) fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
     let mut k = [0u8; 64];
     if key.len() > 64 {
         k[..32].copy_from_slice(&openssl::sha::sha256(key));

@@ -145,7 +145,11 @@ pub(super) fn list_aliases(c: &mut Call<'_>) -> OpResult<Value> {
     };
     let mut rows = app
         .store
-        .list_aliases(key_id.as_deref(), r.marker.as_deref(), limit + 1)
+        .list_aliases(
+            key_id.as_deref(),
+            app.read_marker(r.marker.as_deref())?.as_deref(),
+            limit + 1,
+        )
         .map_err(store_err("list aliases"))?;
     let truncated = rows.len() > limit;
     rows.truncate(limit);
@@ -163,7 +167,7 @@ pub(super) fn list_aliases(c: &mut Call<'_>) -> OpResult<Value> {
         .collect();
     let mut out = json!({ "Aliases": aliases, "Truncated": truncated });
     if truncated {
-        out["NextMarker"] = json!(rows.last().map(|a| a.alias_name.clone()));
+        out["NextMarker"] = json!(rows.last().map(|a| app.issue_marker(&a.alias_name)));
     }
     Ok(out)
 }

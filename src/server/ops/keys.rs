@@ -158,7 +158,7 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
     }
     let description = r.description.unwrap_or_default();
     check_len("Description", description.chars().count(), 0, 8192)?;
-    let tags = check_tags(r.tags.unwrap_or_default())?;
+    let tags = check_tags(r.tags.unwrap_or_default(), &[])?;
     let key_id = uuid::Uuid::new_v4().to_string();
     let policy = match r.policy {
         Some(p) => {
@@ -230,7 +230,7 @@ pub(super) fn list_keys(c: &mut Call<'_>) -> OpResult<Value> {
     app.purge_expired()?;
     let mut ids = app
         .store
-        .list_keys(r.marker.as_deref(), limit + 1)
+        .list_keys(app.read_marker(r.marker.as_deref())?.as_deref(), limit + 1)
         .map_err(store_err("list keys"))?;
     let truncated = ids.len() > limit;
     ids.truncate(limit);
@@ -240,7 +240,7 @@ pub(super) fn list_keys(c: &mut Call<'_>) -> OpResult<Value> {
         .collect();
     let mut out = json!({ "Keys": keys, "Truncated": truncated });
     if truncated {
-        out["NextMarker"] = json!(ids.last());
+        out["NextMarker"] = json!(ids.last().map(|id| app.issue_marker(id)));
     }
     Ok(out)
 }

@@ -41,7 +41,7 @@ use super::App;
 use super::error::{Code, KmsError, OpResult};
 use super::quota;
 use super::store::{KeyRecord, KeyState, now};
-use crate::aws::arn::{KeyRef, Principal, alias_arn, key_arn};
+use crate::aws::arn::{KeyRef, Principal, alias_arn, is_key_id, key_arn};
 use crate::policy;
 use crate::server::auth::sigv4::Caller;
 
@@ -280,10 +280,11 @@ pub fn operation(name: &str) -> Option<&'static Operation> {
 /// operation's row fails; and each operation's KMS errors.
 pub fn dispatch(app: &App, caller: &Caller, op: &str, body: &Value) -> OpResult<Value> {
     let Some(row) = operation(op) else {
+        // The AWS JSON protocol's answer to an operation the service does not know.
         return Err(KmsError::new(
-            Code::UnsupportedOperation,
+            Code::UnknownOperation,
             format!(
-                "{op} is not supported by this local KMS; it implements {}",
+                "{op} is not an operation of this local KMS; it implements {}",
                 OPERATIONS
                     .iter()
                     .map(|o| o.name)
@@ -305,7 +306,83 @@ pub fn dispatch(app: &App, caller: &Caller, op: &str, body: &Value) -> OpResult<
     if row.checks.contains(&Check::Iam) {
         call.iam()?;
     }
+    if let Some(tokens) = body.get("GrantTokens") {
+        app.check_grant_tokens(tokens)?;
+    }
     (row.run)(&mut call)
+}
+
+/// Most grant tokens one request may carry, and the longest token (API model `GrantTokenList`,
+/// `GrantTokenType`).
+const MAX_GRANT_TOKENS: usize = 10;
+const MAX_GRANT_TOKEN_LEN: usize = 8192;
+
+impl App {
+    /// `GrantTokens`: at most 10 strings of 1–8192 characters (`ValidationException`), each a
+    /// token this endpoint issued (`InvalidGrantTokenException`; it issues none yet: grants are
+    /// not modelled).
+    fn check_grant_tokens(&self, tokens: &Value) -> OpResult<()> {
+        let list = tokens
+            .as_array()
+            .filter(|l| l.len() <= MAX_GRANT_TOKENS)
+            .ok_or_else(|| KmsError::length("GrantTokens", 0, MAX_GRANT_TOKENS))?;
+        for t in list {
+            let t = t
+                .as_str()
+                .ok_or_else(|| KmsError::new(Code::Serialization, "a grant token is a string"))?;
+            check_len("GrantTokens", t.chars().count(), 1, MAX_GRANT_TOKEN_LEN)?;
+        }
+        if list.is_empty() {
+            return Ok(());
+        }
+        Err(KmsError::new(
+            Code::InvalidGrantToken,
+            "The grant token is not valid: this local KMS issued no such token.",
+        ))
+    }
+
+    /// The `NextMarker` for a page that ends at `last`: the item and a MAC over it, so a marker
+    /// this endpoint did not issue is refused ([`App::read_marker`]). Opaque to clients, as KMS's
+    /// markers are; valid across restarts of the same state.
+    pub(super) fn issue_marker(&self, last: &str) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(last),
+            self.marker_mac(last.as_bytes())
+        )
+    }
+
+    /// The item a `Marker` this endpoint issued names; `None` for no marker.
+    /// `InvalidMarkerException` for a marker it did not issue.
+    pub(super) fn read_marker(&self, marker: Option<&str>) -> OpResult<Option<String>> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let Some(m) = marker else { return Ok(None) };
+        let invalid = || KmsError::new(Code::InvalidMarker, "Invalid marker.");
+        let (item, mac) = m.split_once('.').ok_or_else(invalid)?;
+        let item = URL_SAFE_NO_PAD.decode(item).map_err(|_| invalid())?;
+        if !crate::server::auth::sigv4::ct_eq(self.marker_mac(&item).as_bytes(), mac.as_bytes()) {
+            return Err(invalid());
+        }
+        String::from_utf8(item).map(Some).map_err(|_| invalid())
+    }
+
+    /// HMAC-SHA-256 over `item` keyed from the administrator's secret, 16 bytes in hex.
+    fn marker_mac(&self, item: &[u8]) -> String {
+        let key = crate::server::auth::sigv4::hmac(
+            self.admin.secret_access_key.as_bytes(),
+            b"kms-openssl list marker",
+        );
+        hex::encode(&crate::server::auth::sigv4::hmac(&key, item)[..16])
+    }
+}
+
+/// A `Marker` on a listing this endpoint never truncates: no marker it issued can name a page of it.
+fn no_marker_issued(marker: Option<&str>) -> OpResult<()> {
+    match marker {
+        None => Ok(()),
+        Some(_) => Err(KmsError::new(Code::InvalidMarker, "Invalid marker.")),
+    }
 }
 
 /// One request being served: who asks, which row, the parsed body.
@@ -563,7 +640,9 @@ impl App {
         let invalid_arn = || KmsError::new(Code::InvalidArn, format!("Invalid arn {key_id}"));
         let here =
             |region: &str, account: &str| region == self.region && account == self.account_id;
+        let invalid_key_id = || KmsError::new(Code::NotFound, format!("Invalid keyId '{key_id}'"));
         let (id, alias) = match KeyRef::parse(key_id).ok_or_else(invalid_arn)? {
+            KeyRef::KeyId(id) if !is_key_id(id) => return Err(invalid_key_id()),
             KeyRef::KeyId(id) => (id.to_string(), None),
             KeyRef::KeyArn {
                 region,
@@ -595,12 +674,7 @@ impl App {
         };
         let id = match alias {
             None => id,
-            Some(_) if !allow_alias => {
-                return Err(KmsError::new(
-                    Code::NotFound,
-                    format!("Invalid keyId {key_id}"),
-                ));
-            }
+            Some(_) if !allow_alias => return Err(invalid_key_id()),
             Some(a) => {
                 let rec = self
                     .store

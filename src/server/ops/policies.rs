@@ -89,7 +89,7 @@ pub(super) fn put_key_policy(c: &mut Call<'_>) -> OpResult<Value> {
 pub(super) fn list_key_policies(c: &mut Call<'_>) -> OpResult<Value> {
     let r: PolicyRequest = c.request()?;
     page_limit(r.limit, 100, 1000)?;
-    let _ = r.marker;
+    super::no_marker_issued(r.marker.as_deref())?;
     c.key("KeyId", &required(r.key_id, "KeyId")?)?;
     Ok(json!({ "PolicyNames": ["default"], "Truncated": false }))
 }

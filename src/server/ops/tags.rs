@@ -14,24 +14,44 @@ pub(super) struct Tag {
     tag_value: Option<String>,
 }
 
-/// Tag rules: key 1–128 and value 0–256 characters (`ValidationException`), no `aws:` prefix
-/// (`TagException`).
-pub(super) fn check_tags(tags: Vec<Tag>) -> OpResult<Vec<(String, String)>> {
-    tags.into_iter()
+/// Most user tags one key may have (KMS Developer Guide "Tagging keys").
+const MAX_TAGS_PER_KEY: usize = 50;
+
+fn tag_error(message: &str) -> KmsError {
+    KmsError::new(Code::Tag, message)
+}
+
+/// Tag rules, with the messages AWS answers (docs/kms-facts.md §9): key 1–128 and value 0–256
+/// characters (`ValidationException`); a key beginning with `aws:` in any letter case, the same key
+/// twice in one request, or more than 50 tags on the key once these are added (`existing`: the
+/// keys it has) are `TagException`.
+pub(super) fn check_tags(tags: Vec<Tag>, existing: &[String]) -> OpResult<Vec<(String, String)>> {
+    let tags = tags
+        .into_iter()
         .map(|t| {
             let k = required(t.tag_key, "TagKey")?;
             let v = required(t.tag_value, "TagValue")?;
             check_len("TagKey", k.chars().count(), 1, 128)?;
             check_len("TagValue", v.chars().count(), 0, 256)?;
-            if k.starts_with("aws:") {
-                return Err(KmsError::new(
-                    Code::Tag,
-                    format!("Tag key {k} uses the reserved prefix aws:"),
-                ));
+            if k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+                return Err(tag_error("Tags beginning with aws: are reserved"));
             }
             Ok((k, v))
         })
-        .collect()
+        .collect::<OpResult<Vec<_>>>()?;
+    let mut keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    if keys.windows(2).any(|w| w[0] == w[1]) {
+        return Err(tag_error("Duplicate tag keys"));
+    }
+    let added = keys
+        .iter()
+        .filter(|k| !existing.iter().any(|e| e == *k))
+        .count();
+    if existing.len() + added > MAX_TAGS_PER_KEY {
+        return Err(tag_error("Too many tags"));
+    }
+    Ok(tags)
 }
 
 #[derive(Deserialize, Default)]
@@ -46,10 +66,18 @@ struct TagRequest {
 
 pub(super) fn tag_resource(c: &mut Call<'_>) -> OpResult<Value> {
     let r: TagRequest = c.request()?;
-    let tags = check_tags(required(r.tags, "Tags")?)?;
+    let tags = required(r.tags, "Tags")?;
     let key = c.key("KeyId", &required(r.key_id, "KeyId")?)?;
     let app = c.app;
     app.require_not_pending_deletion(&key)?;
+    let existing: Vec<String> = app
+        .store
+        .list_tags(&key.key_id)
+        .map_err(store_err("list tags"))?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let tags = check_tags(tags, &existing)?;
     app.store
         .put_tags(&key.key_id, &tags)
         .map_err(store_err("put tags"))?;
@@ -74,7 +102,7 @@ pub(super) fn untag_resource(c: &mut Call<'_>) -> OpResult<Value> {
 pub(super) fn list_resource_tags(c: &mut Call<'_>) -> OpResult<Value> {
     let r: TagRequest = c.request()?;
     page_limit(r.limit, 50, 50)?;
-    let _ = r.marker;
+    super::no_marker_issued(r.marker.as_deref())?;
     let key = c.key("KeyId", &required(r.key_id, "KeyId")?)?;
     let app = c.app;
     let tags: Vec<Value> = app

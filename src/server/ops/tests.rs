@@ -253,3 +253,227 @@ fn enum_values_are_case_sensitive() {
         KeySpec::Rsa2048
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The operation table, row by row (issue #10 item 1): each permission is checked where the KMS
+// API reference says, and nowhere else.
+
+/// A key made by the administrator; `policy`: its key policy (default: the account root's `kms:*`).
+fn make_key(app: &App, spec: &str, usage: &str, policy: Option<&str>) -> String {
+    let mut body = json!({"KeySpec": spec, "KeyUsage": usage});
+    if let Some(p) = policy {
+        body["Policy"] = json!(p);
+        body["BypassPolicyLockoutSafetyCheck"] = json!(true);
+    }
+    let out = dispatch(app, &principal(), "CreateKey", &body).unwrap();
+    out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string()
+}
+
+/// A key policy that gives `principal` `kms:*` and nobody else anything.
+fn policy_for(principal: &str) -> String {
+    json!({"Version": "2012-10-17", "Statement": [{"Sid": "Only", "Effect": "Allow",
+        "Principal": {"AWS": principal}, "Action": "kms:*", "Resource": "*"}]})
+    .to_string()
+}
+
+/// A request for `op` whose keys all have key policy `policy` (None: the default policy), with
+/// the alias `alias/current` pointing at one of them.
+fn sample_request(app: &App, op: &str, policy: Option<&str>) -> Value {
+    let sign = || make_key(app, "ECC_NIST_P256", "SIGN_VERIFY", policy);
+    let alias_to = |key: &str| {
+        app.store.insert_alias("alias/current", key).unwrap();
+    };
+    match op {
+        "CreateKey" => json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+        "ListKeys" | "ListAliases" => json!({}),
+        "CreateAlias" => json!({"AliasName": "alias/new", "TargetKeyId": sign()}),
+        "UpdateAlias" => {
+            alias_to(&sign());
+            json!({"AliasName": "alias/current", "TargetKeyId": sign()})
+        }
+        "DeleteAlias" => {
+            alias_to(&sign());
+            json!({"AliasName": "alias/current"})
+        }
+        "Sign" | "Verify" => json!({"KeyId": sign(), "Message": "bQ==",
+            "SigningAlgorithm": "ECDSA_SHA_256", "Signature": "MAA="}),
+        "Encrypt" | "Decrypt" => json!({
+            "KeyId": make_key(app, "RSA_2048", "ENCRYPT_DECRYPT", policy),
+            "Plaintext": "bQ==", "CiphertextBlob": "bQ==",
+            "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+        "DeriveSharedSecret" => json!({
+            "KeyId": make_key(app, "ECC_NIST_P256", "KEY_AGREEMENT", policy),
+            "KeyAgreementAlgorithm": "ECDH", "PublicKey": "MAA="}),
+        "PutKeyPolicy" => json!({"KeyId": sign(), "Policy": policy_for(ROOT)}),
+        "TagResource" => json!({"KeyId": sign(), "Tags": [{"TagKey": "k", "TagValue": "v"}]}),
+        "UntagResource" => json!({"KeyId": sign(), "TagKeys": ["k"]}),
+        _ => json!({"KeyId": sign()}),
+    }
+}
+
+const ROOT: &str = "arn:aws:iam::111122223333:root";
+
+fn outcome(app: &App, who: &Caller, op: &str, body: &Value) -> Result<(), Code> {
+    dispatch(app, who, op, body).map(drop).map_err(|e| e.code)
+}
+
+#[test]
+fn every_operation_allows_the_administrator_with_the_default_key_policy() {
+    for row in OPERATIONS {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = app(tmp.path());
+        let body = sample_request(&app, row.name, None);
+        // Authorised: any answer but AccessDenied (a bogus signature is still an answer).
+        let r = outcome(&app, &principal(), row.name, &body);
+        assert_ne!(r, Err(Code::AccessDenied), "{}: {body}", row.name);
+    }
+}
+
+#[test]
+fn every_operation_denies_a_session_the_policies_do_not_name() {
+    let stranger = caller("arn:aws:sts::111122223333:assumed-role/Stranger/s");
+    for row in OPERATIONS {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = app(tmp.path());
+        let body = sample_request(&app, row.name, None);
+        let r = outcome(&app, &stranger, row.name, &body);
+        assert_eq!(r, Err(Code::AccessDenied), "{}: {body}", row.name);
+    }
+}
+
+#[test]
+fn every_key_check_denies_the_administrator_when_the_key_policy_leaves_it_out() {
+    let only_other = policy_for("arn:aws:iam::111122223333:role/Other");
+    for row in OPERATIONS.iter().filter(|r| r.checks != [Check::Iam]) {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = app(tmp.path());
+        let body = sample_request(&app, row.name, Some(&only_other));
+        let r = outcome(&app, &principal(), row.name, &body);
+        assert_eq!(r, Err(Code::AccessDenied), "{}: {body}", row.name);
+    }
+}
+
+#[test]
+fn every_key_check_allows_exactly_the_principal_its_key_policy_names() {
+    let role = "arn:aws:iam::111122223333:role/KeyAdmin";
+    let session = caller("arn:aws:sts::111122223333:assumed-role/KeyAdmin/s");
+    // Rows whose only checks are key policies: the session passes them all.
+    for row in OPERATIONS
+        .iter()
+        .filter(|r| !r.checks.contains(&Check::Iam))
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = app(tmp.path());
+        let body = sample_request(&app, row.name, Some(&policy_for(role)));
+        let r = outcome(&app, &session, row.name, &body);
+        assert_ne!(r, Err(Code::AccessDenied), "{}: {body}", row.name);
+    }
+}
+
+#[test]
+fn update_alias_refused_when_the_alias_current_key_does_not_allow_it_alias_hijack() {
+    // The attacker may do anything with its own key, and the administrator's IAM half passes; the
+    // alias release-signing points at a key whose policy does not let the caller UpdateAlias.
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let victim = make_key(
+        &app,
+        "ECC_NIST_P256",
+        "SIGN_VERIFY",
+        Some(&policy_for("arn:aws:iam::111122223333:role/ReleaseManager")),
+    );
+    let own = make_key(&app, "ECC_NIST_P256", "SIGN_VERIFY", None);
+    app.store
+        .insert_alias("alias/release-signing", &victim)
+        .unwrap();
+    let e = dispatch(
+        &app,
+        &principal(),
+        "UpdateAlias",
+        &json!({"AliasName": "alias/release-signing", "TargetKeyId": own}),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, Code::AccessDenied);
+    assert!(
+        e.message.contains(&format!(
+            "kms:UpdateAlias on resource: {}",
+            app.key_arn(&victim)
+        )),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        app.store
+            .get_alias("alias/release-signing")
+            .unwrap()
+            .unwrap()
+            .key_id,
+        victim,
+        "the alias still points at the victim's key"
+    );
+}
+
+#[test]
+fn update_alias_refused_when_the_new_target_key_does_not_allow_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let current = make_key(&app, "ECC_NIST_P256", "SIGN_VERIFY", None);
+    let locked = make_key(
+        &app,
+        "ECC_NIST_P256",
+        "SIGN_VERIFY",
+        Some(&policy_for("arn:aws:iam::111122223333:role/Other")),
+    );
+    app.store.insert_alias("alias/a", &current).unwrap();
+    let e = dispatch(
+        &app,
+        &principal(),
+        "UpdateAlias",
+        &json!({"AliasName": "alias/a", "TargetKeyId": locked}),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, Code::AccessDenied);
+    assert!(e.message.contains(&app.key_arn(&locked)), "{}", e.message);
+}
+
+#[test]
+fn alias_operations_refused_to_a_session_even_with_kms_star_on_every_key_iam_half() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let role = "arn:aws:iam::111122223333:role/KeyAdmin";
+    let session = caller("arn:aws:sts::111122223333:assumed-role/KeyAdmin/s");
+    let a = make_key(
+        &app,
+        "ECC_NIST_P256",
+        "SIGN_VERIFY",
+        Some(&policy_for(role)),
+    );
+    let b = make_key(
+        &app,
+        "ECC_NIST_P256",
+        "SIGN_VERIFY",
+        Some(&policy_for(role)),
+    );
+    app.store.insert_alias("alias/x", &a).unwrap();
+    for (op, body) in [
+        (
+            "CreateAlias",
+            json!({"AliasName": "alias/y", "TargetKeyId": a}),
+        ),
+        (
+            "UpdateAlias",
+            json!({"AliasName": "alias/x", "TargetKeyId": b}),
+        ),
+        ("DeleteAlias", json!({"AliasName": "alias/x"})),
+    ] {
+        let e = dispatch(&app, &session, op, &body).unwrap_err();
+        assert_eq!(e.code, Code::AccessDenied, "{op}");
+        assert!(
+            e.message.ends_with(&format!(
+                "because no identity-based policy allows the kms:{op} action"
+            )),
+            "{op}: {}",
+            e.message
+        );
+    }
+}
