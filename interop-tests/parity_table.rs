@@ -371,7 +371,8 @@ ecdsa!(
 
 /// docs/openssl-parity.md: `openssl dgst` reads only `EVP_PKEY_get_size` bytes of the signature file
 /// (OpenSSL issue 25589), so an RSA signature with bytes appended still gives `Verified OK`, exit 0,
-/// empty stderr. For ECDSA the extra bytes reach the DER decoder. Ours must answer the same.
+/// empty stderr. For ECDSA the extra bytes reach the DER decoder. Ours must give the same stdout and
+/// exit code, and (issue #10 item 14) say on stderr how many bytes it ignored, as openssl does not.
 #[test]
 fn trailing_bytes_after_signature_get_the_same_answer_as_openssl_dgst_issue_25589() {
     let mut failures = Vec::new();
@@ -408,6 +409,19 @@ fn trailing_bytes_after_signature_get_the_same_answer_as_openssl_dgst_issue_2558
         let label = format!("{spec}/{alg}/trailing_bytes_after_signature");
         if let Err(e) = sanity.check(&theirs) {
             failures.push(format!("[{label}] {e}\n{}", theirs.describe()));
+        } else if theirs.code == Some(0) {
+            // Ignored bytes: openssl's verdict and exit code, plus our warning on stderr.
+            let warned = ours
+                .stderr_str()
+                .lines()
+                .any(|l| l.starts_with("warning: ") && l.contains("2 bytes after the first"));
+            if (ours.stdout_str(), ours.code) != (theirs.stdout_str(), theirs.code) || !warned {
+                failures.push(format!(
+                    "[{label}] expected openssl's answer and a warning about 2 ignored bytes\n--- openssl:\n{}\n--- kms-openssl:\n{}",
+                    theirs.describe(),
+                    ours.describe()
+                ));
+            }
         } else if theirs.parity() != ours.parity() {
             failures.push(format!(
                 "[{label}] kms-openssl differs from openssl\n  openssl:     {}\n  kms-openssl: {}\n--- kms-openssl:\n{}",

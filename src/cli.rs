@@ -54,6 +54,10 @@ pub struct AwsArgs {
     /// ExternalId for --role-arn.
     #[arg(long, value_name = "ID", requires = "role_arn", global = true)]
     pub external_id: Option<String>,
+    /// Seconds each attempt of a KMS or STS call may take, connecting included (retries, up to 3
+    /// attempts, come on top). An endpoint that never answers fails after this, with exit 2.
+    #[arg(long, value_name = "SECONDS", global = true, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
 }
 
 // `openssl-command` is the subcommand's documented name.
@@ -180,7 +184,7 @@ pub struct SignArgs {
     /// File(s) to sign, or - for stdin. With --message-type digest: a file holding the bare digest.
     /// Several files (or --manifest) sign as a batch: FILE.sig and FILE.sig.json for each.
     #[arg(value_name = "FILE", required_unless_present_any = ["digest_hex", "manifest"])]
-    pub input: Vec<String>,
+    pub input: Vec<PathBuf>,
     /// Precomputed digest as hex (implies DIGEST, or EXTERNAL_MU for ML-DSA).
     #[arg(long, value_name = "HEX", conflicts_with_all = ["input", "manifest"])]
     pub digest_hex: Option<String>,
@@ -193,11 +197,12 @@ pub struct SignArgs {
     /// Batch: write signatures into this folder (default: next to each file).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// Batch: concurrent Sign requests.
-    #[arg(long, default_value_t = kms_openssl::tool::pipeline::DEFAULT_JOBS)]
-    pub jobs: usize,
-    /// Batch: client-side limit on Sign requests per second (KMS's shared default quota is 1,000/s).
-    #[arg(long, default_value_t = kms_openssl::tool::pipeline::DEFAULT_MAX_RPS)]
+    /// Batch: concurrent Sign requests (1 or more).
+    #[arg(long, default_value_t = kms_openssl::tool::pipeline::DEFAULT_JOBS, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: u32,
+    /// Batch: client-side limit on Sign requests per second, above 0 (KMS's shared default quota
+    /// is 1,000/s); lowered automatically while KMS throttles.
+    #[arg(long, default_value_t = kms_openssl::tool::pipeline::DEFAULT_MAX_RPS, value_parser = positive_rate)]
     pub max_rps: f64,
     /// Batch: attempts per file for throttling and transient errors (jittered exponential backoff).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
@@ -215,6 +220,19 @@ pub struct SignArgs {
     /// Do not write the FILE.sig.json sidecar.
     #[arg(long)]
     pub no_sidecar: bool,
+    /// Write signatures that could only be checked for their structure, not verified with the
+    /// public key (no --public-key and kms:GetPublicKey denied, or an OpenSSL without the
+    /// algorithm). The sidecar records `"SelfVerified": false`.
+    #[arg(long)]
+    pub allow_unverified: bool,
+}
+
+/// A request rate above 0 and finite.
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a rate above 0 (requests per second)")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -284,7 +302,7 @@ pub struct VerifyArgs {
     pub manifest: Option<PathBuf>,
     /// Message file, or - for stdin.
     #[arg(value_name = "FILE", required_unless_present = "manifest")]
-    pub input: Option<String>,
+    pub input: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -392,7 +410,7 @@ pub struct EncryptArgs {
     pub out: PathBuf,
     /// Plaintext file, or - for stdin.
     #[arg(value_name = "FILE")]
-    pub input: String,
+    pub input: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -575,4 +593,15 @@ pub struct ServeArgs {
         requires = "admin_access_key_id"
     )]
     pub admin_secret_access_key: Option<String>,
+    /// Connections served at once; more wait until one ends (default: what the process's file
+    /// descriptor limit allows, at most 4096).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: Option<u32>,
+    /// Seconds a connection may wait for a request's headers (idle keep-alive connections
+    /// included) and for its body; then it is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
+    /// Seconds requests in flight may run after Ctrl-C / SIGTERM before the process exits anyway.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_deadline: u64,
 }

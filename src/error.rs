@@ -6,6 +6,32 @@ use std::path::PathBuf;
 pub use crate::core::spec::SpecError;
 use crate::core::spec::{KeyUsage, MessageType, SigningAlgorithm};
 
+/// A signal that stops the work: SIGINT (Ctrl-C) or SIGTERM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interruption {
+    Interrupt,
+    Terminate,
+}
+
+impl Interruption {
+    /// The shell's exit code for it: 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Interruption::Interrupt => 130,
+            Interruption::Terminate => 143,
+        }
+    }
+}
+
+impl std::fmt::Display for Interruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Interruption::Interrupt => "SIGINT",
+            Interruption::Terminate => "SIGTERM",
+        })
+    }
+}
+
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -81,6 +107,15 @@ pub enum Error {
         over: &'static str,
         reason: &'static str,
     },
+
+    /// A signature could not be verified with the public key before writing, and the user did
+    /// not opt in to structure-only checks.
+    #[error("refusing to write a signature that cannot be verified here: {reason}")]
+    Unverifiable { reason: String },
+
+    /// The work was stopped by a signal before it was done.
+    #[error("interrupted by {signal}; nothing more was started")]
+    Interrupted { signal: Interruption },
 
     /// Something on our side failed that no input should cause (clock, serialisation, a task).
     #[error("internal error: {0}")]
@@ -261,6 +296,9 @@ impl Error {
             Error::WrongKeyUsage { operation, actual, .. } if *operation == "offline encryption" => format!(
                 "KMS will never decrypt data encrypted with a {actual} key's public key (key usage is not enforced outside KMS, so the ciphertext would be unrecoverable); use an ENCRYPT_DECRYPT key"
             ),
+            Error::Unverifiable { .. } => {
+                "give the key's public key with --public-key FILE (a verifier's `kms-openssl get-public-key --out-pem`), or pass --allow-unverified to write it checked for its structure only (the sidecar then says \"SelfVerified\": false)".into()
+            }
             Error::PublicKeyNeeded { .. } => {
                 "give the key's public key with --public-key FILE (from `kms-openssl get-public-key` by a principal allowed kms:GetPublicKey)".into()
             }

@@ -36,11 +36,17 @@ fn main() -> ExitCode {
 }
 
 fn finish(result: kms_openssl::Result<u8>) -> ExitCode {
-    match result {
-        Ok(code) => ExitCode::from(code),
+    let code = match result {
+        Ok(code) => code,
         Err(e) => {
             commands::report_error(&e);
-            ExitCode::from(commands::EXIT_ERROR)
+            commands::exit_code_for(&e)
         }
+    };
+    // Output that did not reach stdout (a full disk) is a failure, whatever the verdict was.
+    if let Err(e) = commands::stdout_result() {
+        commands::report_error(&kms_openssl::Error::io("standard output", e));
+        return ExitCode::from(commands::EXIT_ERROR);
     }
+    ExitCode::from(code)
 }

@@ -256,31 +256,41 @@ fn reference_scenario_signer_signs_verifier_downloads_and_each_is_denied_the_oth
         text(&o.stdout)
     );
 
-    let o = s.kms_openssl(
-        As::Role(SIGNER, "S1"),
-        &[
-            "sign",
-            "--key-id",
-            ALIAS,
-            "--signing-algorithm",
-            "RSASSA_PKCS1_V1_5_SHA_512",
-            "--out",
-            "SampleText.sig",
-            "SampleText.txt",
-        ],
+    // The signer may not GetPublicKey, so it cannot verify a signature: refused before any Sign,
+    // saying how to give the key (issue #10 item 2), nothing written.
+    let sign_args = [
+        "sign",
+        "--key-id",
+        ALIAS,
+        "--signing-algorithm",
+        "RSASSA_PKCS1_V1_5_SHA_512",
+        "--out",
+        "SampleText.sig",
+        "SampleText.txt",
+    ];
+    let o = s.kms_openssl(As::Role(SIGNER, "S1"), &sign_args);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("--public-key FILE")
+            && text(&o.stderr).contains("--allow-unverified"),
+        "{}",
+        text(&o.stderr)
     );
-    assert_ok(&o, "sign as SignerRole");
+    assert!(!s.work.join("SampleText.sig").exists());
+    // Opting in: the signature's structure is checked, and the sidecar says it was not verified.
+    let mut opted = sign_args.to_vec();
+    opted.push("--allow-unverified");
+    let o = s.kms_openssl(As::Role(SIGNER, "S1"), &opted);
+    assert_ok(&o, "sign as SignerRole --allow-unverified");
     assert_eq!(
         std::fs::read(s.work.join("SampleText.sig")).unwrap().len(),
         512
     );
-    // The signer may not GetPublicKey: sign says what it could not check.
-    assert!(
-        text(&o.stderr).contains("signing without it"),
-        "{}",
-        text(&o.stderr)
-    );
-    assert!(!s.work.join("SampleText.sig.json").exists());
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.work.join("SampleText.sig.json")).unwrap())
+            .unwrap();
+    assert_eq!(sidecar["SelfVerified"], false, "{sidecar}");
+    assert!(sidecar.get("PublicKeySha256").is_none(), "{sidecar}");
 
     let signer_session = "arn:aws:sts::111122223333:assumed-role/SignerRole/S1";
     let o = s.kms_openssl(
@@ -590,6 +600,7 @@ fn signer_restricted_to_pss_is_denied_pkcs1_v1_5_because_of_the_algorithm_condit
                 alg,
                 "--out",
                 out,
+                "--allow-unverified",
                 "m.txt",
             ],
         )
@@ -641,6 +652,7 @@ fn explicit_deny_beats_allow_for_the_signer() {
             "ECDSA_SHA_256",
             "--out",
             "m.sig",
+            "--allow-unverified",
             "m.txt",
         ],
     );
@@ -669,6 +681,7 @@ fn explicit_deny_beats_allow_for_the_signer() {
             "digest",
             "--out",
             "d.sig",
+            "--allow-unverified",
             "m.digest",
         ],
     );

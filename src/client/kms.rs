@@ -28,7 +28,15 @@ pub struct ClientOptions {
     pub role_session_name: Option<String>,
     /// ExternalId for `role_arn`.
     pub external_id: Option<String>,
+    /// How long each attempt of a call may take, connecting included (default 30 s); the SDK's
+    /// retries come on top.
+    pub timeout: Option<Duration>,
 }
+
+/// The per-attempt limit when none is given.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connecting never takes longer than this (nor longer than the per-attempt limit).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Who the credentials belong to (STS GetCallerIdentity), in the AWS CLI's JSON names.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -107,12 +115,14 @@ impl Kms {
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
-            .timeout_config(
+            .timeout_config({
+                let t = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
                 aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(60))
-                    .build(),
-            );
+                    .connect_timeout(t.min(CONNECT_TIMEOUT))
+                    .read_timeout(t)
+                    .operation_attempt_timeout(t)
+                    .build()
+            });
         if let Some(r) = &opts.region {
             loader = loader.region(aws_config::Region::new(r.clone()));
         }

@@ -9,12 +9,9 @@ use std::path::Path;
 
 use crate::client::kms::{Kms, PublicKeyInfo};
 use crate::core::digest;
-use crate::core::ecdsa;
-use crate::core::io::Input;
+use crate::core::io::Opened;
 use crate::core::keys::PublicKey;
-use crate::core::spec::{
-    KeyUsage, MAX_RAW_MESSAGE, MessageType, Scheme, SignatureShape, SigningAlgorithm,
-};
+use crate::core::spec::{KeyUsage, MAX_RAW_MESSAGE, MessageType, Scheme, SigningAlgorithm};
 use crate::core::verify::{self, Verdict, VerifyOptions};
 use crate::error::{Error, Result};
 
@@ -185,11 +182,12 @@ fn needed_spki(alg: SigningAlgorithm, mt: MessageType, spki: Option<&[u8]>) -> R
 pub fn prepare_input(
     alg: SigningAlgorithm,
     choice: MessageTypeChoice,
-    input: &Input,
+    input: Opened,
     spki: Option<&[u8]>,
 ) -> Result<Prepared> {
-    let origin = input.display_path();
-    let mut reader = input.open()?;
+    let origin = input.origin().to_path_buf();
+    let len_hint = input.len();
+    let mut reader = input;
     // Read one byte past the RAW limit to decide RAW vs hashed without knowing the size.
     let (head, more) = crate::core::io::read_up_to(&mut reader, MAX_RAW_MESSAGE, &origin)?;
     let raw_ok = !more && !head.is_empty();
@@ -219,7 +217,7 @@ pub fn prepare_input(
         MessageType::Raw => {
             if !raw_ok {
                 let len = if more {
-                    input.len_hint().unwrap_or(MAX_RAW_MESSAGE as u64 + 1)
+                    len_hint.unwrap_or(MAX_RAW_MESSAGE as u64 + 1)
                 } else {
                     0
                 };
@@ -330,10 +328,28 @@ impl<R: Read> Read for CountingReader<'_, R> {
 /// The result of checking a returned signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SelfCheck {
-    /// Shape checked and verified locally with the key's public key.
+    /// Structure checked and verified locally with the key's public key.
     Verified,
-    /// Shape checked; it could not be verified cryptographically (reason given).
-    NotVerifiable(String),
+    /// Only the structure was checked; it could not be verified cryptographically (reason given).
+    StructureOnly(String),
+}
+
+/// Why a signature of `alg` by `key` could not be verified locally, or `None` when it can: no
+/// public key at hand, or a linked OpenSSL without the algorithm. Callers refuse to sign in that
+/// case unless the user opted in to unverified signatures.
+pub fn why_unverifiable(key: Option<&SigningKey>, alg: SigningAlgorithm) -> Option<String> {
+    let Some(key) = key else {
+        return Some("no public key at hand (kms:GetPublicKey denied and no --public-key)".into());
+    };
+    if key.public.is_none() {
+        return Some(format!(
+            "the linked OpenSSL ({}) cannot parse {} keys; it needs {}",
+            openssl::version::version(),
+            key.info.key_spec,
+            key.info.key_spec.min_openssl().name
+        ));
+    }
+    alg.require_linked_openssl().err().map(|e| e.to_string())
 }
 
 /// A signature KMS returned, checked.
@@ -347,7 +363,8 @@ pub struct Signed {
 
 /// The one remote-sign primitive: sends `prepared` to KMS Sign with `alg` and checks what comes
 /// back ([`check_signature`]) before handing it out, so no caller can write an unchecked
-/// signature. `key` is `None` for a signer that holds no public key (only the shape is checked).
+/// signature. `key` is `None` for a signer that holds no public key: the structure is checked
+/// against every key spec the algorithm allows.
 ///
 /// Errors: KMS errors as [`Error::Kms`] / [`Error::Unreachable`]; a signature that fails the
 /// checks is [`Error::SelfVerifyFailed`].
@@ -361,10 +378,7 @@ pub async fn sign_prepared(
     let out = kms
         .sign(key_id, prepared.payload.clone(), prepared.message_type, alg)
         .await?;
-    let check = match key {
-        Some(key) => check_signature(key, alg, prepared, &out.signature)?,
-        None => SelfCheck::NotVerifiable("no public key at hand".into()),
-    };
+    let check = check_signature(key, alg, prepared, &out.signature)?;
     Ok(Signed {
         key_arn: out.key_arn,
         signature: out.signature,
@@ -372,41 +386,30 @@ pub async fn sign_prepared(
     })
 }
 
-/// Checks a signature KMS returned before it is written: its shape
-/// ([`SigningAlgorithm::signature_shape`]: RSA modulus length, strict DER for ECDSA and SM2, 64
-/// bytes for Ed25519, the FIPS 204 length for ML-DSA), then a local verification over exactly what
-/// was signed (case C13). A signature that fails is an error.
+/// Checks a signature KMS returned before it is written: its structure
+/// ([`verify::check_structure`]: RSA modulus length, strict DER with 0 < r, s < n for ECDSA and
+/// SM2, 64 bytes for Ed25519, the FIPS 204 length for ML-DSA; for the key's spec, or any spec the
+/// algorithm allows when the key is unknown), then, whenever the public key is at hand and the
+/// linked OpenSSL has the algorithm, a local verification over exactly what was signed (case C13
+/// of docs/interop-cases.md).
+///
+/// Errors: [`Error::SelfVerifyFailed`] for a signature that fails either check.
 pub fn check_signature(
-    key: &SigningKey,
+    key: Option<&SigningKey>,
     alg: SigningAlgorithm,
     prepared: &Prepared,
     sig: &[u8],
 ) -> Result<SelfCheck> {
     let fail = |reason: String| Err(Error::SelfVerifyFailed { reason });
-    match alg.signature_shape(key.info.key_spec) {
-        SignatureShape::Exact(n) if sig.len() != n => {
-            return fail(format!(
-                "{} bytes, not the {n} bytes a {} {alg} signature has",
-                sig.len(),
-                key.info.key_spec
-            ));
-        }
-        SignatureShape::DerEcdsaSigValue if !ecdsa::is_strict_der(sig) => {
-            return fail("not a DER ECDSA-Sig-Value".into());
-        }
-        _ => {}
+    if let Err(reason) = verify::check_structure(alg, key.map(|k| k.info.key_spec), sig)? {
+        return fail(reason);
     }
-    let Some(public) = &key.public else {
-        return Ok(SelfCheck::NotVerifiable(format!(
-            "the linked OpenSSL ({}) cannot parse {} keys; it needs {}",
-            openssl::version::version(),
-            key.info.key_spec,
-            key.info.key_spec.min_openssl().name
-        )));
+    if let Some(why) = why_unverifiable(key, alg) {
+        return Ok(SelfCheck::StructureOnly(why));
+    }
+    let Some(public) = key.and_then(|k| k.public.as_ref()) else {
+        return Ok(SelfCheck::StructureOnly("no public key".into()));
     };
-    if let Err(e) = alg.require_linked_openssl() {
-        return Ok(SelfCheck::NotVerifiable(e.to_string()));
-    }
     let opts = VerifyOptions::default();
     let outcome = match prepared.message_type {
         MessageType::Raw => verify::verify_message(
@@ -431,7 +434,7 @@ pub fn check_signature(
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
         )),
-        Err(e) if e.is_openssl_too_old() => Ok(SelfCheck::NotVerifiable(e.to_string())),
+        Err(e) if e.is_openssl_too_old() => Ok(SelfCheck::StructureOnly(e.to_string())),
         Err(e) => Err(e),
     }
 }
@@ -454,7 +457,7 @@ mod tests {
             let prep = prepare_input(
                 SigningAlgorithm::RsassaPkcs1V15Sha512,
                 MessageTypeChoice::Auto,
-                &Input::File(p),
+                crate::core::io::Input::File(p).open().unwrap(),
                 None,
             )
             .unwrap();

@@ -13,7 +13,7 @@ use kms_openssl::core::openssl_cmd::{self, Files, Over};
 use kms_openssl::core::spec::{KeySpec, KeyUsage, SigningAlgorithm};
 use kms_openssl::core::verify::{self, Verdict, VerifyOptions};
 use kms_openssl::server::{RunningServer, ServerConfig};
-use kms_openssl::tool::sidecar::{self, Sidecar};
+use kms_openssl::tool::sidecar::{Sidecar, SignatureOutputs};
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, EXIT_INVALID, EXIT_OK, connect, out};
@@ -134,12 +134,12 @@ async fn workflow(a: &DemoArgs, kms: &Kms, spec: KeySpec, alg: SigningAlgorithm)
     let prepared = sign::prepare_input(
         alg,
         MessageTypeChoice::Auto,
-        &Input::File(text.clone()),
+        Input::File(text.clone()).open()?,
         Some(&key.info.spki_der),
     )?;
     let signed = sign::sign_prepared(kms, &alias, Some(&key), alg, &prepared).await?;
-    let sc = Sidecar::for_signature(&signed, &key, alg, &prepared)?;
-    sidecar::write_signed(&sig, &signed.signature, Some(&sc))?;
+    let sc = Sidecar::for_signature(&signed, Some(&key), alg, &prepared)?;
+    SignatureOutputs::check(&sig, true, &[])?.write(&signed.signature, Some(&sc))?;
     out(&format!(
         "   {} ({} bytes, {})",
         sig.display(),

@@ -1,40 +1,50 @@
 use std::path::Path;
 
 use kms_openssl::Result;
-use kms_openssl::core::io::{Mode, write_atomic};
+use kms_openssl::core::io::{Destination, Mode, write_all};
 use kms_openssl::core::keys::PublicKey;
 
 use super::{Ctx, EXIT_OK, connect, out, out_json};
 use crate::cli::{GetPublicKeyArgs, OutputFormat};
 
 pub async fn run(a: GetPublicKeyArgs, ctx: &Ctx) -> Result<u8> {
+    // Every destination is checked before the call, and all are written or none.
+    let metadata_file = a.metadata.as_ref().filter(|p| p.as_os_str() != "-");
+    let der_out = a
+        .out_der
+        .as_deref()
+        .map(|p| Destination::check(p, &[]))
+        .transpose()?;
+    let pem_out = a
+        .out_pem
+        .as_deref()
+        .map(|p| Destination::check(p, &[]))
+        .transpose()?;
+    let md_out = metadata_file
+        .map(|p| Destination::check(p, &[]))
+        .transpose()?;
     let kms = connect(&ctx.aws).await?;
     let info = kms.get_public_key(&a.key_id).await?;
-    // Parse before writing anything: a PEM we cannot produce must not leave a lone DER behind.
-    let pem = match &a.out_pem {
-        Some(_) => {
-            Some(PublicKey::from_spki_der(&info.spki_der, Path::new("GetPublicKey"))?.to_pem()?)
-        }
-        None => None,
-    };
-    if let Some(p) = &a.out_der {
-        write_atomic(p, &info.spki_der, Mode::Default)?;
+    let pem = PublicKey::from_spki_der(&info.spki_der, Path::new("GetPublicKey"))?.to_pem()?;
+    let mut json = serde_json::to_vec_pretty(&info)
+        .map_err(|e| kms_openssl::Error::Internal(format!("metadata JSON: {e}")))?;
+    json.push(b'\n');
+    let mut outputs = Vec::new();
+    if let Some(d) = &der_out {
+        outputs.push((d, info.spki_der.as_slice(), Mode::Default));
     }
-    if let (Some(p), Some(pem)) = (&a.out_pem, &pem) {
-        write_atomic(p, pem, Mode::Default)?;
+    if let Some(d) = &pem_out {
+        outputs.push((d, pem.as_slice(), Mode::Default));
     }
-    match &a.metadata {
-        Some(p) if p.as_os_str() == "-" => out_json(&info)?,
-        Some(p) => {
-            let mut json = serde_json::to_vec_pretty(&info).unwrap_or_default();
-            json.push(b'\n');
-            write_atomic(p, &json, Mode::Default)?;
-        }
-        None => {}
+    if let Some(d) = &md_out {
+        outputs.push((d, json.as_slice(), Mode::Default));
+    }
+    write_all(&outputs)?;
+    if a.metadata.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+        out_json(&info)?;
     }
     if a.out_der.is_none() && a.out_pem.is_none() && a.metadata.is_none() {
         // Nothing asked for: print the PEM, as `openssl pkey -pubin -outform PEM` would.
-        let pem = PublicKey::from_spki_der(&info.spki_der, Path::new("GetPublicKey"))?.to_pem()?;
         match ctx.output {
             OutputFormat::Text => out(String::from_utf8_lossy(&pem).trim_end()),
             OutputFormat::Json => out_json(&info)?,

@@ -100,6 +100,14 @@ pub fn init_logging(verbose: u8, serving: bool) {
         .try_init();
 }
 
+/// The exit code for an error: 128 + the signal for an interruption (130, 143), else 2.
+pub fn exit_code_for(e: &Error) -> u8 {
+    match e {
+        Error::Interrupted { signal } => signal.exit_code(),
+        _ => EXIT_ERROR,
+    }
+}
+
 /// Prints `error: ...` and, where the cause is known, `hint: ...` on stderr.
 pub fn report_error(e: &Error) {
     let mut err = std::io::stderr().lock();
@@ -123,20 +131,48 @@ pub fn client_options(aws: &AwsArgs) -> ClientOptions {
         role_arn: aws.role_arn.clone(),
         role_session_name: aws.role_session_name.clone(),
         external_id: aws.external_id.clone(),
+        timeout: Some(std::time::Duration::from_secs(aws.timeout)),
         ..ClientOptions::default()
     }
 }
 
-/// Writes a line to stdout; a closed pipe is not an error (`| head` must not fail the command).
+/// The first error writing to stdout, other than a closed pipe (`| head` must not fail the
+/// command); checked by [`stdout_result`] before the process exits.
+static STDOUT_ERROR: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
+
+fn record_stdout(r: std::io::Result<()>) {
+    if let Err(e) = r
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        let mut slot = STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(e);
+    }
+}
+
+/// Writes a line to stdout. A failure (a full disk, `> /dev/full`) is remembered and turns the
+/// exit code into 2 ([`stdout_result`]); a closed pipe is ignored.
 pub fn out(line: &str) {
     let mut o = std::io::stdout().lock();
-    let _ = writeln!(o, "{line}");
+    record_stdout(writeln!(o, "{line}"));
+}
+
+/// Flushes stdout: `Err` with the first write error other than a closed pipe.
+pub fn stdout_result() -> std::io::Result<()> {
+    record_stdout(std::io::stdout().lock().flush());
+    match STDOUT_ERROR
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Prints a value as pretty JSON on stdout.
 pub fn out_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    let s =
-        serde_json::to_string_pretty(v).map_err(|e| Error::Usage(format!("JSON output: {e}")))?;
+    let s = serde_json::to_string_pretty(v)
+        .map_err(|e| Error::Internal(format!("JSON output: {e}")))?;
     out(&s);
     Ok(())
 }
@@ -145,4 +181,44 @@ pub fn out_json<T: serde::Serialize>(v: &T) -> Result<()> {
 pub fn err_line(line: &str) {
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "{line}");
+}
+
+/// A stop request set by the first SIGINT or SIGTERM from now on (the handlers replace the default
+/// action, which would kill the process in the middle of a write). Must run inside the runtime.
+pub fn watch_signals() -> Result<std::sync::Arc<kms_openssl::tool::pipeline::Stop>> {
+    use kms_openssl::error::Interruption;
+    use tokio::signal::unix::{SignalKind, signal};
+    let err = |e: std::io::Error| Error::Internal(format!("cannot handle signals: {e}"));
+    let mut int = signal(SignalKind::interrupt()).map_err(err)?;
+    let mut term = signal(SignalKind::terminate()).map_err(err)?;
+    let stop = std::sync::Arc::new(kms_openssl::tool::pipeline::Stop::default());
+    let setter = stop.clone();
+    tokio::spawn(async move {
+        let which = tokio::select! {
+            _ = int.recv() => Interruption::Interrupt,
+            _ = term.recv() => Interruption::Terminate,
+        };
+        setter.request(which);
+    });
+    Ok(stop)
+}
+
+/// Runs `work` until it ends or `stop` is requested; then it is dropped (a KMS call in flight is
+/// abandoned, nothing is written) and the answer is [`Error::Interrupted`].
+pub async fn until_stopped<T>(
+    stop: &kms_openssl::tool::pipeline::Stop,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let stopped = async {
+        loop {
+            if let Some(signal) = stop.requested() {
+                return signal;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::select! {
+        r = work => r,
+        signal = stopped => Err(Error::Interrupted { signal }),
+    }
 }

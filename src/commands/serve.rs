@@ -1,5 +1,7 @@
 //! `kms-openssl serve`: prints the endpoint, serves until Ctrl-C / SIGTERM.
 
+use std::time::Duration;
+
 use kms_openssl::Result;
 use kms_openssl::core::openssl_cmd::shell_word;
 use kms_openssl::server::{self, ServerConfig};
@@ -26,6 +28,15 @@ pub async fn run(a: ServeArgs, ctx: &Ctx) -> Result<u8> {
             .unwrap_or_else(|| kms_openssl::server::DEFAULT_REGION.to_string()),
         quota: a.quota,
         admin_credentials: a.admin_access_key_id.zip(a.admin_secret_access_key),
+        limits: server::listener::Limits {
+            max_connections: a
+                .max_connections
+                .map(|n| n as usize)
+                .unwrap_or_else(server::listener::default_max_connections),
+            header_timeout: Duration::from_secs(a.idle_timeout),
+            body_timeout: Duration::from_secs(a.idle_timeout),
+            shutdown_deadline: Duration::from_secs(a.shutdown_deadline),
+        },
     };
     // Handlers first: a SIGTERM right after the endpoint line must still stop us cleanly.
     let signals = server::ShutdownSignals::install()?;

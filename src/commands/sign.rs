@@ -2,10 +2,11 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use kms_openssl::aws::ErrorCode;
+use kms_openssl::client::kms::Kms;
 use kms_openssl::client::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
 use kms_openssl::core::io::Input;
-use kms_openssl::core::spec::SigningAlgorithm;
-use kms_openssl::tool::sidecar::{self, Sidecar};
+use kms_openssl::core::spec::{MessageType, SigningAlgorithm};
+use kms_openssl::tool::sidecar::{Sidecar, SignatureOutputs};
 use kms_openssl::{Error, Result};
 
 use super::{Ctx, EXIT_OK, connect, err_line, out, out_json};
@@ -13,8 +14,14 @@ use crate::cli::{OutputFormat, SignArgs};
 
 pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     if a.manifest.is_some() || a.input.len() > 1 {
+        if a.out.is_some() {
+            return Err(Error::Usage(
+                "--out names one signature file; several files sign to FILE.sig each (use --out-dir for another folder)".into(),
+            ));
+        }
         return run_batch(a, ctx).await;
     }
+    let stop = super::watch_signals()?;
     let choice: MessageTypeChoice = a.message_type.parse()?;
     // A KMS name is checked now; an openssl-style `-sha512` is resolved once the key spec is known.
     let named_alg = if a.signing_algorithm.starts_with('-') {
@@ -22,68 +29,70 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     } else {
         Some(a.signing_algorithm.parse::<SigningAlgorithm>()?)
     };
-    let input = a.input.first().map(|s| Input::parse(s));
+    let input = a.input.first().map(Input::parse);
     let digest = match &a.digest_hex {
         Some(h) => {
             Some(hex::decode(h.trim()).map_err(|e| Error::Usage(format!("--digest-hex: {e}")))?)
         }
         None => None,
     };
+    let digest_file = choice == MessageTypeChoice::Fixed(MessageType::Digest);
 
-    // Everything that can be refused without KMS is refused here, before any call.
-    if let Some(inp) = &input {
-        if let Input::File(p) = inp {
-            kms_openssl::core::io::open_regular(p)?;
-        }
-        if let Some(alg) = named_alg {
-            sign::precheck(alg, choice, inp.len_hint())?;
-        }
+    // Everything that can be refused without KMS is refused here, before any call. The input is
+    // opened once and read once (a FIFO or stdin has no second chance).
+    let opened = match &input {
+        Some(inp) if !digest_file => Some(inp.open()?),
+        _ => None,
+    };
+    if let (Some(o), Some(alg)) = (&opened, named_alg) {
+        sign::precheck(alg, choice, o.len())?;
     }
-    let out_path = output_path(&a, input.as_ref())?;
-    match &out_path {
-        Some(p) => check_parent(p)?,
+    let outputs = match output_path(&a, input.as_ref()) {
+        Some(p) => {
+            let inputs = opened.as_ref().and_then(|o| o.file_id());
+            Some(SignatureOutputs::check(
+                &p,
+                !a.no_sidecar,
+                inputs.as_slice(),
+            )?)
+        }
         None if !a.base64 => {
             return Err(Error::Usage(
                 "give --out FILE (or --base64) when signing stdin or a digest".into(),
             ));
         }
-        None => {}
-    }
+        None => None,
+    };
 
     let kms = connect(&ctx.aws).await?;
-    let fetched = match &a.public_key {
-        // The caller holds the public key: no GetPublicKey call (a signer may lack kms:GetPublicKey).
-        Some(p) => SigningKey::from_public_key_file(&a.key_id, p),
-        None => SigningKey::fetch(&kms, &a.key_id).await,
-    };
-    let key = match fetched {
-        Ok(k) => Some(k),
-        // A least-privilege signer (the reference's SignerRole) may Sign but not GetPublicKey: sign
-        // anyway when nothing needs the public key up front, without the local checks.
-        Err(e) if e.kms_error() == Some(ErrorCode::AccessDenied) && named_alg.is_some() => {
-            err_line(&format!(
-                "warning: {e}; signing without it: the key and algorithm are checked by KMS only, the signature is not verified locally and no sidecar is written (give --public-key FILE to check it)"
-            ));
-            None
-        }
-        Err(e) => return Err(e),
-    };
+    let key = signing_key(&a, &kms).await?;
     let alg = match (named_alg, &key) {
         (Some(alg), _) => alg,
         (None, Some(key)) => {
             SigningAlgorithm::parse_for_key(&a.signing_algorithm, Some(key.info.key_spec))?
         }
-        (None, None) => return Err(Error::Usage("no signing algorithm".into())),
+        (None, None) => {
+            return Err(Error::Usage(
+                "an openssl-style `-sha...` needs the key's spec: give a KMS algorithm name or --public-key".into(),
+            ));
+        }
     };
     if let Some(key) = &key {
         key.check_algorithm(alg)?;
     }
+    // Never write a signature nobody checked, unless asked to.
+    if let Some(why) = sign::why_unverifiable(key.as_ref(), alg) {
+        if !a.allow_unverified {
+            return Err(Error::Unverifiable { reason: why });
+        }
+        err_line(&format!(
+            "warning: {why}; the signature is checked for its structure only (--allow-unverified)"
+        ));
+    }
     let spki = key.as_ref().map(|k| &k.info.spki_der[..]);
-    let prepared = match (&digest, &input) {
-        (Some(d), _) => sign::prepare_digest(alg, d.clone())?,
-        (None, Some(inp))
-            if choice == MessageTypeChoice::Fixed(kms_openssl::core::spec::MessageType::Digest) =>
-        {
+    let prepared = match (&digest, &input, opened) {
+        (Some(d), _, _) => sign::prepare_digest(alg, d.clone())?,
+        (None, Some(inp), _) if digest_file => {
             // --message-type digest with a file: the file holds the bare digest.
             let Input::File(p) = inp else {
                 return Err(Error::Usage(
@@ -92,35 +101,37 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
             };
             sign::prepare_digest(alg, sign::read_digest_file(p)?)?
         }
-        (None, Some(inp)) => sign::prepare_input(alg, choice, inp, spki)?,
-        (None, None) => return Err(Error::Usage("give a FILE to sign or --digest-hex".into())),
+        (None, _, Some(opened)) => sign::prepare_input(alg, choice, opened, spki)?,
+        _ => return Err(Error::Usage("give a FILE to sign or --digest-hex".into())),
     };
-    let signed = sign::sign_prepared(&kms, &a.key_id, key.as_ref(), alg, &prepared).await?;
-    if let (SelfCheck::NotVerifiable(why), Some(_)) = (&signed.check, &key) {
-        err_line(&format!("warning: signature not verified locally: {why}"));
-    }
+    let signed = super::until_stopped(
+        &stop,
+        sign::sign_prepared(&kms, &a.key_id, key.as_ref(), alg, &prepared),
+    )
+    .await?;
 
-    if a.base64 {
+    let Some(outputs) = outputs else {
         out(&base64::engine::general_purpose::STANDARD.encode(&signed.signature));
         return Ok(EXIT_OK);
-    }
-    let Some(out_path) = out_path else {
-        return Err(Error::Usage("no output path".into()));
     };
-    let sidecar = match &key {
-        Some(key) if !a.no_sidecar => Some(Sidecar::for_signature(&signed, key, alg, &prepared)?),
-        _ => None,
-    };
-    let sidecar_path = sidecar::write_signed(&out_path, &signed.signature, sidecar.as_ref())?;
+    let sidecar = (!a.no_sidecar)
+        .then(|| Sidecar::for_signature(&signed, key.as_ref(), alg, &prepared))
+        .transpose()?;
+    let sidecar_path = outputs.write(&signed.signature, sidecar.as_ref())?;
     let verified = signed.check == SelfCheck::Verified;
+    let out_path = outputs.signature_path();
     match ctx.output {
         OutputFormat::Text => out(&format!(
-            "{} ({} bytes) {} {}{}",
+            "{} ({} bytes) {} {} {}",
             out_path.display(),
             signed.signature.len(),
             alg,
             prepared.message_type,
-            if verified { " self-verified" } else { "" }
+            if verified {
+                "self-verified"
+            } else {
+                "NOT verified (structure checked only)"
+            }
         )),
         OutputFormat::Json => out_json(&serde_json::json!({
             "KeyId": signed.key_arn,
@@ -135,24 +146,38 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-fn output_path(a: &SignArgs, input: Option<&Input>) -> Result<Option<PathBuf>> {
-    if a.base64 {
-        return Ok(None);
+/// The key to check signatures with: `--public-key`, else GetPublicKey. A signer that may not call
+/// GetPublicKey (the reference's SignerRole) gets `None` with `--allow-unverified`, else the
+/// refusal with the way out.
+async fn signing_key(a: &SignArgs, kms: &Kms) -> Result<Option<SigningKey>> {
+    if let Some(p) = &a.public_key {
+        // The caller holds the public key: no GetPublicKey call.
+        return SigningKey::from_public_key_file(&a.key_id, p).map(Some);
     }
-    Ok(match (&a.out, input) {
+    match SigningKey::fetch(kms, &a.key_id).await {
+        Ok(k) => Ok(Some(k)),
+        Err(e) if e.kms_error() == Some(ErrorCode::AccessDenied) => {
+            if a.allow_unverified {
+                err_line(&format!("warning: {e}"));
+                Ok(None)
+            } else {
+                Err(Error::Unverifiable {
+                    reason: format!("the public key is needed to check the signature: {e}"),
+                })
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn output_path(a: &SignArgs, input: Option<&Input>) -> Option<PathBuf> {
+    if a.base64 {
+        return None;
+    }
+    match (&a.out, input) {
         (Some(p), _) => Some(p.clone()),
         (None, Some(Input::File(p))) => Some(signature_path(p, a.out_dir.as_deref())),
         _ => None,
-    })
-}
-
-fn check_parent(p: &Path) -> Result<()> {
-    match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => Err(Error::BadInput {
-            path: d.to_path_buf(),
-            reason: "output folder does not exist".into(),
-        }),
-        _ => Ok(()),
     }
 }
 
@@ -171,15 +196,12 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     use std::io::IsTerminal;
     use std::sync::Arc;
 
+    let stop = super::watch_signals()?;
     let choice: MessageTypeChoice = a.message_type.parse()?;
     let alg: SigningAlgorithm = a.signing_algorithm.parse()?;
-    let mut files: Vec<PathBuf> = a.input.iter().map(PathBuf::from).collect();
+    let mut files: Vec<PathBuf> = a.input.clone();
     if let Some(m) = &a.manifest {
-        files.extend(
-            kms_openssl::tool::batch::read_manifest(m)?
-                .into_iter()
-                .map(|e| e.file),
-        );
+        files.extend(kms_openssl::tool::batch::read_file_list(m)?);
     }
     if files.iter().any(|f| f.as_os_str() == "-") {
         return Err(Error::Usage("stdin (-) cannot be part of a batch".into()));
@@ -199,12 +221,19 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
         .collect();
     let mut options = super::client_options(&ctx.aws);
     options.max_attempts = Some(1); // the pipeline retries, with its own backoff and pacing
-    let kms = kms_openssl::client::kms::Kms::connect(&options).await?;
-    let key = Arc::new(match &a.public_key {
-        Some(p) => SigningKey::from_public_key_file(&a.key_id, p)?,
-        None => SigningKey::fetch(&kms, &a.key_id).await?,
-    });
-    key.check_algorithm(alg)?;
+    let kms = Kms::connect(&options).await?;
+    let key = signing_key(&a, &kms).await?;
+    if let Some(key) = &key {
+        key.check_algorithm(alg)?;
+    }
+    if let Some(why) = sign::why_unverifiable(key.as_ref(), alg) {
+        if !a.allow_unverified {
+            return Err(Error::Unverifiable { reason: why });
+        }
+        err_line(&format!(
+            "warning: {why}; every signature is checked for its structure only (--allow-unverified)"
+        ));
+    }
     let bar = if a.quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
@@ -226,26 +255,27 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     let results = pipeline::sign_all(
         &kms,
         &a.key_id,
-        key,
+        key.map(Arc::new),
         jobs,
         opts,
         Arc::new(move || tick.inc(1)),
+        stop.clone(),
     )
     .await;
     bar.finish_and_clear();
     let total = results.len();
-    let mut failed = 0usize;
+    let (mut failed, mut not_started) = (0usize, 0usize);
     let mut rows = Vec::new();
     for (job, r) in &results {
         match r {
             Ok(done) => {
-                if let SelfCheck::NotVerifiable(why) = &done.self_check {
-                    err_line(&format!(
-                        "warning: {}: not verified locally: {why}",
-                        job.input.display()
-                    ));
-                }
-                rows.push(serde_json::json!({"File": job.input, "SignatureFile": job.signature, "SidecarFile": done.sidecar, "Attempts": done.attempts}));
+                rows.push(serde_json::json!({"File": job.input, "SignatureFile": job.signature, "SidecarFile": done.sidecar, "Attempts": done.attempts, "SelfVerified": done.self_check == SelfCheck::Verified}));
+            }
+            Err(Error::Interrupted { .. }) => {
+                not_started += 1;
+                rows.push(
+                    serde_json::json!({"File": job.input, "Error": "not signed: interrupted"}),
+                );
             }
             Err(e) => {
                 failed += 1;
@@ -255,14 +285,25 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let signed = total - failed - not_started;
     match ctx.output {
         OutputFormat::Text => out(&format!(
-            "signed {} of {total} files with {alg} in {secs:.2} s; {failed} failed",
-            total - failed
+            "signed {signed} of {total} files with {alg} in {secs:.2} s; {failed} failed{}",
+            if not_started > 0 {
+                format!(", {not_started} not started")
+            } else {
+                String::new()
+            }
         )),
         OutputFormat::Json => out_json(
-            &serde_json::json!({"Files": rows, "Total": total, "Failed": failed, "Seconds": secs}),
+            &serde_json::json!({"Files": rows, "Total": total, "Failed": failed, "NotStarted": not_started, "Seconds": secs}),
         )?,
+    }
+    if let Some(signal) = stop.requested() {
+        err_line(&format!(
+            "stopped by {signal}: {signed} signed (each with its sidecar), {not_started} not started"
+        ));
+        return Ok(signal.exit_code());
     }
     Ok(if failed == 0 {
         EXIT_OK

@@ -2,7 +2,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use kms_openssl::client::sign::{self, MessageTypeChoice};
-use kms_openssl::core::io::{Input, read_small_file};
+use kms_openssl::core::io::{Input, Opened, read_small_file};
 use kms_openssl::core::keys::PublicKey;
 use kms_openssl::core::spec::{OpensslTool, SigningAlgorithm};
 use kms_openssl::core::verify::{self, Outcome, PssSaltPolicy, Verdict, VerifyOptions};
@@ -46,9 +46,11 @@ async fn run_with(a: VerifyArgs, ctx: &Ctx, allow_kms: bool) -> Result<u8> {
         ));
     };
     let input = Input::parse(input);
-    if let Input::File(p) = &input {
-        kms_openssl::core::io::open_regular(p)?;
-    }
+    // The message is opened once, now (a FIFO or stdin is read once, whatever comes next).
+    let opened = match a.message_type {
+        VerifyOver::Raw => Some(input.open()?),
+        VerifyOver::Digest => None,
+    };
     let sig = read_small_file(signature, MAX_SIGNATURE_FILE)?;
     if sig.is_empty() {
         return Err(Error::BadInput {
@@ -71,46 +73,53 @@ async fn run_with(a: VerifyArgs, ctx: &Ctx, allow_kms: bool) -> Result<u8> {
         sidecar.as_ref(),
         key.as_ref(),
     )?;
+    let base64_text = verify::is_base64_text_signature(alg, key.as_ref(), &sig);
+    let base64_hint = || {
+        format!(
+            "{} holds base64 text, not signature bytes; decode it first (`base64 --decode f.b64 > f.sig`)",
+            signature.display()
+        )
+    };
 
     if a.kms && allow_kms {
-        return verify_in_kms(&a, alg, &input, key.as_ref(), sig, ctx).await;
+        // KMS Verify takes bytes: never send it the text of a signature.
+        if base64_text {
+            return Err(Error::BadInput {
+                path: signature.clone(),
+                reason: "holds base64 text, not signature bytes; decode it first (`base64 --decode f.b64 > f.sig`)".into(),
+            });
+        }
+        return verify_in_kms(&a, alg, &input, opened, key.as_ref(), sig, ctx).await;
     }
     let key =
         key.ok_or_else(|| Error::Usage("--public-key is needed for offline verification".into()))?;
-    if verify::is_base64_text_signature(&key, &sig) {
-        return Err(Error::BadInput {
-            path: signature.clone(),
-            reason: "holds base64 text, not signature bytes; decode it first (`base64 --decode f.b64 > f.sig`)".into(),
-        });
-    }
     let opts = options(&a);
-    match a.message_type {
-        VerifyOver::Raw => {
+    // Said on stderr after openssl's own words; stdout and the exit code stay openssl's.
+    let mut remarks = Vec::new();
+    if base64_text {
+        remarks.push(format!("hint: {}", base64_hint()));
+    }
+    match (a.message_type, opened) {
+        (VerifyOver::Raw, Some(mut reader)) => {
             let (window, ignored) = verify::signature_as_openssl_reads_it(&key, alg, &sig);
-            if ignored > 0 {
-                // stderr stays as openssl's (empty here); the detail is for -v.
-                tracing::info!(
-                    "{} has {ignored} bytes after the first {}; ignored, as `openssl dgst` reads only EVP_PKEY_get_size bytes (OpenSSL issue 25589)",
+            if ignored > 0 && !base64_text {
+                remarks.push(format!(
+                    "warning: {} has {ignored} bytes after the first {}; they were ignored, as `openssl dgst` reads only EVP_PKEY_get_size bytes (OpenSSL issue 25589)",
                     signature.display(),
                     window.len()
-                );
+                ));
             }
-            let mut reader = input.open()?;
-            let outcome = verify::verify_message(
-                &key,
-                alg,
-                &mut reader,
-                &input.display_path(),
-                window,
-                &opts,
-            )?;
+            let origin = reader.origin().to_path_buf();
+            let outcome = verify::verify_message(&key, alg, &mut reader, &origin, window, &opts)?;
             // Answer as the openssl command that verifies this algorithm does (dgst, or pkeyutl -rawin for EdDSA).
-            Ok(match alg.params().openssl_tool {
+            let code = match alg.params().openssl_tool {
                 OpensslTool::Dgst => print_dgst(&outcome, alg, ctx),
                 OpensslTool::PkeyutlRawin => print_pkeyutl(&outcome, alg, ctx),
-            })
+            };
+            remarks.iter().for_each(|r| err_line(r));
+            Ok(code)
         }
-        VerifyOver::Digest => {
+        _ => {
             let Input::File(p) = &input else {
                 return Err(Error::Usage(
                     "--message-type digest reads the digest from a file".into(),
@@ -118,7 +127,9 @@ async fn run_with(a: VerifyArgs, ctx: &Ctx, allow_kms: bool) -> Result<u8> {
             };
             let digest = sign::read_digest_file(p)?;
             let outcome = verify::verify_digest(&key, alg, &digest, &sig, &opts)?;
-            Ok(print_pkeyutl(&outcome, alg, ctx))
+            let code = print_pkeyutl(&outcome, alg, ctx);
+            remarks.iter().for_each(|r| err_line(r));
+            Ok(code)
         }
     }
 }
@@ -213,6 +224,7 @@ async fn verify_in_kms(
     a: &VerifyArgs,
     alg: SigningAlgorithm,
     input: &Input,
+    opened: Option<Opened>,
     key: Option<&PublicKey>,
     sig: Vec<u8>,
     ctx: &Ctx,
@@ -222,24 +234,25 @@ async fn verify_in_kms(
         .as_deref()
         .ok_or_else(|| Error::Usage("--kms needs --key-id".into()))?;
     let kms = connect(&ctx.aws).await?;
-    let prepared = match a.message_type {
-        VerifyOver::Digest => {
+    let prepared = match (a.message_type, opened) {
+        (VerifyOver::Raw, Some(opened)) => {
+            // Over 4096 bytes (or empty) the message goes as a digest; the SM2 digest and the
+            // ML-DSA μ need the public key: the given one, else GetPublicKey.
+            let needs_key = sign::may_need_public_key(alg, MessageTypeChoice::Auto, opened.len());
+            let spki = match (key, needs_key) {
+                (Some(k), _) => Some(k.spki_der().to_vec()),
+                (None, true) => Some(kms.get_public_key(key_id).await?.spki_der),
+                (None, false) => None,
+            };
+            sign::prepare_input(alg, MessageTypeChoice::Auto, opened, spki.as_deref())?
+        }
+        _ => {
             let Input::File(p) = input else {
                 return Err(Error::Usage(
                     "--message-type digest reads the digest from a file".into(),
                 ));
             };
             sign::prepare_digest(alg, sign::read_digest_file(p)?)?
-        }
-        VerifyOver::Raw => {
-            let needs_key =
-                sign::may_need_public_key(alg, MessageTypeChoice::Auto, input.len_hint());
-            let spki = match (key, needs_key) {
-                (Some(k), _) => Some(k.spki_der().to_vec()),
-                (None, true) => Some(kms.get_public_key(key_id).await?.spki_der),
-                (None, false) => None,
-            };
-            sign::prepare_input(alg, MessageTypeChoice::Auto, input, spki.as_deref())?
         }
     };
     let valid = kms

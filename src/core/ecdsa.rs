@@ -1,8 +1,12 @@
 //! ECDSA signature encodings: DER `ECDSA-Sig-Value` (RFC 3279 §2.2.3, what KMS returns and
-//! `openssl dgst` reads) and fixed-width r ‖ s (IEEE P1363, JWS RFC 7518 §3.4).
+//! `openssl dgst` reads) and fixed-width r ‖ s (IEEE P1363, JWS RFC 7518 §3.4). Both forms are
+//! checked: r and s must lie in [1, n − 1] for the group order n of the curve (SEC 1 §4.1.4,
+//! FIPS 186-4 §6.4), so no conversion emits a signature no verifier could accept.
 
-use openssl::bn::BigNum;
+use openssl::bn::{BigNum, BigNumContext, BigNumRef};
+use openssl::ec::EcGroup;
 use openssl::ecdsa::EcdsaSig;
+use openssl::nid::Nid;
 
 use crate::error::{Error, Result};
 
@@ -15,17 +19,56 @@ pub fn is_strict_der(sig: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// DER → r ‖ s, each left-padded with zeros to `field_bytes` (32 / 48 / 66 for P-256 / P-384 /
-/// P-521; 32 for secp256k1). Output: 2 × `field_bytes` bytes (case C01, C04 of docs/interop-cases.md).
-pub fn der_to_raw(sig: &[u8], field_bytes: usize) -> Result<Vec<u8>> {
+/// Why `r` or `s` is outside [1, n − 1] for curve `curve`, or `None` when both are in range.
+fn out_of_range(r: &BigNumRef, s: &BigNumRef, curve: Nid) -> Result<Option<String>> {
+    let group =
+        EcGroup::from_curve_name(curve).map_err(Error::openssl("EC_GROUP_new_by_curve_name"))?;
+    let mut order = BigNum::new().map_err(Error::openssl("BN_new"))?;
+    let mut ctx = BigNumContext::new().map_err(Error::openssl("BN_CTX_new"))?;
+    group
+        .order(&mut order, &mut ctx)
+        .map_err(Error::openssl("EC_GROUP_get_order"))?;
+    for (name, v) in [("r", r), ("s", s)] {
+        if v.is_negative() || v.num_bits() == 0 {
+            return Ok(Some(format!("{name} is zero or negative")));
+        }
+        if v >= &*order {
+            return Ok(Some(format!("{name} is not below the curve order")));
+        }
+    }
+    Ok(None)
+}
+
+/// Checks a DER `ECDSA-Sig-Value` for curve `curve` (an `EC` or SM2 curve): strict DER, and
+/// 0 < r, s < n. `Err` says why it is not one.
+pub fn check_der(sig: &[u8], curve: Nid) -> Result<std::result::Result<(), String>> {
     if !is_strict_der(sig) {
+        return Ok(Err(
+            "not a strict DER ECDSA-Sig-Value (SEQUENCE of two INTEGERs, nothing after it)".into(),
+        ));
+    }
+    let s = EcdsaSig::from_der(sig).map_err(Error::openssl("d2i_ECDSA_SIG"))?;
+    Ok(match out_of_range(s.r(), s.s(), curve)? {
+        Some(why) => Err(why),
+        None => Ok(()),
+    })
+}
+
+/// DER → r ‖ s, each left-padded with zeros to `field_bytes` (32 / 48 / 66 for P-256 / P-384 /
+/// P-521; 32 for secp256k1). Output: 2 × `field_bytes` bytes (cases C01, C04 of
+/// docs/interop-cases.md).
+///
+/// Errors: [`Error::BadSignatureEncoding`] for anything but a strict DER signature with r and s in
+/// range for `curve`.
+pub fn der_to_raw(sig: &[u8], curve: Nid, field_bytes: usize) -> Result<Vec<u8>> {
+    if let Err(reason) = check_der(sig, curve)? {
         return Err(Error::BadSignatureEncoding {
             expected: "DER ECDSA-Sig-Value",
-            reason: "not a strict DER SEQUENCE of two INTEGERs with nothing after it".into(),
+            reason,
         });
     }
     let s = EcdsaSig::from_der(sig).map_err(Error::openssl("d2i_ECDSA_SIG"))?;
-    let pad = |n: &openssl::bn::BigNumRef| {
+    let pad = |n: &BigNumRef| {
         n.to_vec_padded(field_bytes as i32)
             .map_err(|_| Error::BadSignatureEncoding {
                 expected: "ECDSA signature for this curve",
@@ -37,8 +80,10 @@ pub fn der_to_raw(sig: &[u8], field_bytes: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// r ‖ s → DER. `raw` must be exactly 2 × `field_bytes` bytes.
-pub fn raw_to_der(raw: &[u8], field_bytes: usize) -> Result<Vec<u8>> {
+/// r ‖ s → DER. `raw` must be exactly 2 × `field_bytes` bytes with r and s in range for `curve`.
+///
+/// Errors: [`Error::BadSignatureEncoding`] otherwise.
+pub fn raw_to_der(raw: &[u8], curve: Nid, field_bytes: usize) -> Result<Vec<u8>> {
     if raw.len() != 2 * field_bytes {
         return Err(Error::BadSignatureEncoding {
             expected: "raw r||s signature (IEEE P1363)",
@@ -51,6 +96,12 @@ pub fn raw_to_der(raw: &[u8], field_bytes: usize) -> Result<Vec<u8>> {
     }
     let r = BigNum::from_slice(&raw[..field_bytes]).map_err(Error::openssl("BN_bin2bn"))?;
     let s = BigNum::from_slice(&raw[field_bytes..]).map_err(Error::openssl("BN_bin2bn"))?;
+    if let Some(reason) = out_of_range(&r, &s, curve)? {
+        return Err(Error::BadSignatureEncoding {
+            expected: "raw r||s signature (IEEE P1363)",
+            reason,
+        });
+    }
     EcdsaSig::from_private_components(r, s)
         .and_then(|sig| sig.to_der())
         .map_err(Error::openssl("i2d_ECDSA_SIG"))
@@ -59,6 +110,16 @@ pub fn raw_to_der(raw: &[u8], field_bytes: usize) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const P256: Nid = Nid::X9_62_PRIME256V1;
+
+    fn curve(field: usize) -> Nid {
+        match field {
+            32 => Nid::X9_62_PRIME256V1,
+            48 => Nid::SECP384R1,
+            _ => Nid::SECP521R1,
+        }
+    }
 
     fn der_of(r: &[u8], s: &[u8]) -> Vec<u8> {
         let sig = EcdsaSig::from_private_components(
@@ -78,23 +139,27 @@ mod tests {
                 .iter_mut()
                 .enumerate()
                 .for_each(|(i, b)| *b = (i as u8) | 1);
+            // s just below the group order's top bytes (P-521's order starts 01 ff).
             let mut s = vec![0xffu8; field];
             s[0] = if field == 66 { 0x01 } else { 0x80 };
+            if field == 66 {
+                s[1] = 0x7f;
+            }
             let der = der_of(&r, &s);
-            let raw = der_to_raw(&der, field).unwrap();
+            let raw = der_to_raw(&der, curve(field), field).unwrap();
             assert_eq!(raw.len(), 2 * field);
             assert_eq!(&raw[..field], &r[..]);
             assert_eq!(&raw[field..], &s[..]);
-            assert_eq!(raw_to_der(&raw, field).unwrap(), der);
+            assert_eq!(raw_to_der(&raw, curve(field), field).unwrap(), der);
         }
     }
 
     #[test]
     fn c01_raw_widths_are_fixed() {
         let der = der_of(&[1], &[2]);
-        assert_eq!(der_to_raw(&der, 32).unwrap().len(), 64);
-        assert_eq!(der_to_raw(&der, 48).unwrap().len(), 96);
-        assert_eq!(der_to_raw(&der, 66).unwrap().len(), 132);
+        assert_eq!(der_to_raw(&der, curve(32), 32).unwrap().len(), 64);
+        assert_eq!(der_to_raw(&der, curve(48), 48).unwrap().len(), 96);
+        assert_eq!(der_to_raw(&der, curve(66), 66).unwrap().len(), 132);
     }
 
     #[test]
@@ -104,6 +169,31 @@ mod tests {
         der.push(0);
         assert!(!is_strict_der(&der));
         assert!(!is_strict_der(&[7u8; 64]));
-        assert!(raw_to_der(&[1u8; 63], 32).is_err());
+        assert!(raw_to_der(&[1u8; 63], P256, 32).is_err());
+    }
+
+    #[test]
+    fn r_or_s_zero_or_not_below_the_order_is_refused_both_ways() {
+        // P-256 order n = FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551.
+        let n = hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
+            .unwrap();
+        let one = [1u8];
+        for (r, s) in [
+            (&[0u8][..], &one[..]),
+            (&one[..], &[0u8][..]),
+            (&n[..], &one[..]),
+        ] {
+            let der = der_of(r, s);
+            assert!(der_to_raw(&der, P256, 32).is_err(), "{}", hex::encode(&der));
+            assert!(check_der(&der, P256).unwrap().is_err());
+            let mut raw = vec![0u8; 64];
+            raw[32 - r.len()..32].copy_from_slice(r);
+            raw[64 - s.len()..].copy_from_slice(s);
+            assert!(raw_to_der(&raw, P256, 32).is_err(), "{}", hex::encode(&raw));
+        }
+        let mut below = n.clone();
+        below[31] -= 1;
+        let der = der_of(&below, &one);
+        assert_eq!(check_der(&der, P256).unwrap(), Ok(()));
     }
 }

@@ -65,26 +65,26 @@ impl PublicKey {
 
     /// Parses a public key file: PEM (`BEGIN PUBLIC KEY`) or DER SPKI, detected from the bytes.
     pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<PublicKey> {
-        let text = trim_ascii(bytes);
-        if text.starts_with(b"-----BEGIN RSA PUBLIC KEY-----") {
-            return Err(Error::Pkcs1PublicKey {
-                path: origin.to_path_buf(),
-            });
-        }
-        if text.starts_with(b"-----BEGIN") {
-            let der = pem_body(text).ok_or_else(|| Error::BadPublicKey {
-                path: origin.to_path_buf(),
-                reason: "PEM without a `BEGIN PUBLIC KEY` block".into(),
-            })?;
-            return PublicKey::from_spki_der(&der, origin);
-        }
-        if bytes.is_empty() {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(Error::BadPublicKey {
                 path: origin.to_path_buf(),
                 reason: "the file is empty".into(),
             });
         }
-        PublicKey::from_spki_der(bytes, origin)
+        // PEM as PEM_read_bio reads it: lines before the first `-----BEGIN ` are skipped.
+        match first_pem_label(bytes) {
+            Some(b"RSA PUBLIC KEY") => Err(Error::Pkcs1PublicKey {
+                path: origin.to_path_buf(),
+            }),
+            Some(_) => {
+                let der = pem_body(bytes).ok_or_else(|| Error::BadPublicKey {
+                    path: origin.to_path_buf(),
+                    reason: "PEM without a `BEGIN PUBLIC KEY` block".into(),
+                })?;
+                PublicKey::from_spki_der(&der, origin)
+            }
+            None => PublicKey::from_spki_der(bytes, origin),
+        }
     }
 
     /// Reads and parses a public key file (PEM or DER).
@@ -151,25 +151,39 @@ fn first_reason(stack: &openssl::error::ErrorStack, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
-fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    &b[start..]
-}
-
 /// The base64 body of the first `BEGIN PUBLIC KEY` block, decoded.
 fn pem_body(text: &[u8]) -> Option<Vec<u8>> {
     use base64::Engine;
-    let s = std::str::from_utf8(text).ok()?;
-    let begin = s.find("-----BEGIN PUBLIC KEY-----")? + "-----BEGIN PUBLIC KEY-----".len();
-    let end = s[begin..].find("-----END PUBLIC KEY-----")? + begin;
-    let b64: String = s[begin..end]
-        .chars()
+    const BEGIN: &[u8] = b"-----BEGIN PUBLIC KEY-----";
+    const END: &[u8] = b"-----END PUBLIC KEY-----";
+    let begin = find(text, BEGIN)? + BEGIN.len();
+    let end = find(&text[begin..], END)? + begin;
+    let b64: Vec<u8> = text[begin..end]
+        .iter()
+        .copied()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
+/// The label of the first PEM block (`PUBLIC KEY` for `-----BEGIN PUBLIC KEY-----`), whose
+/// `-----BEGIN ` must start a line, as PEM_read_bio finds it.
+fn first_pem_label(text: &[u8]) -> Option<&[u8]> {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    let mut from = 0;
+    while let Some(i) = find(&text[from..], BEGIN).map(|i| i + from) {
+        if i == 0 || text[i - 1] == b'\n' {
+            let rest = &text[i + BEGIN.len()..];
+            let end = find(rest, b"-----")?;
+            return Some(&rest[..end]);
+        }
+        from = i + 1;
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Finds an ML-DSA algorithm OID at the start of the SPKI's AlgorithmIdentifier.
@@ -253,6 +267,19 @@ mod tests {
         let pkcs1_pem = rsa.public_key_to_pem_pkcs1().unwrap();
         let e = PublicKey::from_bytes(&pkcs1_pem, Path::new("k.pem")).unwrap_err();
         assert!(matches!(e, Error::Pkcs1PublicKey { .. }), "{e}");
+    }
+
+    #[test]
+    fn pem_with_text_before_it_is_read_as_openssl_reads_it() {
+        let der = ec_spki(Nid::X9_62_PRIME256V1);
+        let pem = PublicKey::from_spki_der(&der, Path::new("t"))
+            .unwrap()
+            .to_pem()
+            .unwrap();
+        let mut text = b"Subject: the release key\n\xff\xfe not UTF-8\n".to_vec();
+        text.extend(&pem);
+        let k = PublicKey::from_bytes(&text, Path::new("t")).unwrap();
+        assert_eq!(k.spki_der(), &der[..]);
     }
 
     #[test]

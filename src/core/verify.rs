@@ -18,7 +18,7 @@ pub use crate::core::evp::PssSaltPolicy;
 use crate::core::evp::{self, SignatureOptions};
 use crate::core::keys::PublicKey;
 use crate::core::spec::{
-    Hash, KeyFamily, MessageType, OpensslTool, SM2_DEFAULT_DISTID, Scheme, SignatureShape,
+    Hash, KeyFamily, KeySpec, MessageType, OpensslTool, SM2_DEFAULT_DISTID, Scheme, SignatureShape,
     SigningAlgorithm,
 };
 use crate::error::{Error, Result};
@@ -142,15 +142,23 @@ pub fn signature_as_openssl_reads_it<'a>(
     }
 }
 
-/// Checks that `alg` can be verified with this key and this OpenSSL.
-///
-/// Errors: [`Error::AlgorithmDoesNotFitKey`] (a KMS key spec the algorithm is not for),
-/// [`Error::WrongKeyType`] (a key of another family), [`Error::OpensslTooOld`].
+/// Checks that `alg` can be verified with this key and this OpenSSL ([`check_pairing`], then the
+/// linked OpenSSL's version).
 pub fn check_algorithm(
     key: &PublicKey,
     alg: SigningAlgorithm,
     enforce_key_spec: bool,
 ) -> Result<()> {
+    check_pairing(key, alg, enforce_key_spec)?;
+    Ok(alg.require_linked_openssl()?)
+}
+
+/// Checks that `alg` is one this key can have made: for a KMS key spec, one the table allows
+/// (unless `enforce_key_spec` is off, for an openssl-style `-sha384`), else one of its family.
+///
+/// Errors: the algorithm does not fit the key spec ([`crate::error::SpecError`]), or
+/// [`Error::WrongKeyType`] for a key of another family.
+pub fn check_pairing(key: &PublicKey, alg: SigningAlgorithm, enforce_key_spec: bool) -> Result<()> {
     if let (Some(spec), true) = (key.key_spec(), enforce_key_spec) {
         alg.check_key_spec(spec)?;
     } else {
@@ -173,7 +181,7 @@ pub fn check_algorithm(
             });
         }
     }
-    Ok(alg.require_linked_openssl()?)
+    Ok(())
 }
 
 /// Verifies `sig` over the message read from `reader`, as `openssl dgst -<hash> -verify` (or
@@ -302,10 +310,52 @@ fn pss_salt_note(
     })
 }
 
+/// Checks that `sig` has the structure a signature of `alg` can have, without the public key:
+/// the length of the table for the key spec (RSA modulus length, 64 bytes for Ed25519, the FIPS 204
+/// length for ML-DSA) or, for ECDSA and SM2, a strict DER `ECDSA-Sig-Value` with 0 < r, s < n for
+/// the curve. With `key_spec` unknown, any spec the algorithm allows will do (an RSA signature of
+/// 256, 384 or 512 bytes; an ECDSA_SHA_256 signature for P-256 or secp256k1).
+///
+/// Returns `Err(reason)` inside `Ok` for a signature of the wrong structure.
+pub fn check_structure(
+    alg: SigningAlgorithm,
+    key_spec: Option<KeySpec>,
+    sig: &[u8],
+) -> Result<std::result::Result<(), String>> {
+    let specs = match key_spec {
+        Some(s) => vec![s],
+        None => alg.params().key_specs.to_vec(),
+    };
+    let mut why = Vec::new();
+    for spec in &specs {
+        match (alg.signature_shape(*spec), spec.curve()) {
+            (SignatureShape::Exact(n), _) if sig.len() == n => return Ok(Ok(())),
+            (SignatureShape::Exact(n), _) => why.push(format!("{n} bytes for {spec}")),
+            (SignatureShape::DerEcdsaSigValue, Some(curve)) => {
+                match crate::core::ecdsa::check_der(sig, curve)? {
+                    Ok(()) => return Ok(Ok(())),
+                    Err(reason) => why.push(format!("{reason} for {spec}")),
+                }
+            }
+            (SignatureShape::DerEcdsaSigValue, None) => {}
+        }
+    }
+    Ok(Err(format!(
+        "{} bytes that are not a {alg} signature (expected {})",
+        sig.len(),
+        why.join("; or ")
+    )))
+}
+
 /// Whether a signature file holds base64 *text* of a signature rather than its bytes (the AWS CLI
-/// prints base64; case C12/C13). True only when the text decodes to something shaped like a
-/// signature for this key, so a real binary signature is never mistaken for it.
-pub fn is_base64_text_signature(key: &PublicKey, sig: &[u8]) -> bool {
+/// prints base64; cases C12, C13 of docs/interop-cases.md). True only when the text decodes to
+/// something with the structure of an `alg` signature ([`check_structure`]; for `key`'s spec when
+/// known), so a real binary signature is never mistaken for it.
+pub fn is_base64_text_signature(
+    alg: SigningAlgorithm,
+    key: Option<&PublicKey>,
+    sig: &[u8],
+) -> bool {
     use base64::Engine;
     let text: Vec<u8> = sig
         .iter()
@@ -322,14 +372,12 @@ pub fn is_base64_text_signature(key: &PublicKey, sig: &[u8]) -> bool {
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(&text) else {
         return false;
     };
-    let shape = key.key_spec().and_then(|spec| {
-        spec.signing_algorithms()
-            .first()
-            .map(|a| a.signature_shape(spec))
-    });
-    match shape {
-        Some(SignatureShape::Exact(n)) => decoded.len() == n,
-        Some(SignatureShape::DerEcdsaSigValue) => crate::core::ecdsa::is_strict_der(&decoded),
-        None => !decoded.is_empty() && decoded.len() <= key.max_signature_len(),
+    match key.map(|k| (k, k.key_spec())) {
+        // A key of no KMS spec (RSA-1024, say): as long as a signature it could make.
+        Some((k, None)) => !decoded.is_empty() && decoded.len() <= k.max_signature_len(),
+        other => {
+            let spec = other.and_then(|(_, s)| s);
+            matches!(check_structure(alg, spec, &decoded), Ok(Ok(())))
+        }
     }
 }

@@ -108,9 +108,19 @@ async fn handle(
 ) -> Response {
     let started = Instant::now();
     // Read the body ourselves so an oversized one still gets a KMS-shaped answer.
-    let body: OpResult<Bytes> = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        KmsError::validation(format!("the request body is larger than {MAX_BODY} bytes"))
-    });
+    // Within the body timeout: a client that stops half way does not hold a worker.
+    let limit = app.limits.body_timeout;
+    let body: OpResult<Bytes> =
+        match tokio::time::timeout(limit, axum::body::to_bytes(body, MAX_BODY)).await {
+            Ok(Ok(b)) => Ok(b),
+            Ok(Err(_)) => Err(KmsError::validation(format!(
+                "the request body is larger than {MAX_BODY} bytes"
+            ))),
+            Err(_) => Err(KmsError::validation(format!(
+                "the request body did not arrive within {} s",
+                limit.as_secs()
+            ))),
+        };
     if !is_kms(&headers) {
         return tokio::task::spawn_blocking(move || {
             handle_sts(&app, &method, &uri, &headers, body)

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod error;
 mod http;
 pub mod keymaterial;
+pub mod listener;
 pub mod ops;
 pub mod quota;
 pub mod store;
@@ -75,6 +76,8 @@ pub struct ServerConfig {
     /// The account administrator's `(access key id, secret access key)`. `None`: the pair in
     /// `STATE_DIR/admin-credentials`, created at the first start ([`admin`]).
     pub admin_credentials: Option<(String, String)>,
+    /// Connection limits and timeouts.
+    pub limits: listener::Limits,
 }
 
 impl ServerConfig {
@@ -87,6 +90,7 @@ impl ServerConfig {
             region: DEFAULT_REGION.into(),
             quota: None,
             admin_credentials: None,
+            limits: listener::Limits::default(),
         }
     }
 }
@@ -119,6 +123,8 @@ pub struct App {
     quotas: Option<quota::Quotas>,
     /// The account administrator's long-term key (principal `arn:aws:iam::ACCOUNT:root`).
     pub admin: AdminCredentials,
+    /// Connection limits and timeouts (the body timeout applies per request).
+    pub limits: listener::Limits,
     /// STS sessions (AssumeRole), in memory: lost at restart, as short-lived credentials may be.
     pub sessions: MemorySessionStore,
 }
@@ -162,6 +168,7 @@ impl App {
             region: config.region.clone(),
             quotas: config.quota.map(quota::Quotas::new),
             admin,
+            limits: config.limits,
             sessions: MemorySessionStore::new(),
         })
     }
@@ -275,13 +282,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     tracing::info!(target: "kms_openssl::server", "serving {} keys from {} on http://{addr}", keys, app.store.path().display());
     let (tx, rx) = oneshot::channel::<()>();
     let served = app.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router(served))
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let limits = config.limits;
+    let task = tokio::spawn(listener::serve(listener, router(served), limits, rx));
     Ok(RunningServer {
         addr,
         app,

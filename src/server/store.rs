@@ -154,16 +154,32 @@ impl Store {
             .map_err(|e| Error::io(&path, e))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| Error::io(&path, e))?;
-        let conn = Connection::open(&path).map_err(db_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
+        let damaged = |e: rusqlite::Error| {
+            Error::Server(format!(
+                "{}: the database is damaged ({e}); move it away to start with an empty one, or restore a copy",
+                path.display()
+            ))
+        };
+        let conn = Connection::open(&path).map_err(damaged)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db_err)?;
+        // A damaged file is refused now, naming it, not request by request later.
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(damaged)?;
+        if check != "ok" {
+            return Err(Error::Server(format!(
+                "{}: the database is damaged (quick_check: {check}); move it away to start with an empty one, or restore a copy",
+                path.display()
+            )));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(damaged)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(db_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(db_err)?;
-        conn.execute_batch(SCHEMA).map_err(db_err)?;
+        conn.execute_batch(SCHEMA).map_err(damaged)?;
         Ok(Store {
             conn: Mutex::new(conn),
             path,
@@ -536,6 +552,34 @@ mod tests {
             s.list_tags("k1").unwrap(),
             vec![("a".to_string(), "b".to_string())]
         );
+    }
+
+    #[test]
+    fn a_damaged_database_is_refused_at_open_naming_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(tmp.path()).unwrap();
+            for i in 0..50 {
+                s.insert_key(&record(&format!("k{i}")), &[7u8; 512], &[])
+                    .unwrap();
+            }
+        }
+        let db = tmp.path().join(DB_FILE);
+        // Let the WAL be checkpointed into the file, then damage pages past the header.
+        let _ = std::fs::remove_file(tmp.path().join(format!("{DB_FILE}-wal")));
+        let mut bytes = std::fs::read(&db).unwrap();
+        for b in bytes.iter_mut().skip(4096).take(8192) {
+            *b ^= 0x5a;
+        }
+        std::fs::write(&db, &bytes).unwrap();
+        let e = Store::open(tmp.path())
+            .err()
+            .expect("a damaged database is refused");
+        let msg = e.to_string();
+        assert!(msg.contains(DB_FILE) && msg.contains("damaged"), "{msg}");
+        std::fs::write(&db, b"this is not a database at all, just text").unwrap();
+        let e = Store::open(tmp.path()).err().expect("garbage is refused");
+        assert!(e.to_string().contains("damaged"), "{e}");
     }
 
     #[test]

@@ -20,30 +20,41 @@ pub struct Entry {
     pub sidecar: Option<PathBuf>,
 }
 
-/// Parses a manifest: one entry per line, `FILE` or `FILE<TAB>SIGNATURE[<TAB>SIDECAR]`; blank lines
-/// and lines starting with `#` are skipped. `FILE` alone means `FILE.sig` and, when it exists,
-/// `FILE.sig.json`. Relative paths are relative to `base` (the manifest's folder).
-pub fn parse_manifest(text: &str, base: &Path) -> Vec<Entry> {
-    let at = |s: &str| {
-        if base == Path::new(".") {
-            PathBuf::from(s)
-        } else {
-            base.join(s)
-        }
-    };
-    text.lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+/// The lines of a list file: split at LF, a CR before it dropped (CRLF files), blank lines and
+/// lines starting with `#` skipped; any bytes, not only UTF-8, as file names are.
+fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace) && !l.starts_with(b"#"))
+}
+
+/// A path from list-file bytes, relative to `base` (the list's folder).
+fn path_at(base: &Path, bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let p = Path::new(std::ffi::OsStr::from_bytes(bytes));
+    if base == Path::new(".") {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Parses a verification manifest: one entry per line, `FILE` or `FILE<TAB>SIGNATURE[<TAB>SIDECAR]`
+/// (see [`lines`]). `FILE` alone means `FILE.sig` and, when it exists, `FILE.sig.json`. Relative
+/// paths are relative to `base` (the manifest's folder).
+pub fn parse_manifest(bytes: &[u8], base: &Path) -> Vec<Entry> {
+    lines(bytes)
         .map(|line| {
-            let mut parts = line.split('\t');
-            let file = at(parts.next().unwrap_or_default());
+            let mut parts = line.split(|b| *b == b'\t');
+            let file = path_at(base, parts.next().unwrap_or_default());
             let signature = parts
                 .next()
-                .map(at)
+                .map(|p| path_at(base, p))
                 .unwrap_or_else(|| with_suffix(&file, ".sig"));
             let sidecar = parts
                 .next()
-                .map(at)
+                .map(|p| path_at(base, p))
                 .or_else(|| Some(sidecar::path_for(&signature)).filter(|p| p.exists()));
             Entry {
                 file,
@@ -54,18 +65,27 @@ pub fn parse_manifest(text: &str, base: &Path) -> Vec<Entry> {
         .collect()
 }
 
-/// Reads a manifest file (or, for plain lists of files to sign, just its paths).
-pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
-    let bytes = read_small_file(path, 256 * 1024 * 1024)?;
-    let text = String::from_utf8(bytes).map_err(|_| Error::BadInput {
-        path: path.to_path_buf(),
-        reason: "not UTF-8 text".into(),
-    })?;
-    let base = path
-        .parent()
+/// The folder relative paths in a list file are read from.
+fn base_of(path: &Path) -> &Path {
+    path.parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    Ok(parse_manifest(&text, base))
+        .unwrap_or(Path::new("."))
+}
+
+/// Largest list file read, in bytes.
+const MAX_LIST_FILE: u64 = 256 * 1024 * 1024;
+
+/// Reads a verification manifest ([`parse_manifest`]).
+pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
+    let bytes = read_small_file(path, MAX_LIST_FILE)?;
+    Ok(parse_manifest(&bytes, base_of(path)))
+}
+
+/// Reads a list of files to sign: one path per line, the whole line (a TAB is part of the name),
+/// CRLF tolerated ([`lines`]); relative paths are relative to the list's folder.
+pub fn read_file_list(path: &Path) -> Result<Vec<PathBuf>> {
+    let bytes = read_small_file(path, MAX_LIST_FILE)?;
+    Ok(lines(&bytes).map(|l| path_at(base_of(path), l)).collect())
 }
 
 /// `path` with `suffix` appended to its file name (`f` → `f.sig`).
@@ -93,14 +113,15 @@ impl KeyRing {
         Ok(KeyRing { keys })
     }
 
-    /// The key a sidecar names, or the only key when there is one.
+    /// The key a sidecar names, or the only key when there is one and the sidecar names none.
     pub fn select(&self, sidecar: Option<&Sidecar>) -> Option<&PublicKey> {
-        match sidecar {
-            Some(sc) => self
+        match sidecar.and_then(|sc| sc.public_key_sha256.as_ref()) {
+            Some(theirs) => self
                 .keys
                 .iter()
-                .find(|(fp, _)| fp.eq_ignore_ascii_case(&sc.public_key_sha256))
+                .find(|(fp, _)| fp.eq_ignore_ascii_case(theirs))
                 .map(|(_, k)| k),
+            // No sidecar, or one that names no key (signed without the public key).
             None if self.keys.len() == 1 => self.keys.first().map(|(_, k)| k),
             None => None,
         }
@@ -144,6 +165,8 @@ fn verify_entry(
     alg: &mut Option<SigningAlgorithm>,
     opts: &VerifyOptions,
 ) -> Result<Outcome> {
+    // The message first: a missing file is named as such, not as a missing sidecar.
+    let mut reader = crate::core::io::open_regular(&e.file)?;
     let sidecar = e.sidecar.as_deref().map(Sidecar::load).transpose()?;
     let key = keys
         .select(sidecar.as_ref())
@@ -179,6 +202,5 @@ fn verify_entry(
         });
     }
     let (window, _) = verify::signature_as_openssl_reads_it(key, a, &sig);
-    let mut reader = crate::core::io::open_regular(&e.file)?;
     verify::verify_message(key, a, &mut reader, &e.file, window, opts)
 }

@@ -11,14 +11,14 @@ use crate::client::kms::Kms;
 use crate::client::sign::{self, MessageTypeChoice, SelfCheck, SigningKey};
 use crate::core::io::Input;
 use crate::core::spec::SigningAlgorithm;
-use crate::error::{Error, Result};
-use crate::tool::sidecar::{self, Sidecar};
+use crate::error::{Error, Interruption, Result};
+use crate::tool::sidecar::{Sidecar, SignatureOutputs};
 
 /// Default client-side rate, requests/s: half of KMS's default shared cryptographic quota (1,000/s),
 /// which every principal and service in the account shares.
 pub const DEFAULT_MAX_RPS: f64 = 500.0;
 /// Default concurrent requests.
-pub const DEFAULT_JOBS: usize = 16;
+pub const DEFAULT_JOBS: u32 = 16;
 
 /// Spaces requests evenly at no more than `max_rps` per second, and adapts below that when the
 /// endpoint throttles: a `ThrottlingException` halves the rate (once per [`THROTTLE_COOLDOWN`]), each success raises it by a
@@ -197,38 +197,72 @@ pub struct Done {
 pub struct BatchOptions {
     pub algorithm: SigningAlgorithm,
     pub message_type: MessageTypeChoice,
-    pub jobs: usize,
+    pub jobs: u32,
     pub max_rps: f64,
     pub retry: RetryPolicy,
     pub write_sidecar: bool,
 }
 
-/// Signs every job with one key (public key fetched once by the caller), at most `jobs` at a time
-/// and `max_rps` per second. Every file is attempted; a failure does not stop the others. Results
-/// come back in job order; `progress` is called once per finished file.
+/// A request to stop a batch, set by whoever watches the process's signals: jobs not yet started
+/// are not started, jobs between attempts are not retried, a signature already returned is still
+/// written with its sidecar.
+#[derive(Debug, Default)]
+pub struct Stop {
+    signal: std::sync::OnceLock<Interruption>,
+}
+
+impl Stop {
+    /// Asks the batch to stop because of `signal` (the first one counts).
+    pub fn request(&self, signal: Interruption) {
+        let _ = self.signal.set(signal);
+    }
+
+    /// The signal that stopped the batch, if any.
+    pub fn requested(&self) -> Option<Interruption> {
+        self.signal.get().copied()
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.requested() {
+            Some(signal) => Err(Error::Interrupted { signal }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Signs every job with one key (public key fetched once by the caller; `None` for a signer that
+/// holds none and opted in to structure-checked signatures), at most `jobs` at a time and
+/// `max_rps` per second. Every file is attempted until `stop` is requested; a failure does not stop
+/// the others. Results come back in job order (a job never started is [`Error::Interrupted`]);
+/// `progress` is called once per finished file.
 pub async fn sign_all(
     kms: &Kms,
     key_id: &str,
-    key: Arc<SigningKey>,
+    key: Option<Arc<SigningKey>>,
     jobs: Vec<Job>,
     opts: BatchOptions,
     progress: Arc<dyn Fn() + Send + Sync>,
+    stop: Arc<Stop>,
 ) -> Vec<(Job, Result<Done>)> {
     let pacer = Arc::new(Pacer::new(opts.max_rps));
-    let limit = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
+    let limit = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1) as usize));
     let mut set = tokio::task::JoinSet::new();
     for (i, job) in jobs.into_iter().enumerate() {
-        let (kms, key, pacer, limit, progress, key_id) = (
+        let (kms, key, pacer, limit, progress, key_id, stop) = (
             kms.clone(),
             key.clone(),
             pacer.clone(),
             limit.clone(),
             progress.clone(),
             key_id.to_string(),
+            stop.clone(),
         );
         set.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let r = sign_one(&kms, &key_id, &key, &job, opts, &pacer).await;
+            let r = match stop.check() {
+                Ok(()) => sign_one(&kms, &key_id, key.as_deref(), &job, opts, &pacer, &stop).await,
+                Err(e) => Err(e),
+            };
             progress();
             (i, job, r)
         });
@@ -247,26 +281,33 @@ pub async fn sign_all(
 async fn sign_one(
     kms: &Kms,
     key_id: &str,
-    key: &Arc<SigningKey>,
+    key: Option<&SigningKey>,
     job: &Job,
     opts: BatchOptions,
     pacer: &Pacer,
+    stop: &Stop,
 ) -> Result<Done> {
     let alg = opts.algorithm;
-    let input = Input::File(job.input.clone());
-    sign::precheck(alg, opts.message_type, input.len_hint())?;
+    let input = Input::File(job.input.clone()).open()?;
+    sign::precheck(alg, opts.message_type, input.len())?;
+    let outputs = SignatureOutputs::check(
+        &job.signature,
+        opts.write_sidecar,
+        input.file_id().as_slice(),
+    )?;
     // Hashing a large file is CPU and disk work: keep it off the async threads.
     let prepared = {
-        let (key, input) = (key.clone(), input.clone());
+        let spki = key.map(|k| k.info.spki_der.clone());
         let choice = opts.message_type;
         tokio::task::spawn_blocking(move || {
-            sign::prepare_input(alg, choice, &input, Some(&key.info.spki_der))
+            sign::prepare_input(alg, choice, input, spki.as_deref())
         })
         .await
         .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))??
     };
-    let (signed, attempts) = with_retries(opts.retry, pacer, || {
-        sign::sign_prepared(kms, key_id, Some(key), alg, &prepared)
+    let (signed, attempts) = with_retries(opts.retry, pacer, || async {
+        stop.check()?;
+        sign::sign_prepared(kms, key_id, key, alg, &prepared).await
     })
     .await;
     let signed = signed?;
@@ -275,7 +316,7 @@ async fn sign_one(
     } else {
         None
     };
-    let sidecar = sidecar::write_signed(&job.signature, &signed.signature, sidecar.as_ref())?;
+    let sidecar = outputs.write(&signed.signature, sidecar.as_ref())?;
     Ok(Done {
         signature_len: signed.signature.len(),
         sidecar,

@@ -54,6 +54,15 @@ impl KeySpec {
         }
     }
 
+    /// The elliptic curve of an ECDSA or SM2 key spec (for signature range checks and ECDH).
+    pub fn curve(self) -> Option<openssl::nid::Nid> {
+        match self.family() {
+            KeyFamily::Ec { nid, .. } => Some(nid),
+            KeyFamily::Sm2 => Some(openssl::nid::Nid::SM2),
+            _ => None,
+        }
+    }
+
     /// Key usages KMS allows for this spec (Key spec reference table).
     pub fn allowed_usages(self) -> &'static [KeyUsage] {
         use KeyUsage::*;

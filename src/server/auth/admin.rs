@@ -7,7 +7,7 @@
 //! and nothing is written.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -75,57 +75,81 @@ impl AdminCredentials {
     }
 
     /// Reads `STATE_DIR/admin-credentials`, creating it (mode 0600) with a new pair when missing.
-    /// A file readable by group or others is refused, as the state dir is.
+    /// A file readable by group or others is refused, as the state dir is. Several serves starting
+    /// at once on a fresh state dir agree on one pair: the file appears complete and at most once
+    /// (a private temp file, then `link(2)`, which fails if the name exists), and what is returned
+    /// is always read back from it.
     ///
     /// Errors: [`Error::Io`] for the file, [`Error::Server`] for an unreadable or too open one.
     pub fn load_or_create(state_dir: &Path) -> Result<AdminCredentials> {
         let path = state_dir.join(ADMIN_CREDENTIALS_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let mode = std::fs::metadata(&path)
-                    .map_err(|e| Error::io(&path, e))?
-                    .permissions()
-                    .mode()
-                    & 0o777;
-                if mode & 0o077 != 0 {
-                    return Err(Error::Server(format!(
-                        "{} is accessible to group/others (mode {mode:o}); chmod 600 it",
-                        path.display()
-                    )));
-                }
-                AdminCredentials::parse(&text).ok_or_else(|| {
-                    Error::Server(format!(
-                        "{} has no aws_access_key_id / aws_secret_access_key; delete it to get a new pair",
-                        path.display()
-                    ))
-                })
+        if !path.exists() {
+            let creds = AdminCredentials::generate()?;
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".admin-credentials-")
+                .permissions(std::fs::Permissions::from_mode(0o600))
+                .tempfile_in(state_dir)
+                .map_err(|e| Error::io(state_dir, e))?;
+            tmp.write_all(creds.to_file_text().as_bytes())
+                .and_then(|_| tmp.as_file().sync_all())
+                .map_err(|e| Error::io(tmp.path(), e))?;
+            match std::fs::hard_link(tmp.path(), &path) {
+                Ok(()) => {}
+                // Another serve made it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io(&path, e)),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let creds = AdminCredentials::generate()?;
-                // Written to a temporary file created 0600, then renamed: never readable by others,
-                // never half-written.
-                let tmp = state_dir.join(format!(".{ADMIN_CREDENTIALS_FILE}.tmp"));
-                let _ = std::fs::remove_file(&tmp);
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&tmp)
-                    .map_err(|e| Error::io(&tmp, e))?;
-                f.write_all(creds.to_file_text().as_bytes())
-                    .and_then(|_| f.sync_all())
-                    .map_err(|e| Error::io(&tmp, e))?;
-                std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-                Ok(creds)
-            }
-            Err(e) => Err(Error::io(&path, e)),
+            // The temp name goes when `tmp` drops; the linked file stays.
         }
+        Self::load(&path)
+    }
+
+    fn load(path: &Path) -> Result<AdminCredentials> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::Server(format!(
+                "{} is accessible to group/others (mode {mode:o}); chmod 600 it",
+                path.display()
+            )));
+        }
+        AdminCredentials::parse(&text).ok_or_else(|| {
+            Error::Server(format!(
+                "{} has no aws_access_key_id / aws_secret_access_key; delete it to get a new pair",
+                path.display()
+            ))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serves_starting_together_on_a_fresh_state_dir_agree_on_one_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().to_path_buf();
+        let pairs: Vec<AdminCredentials> = (0..8)
+            .map(|_| {
+                let state = state.clone();
+                std::thread::spawn(move || AdminCredentials::load_or_create(&state).unwrap())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        let on_disk = AdminCredentials::load(&state.join(ADMIN_CREDENTIALS_FILE)).unwrap();
+        for p in &pairs {
+            assert_eq!(*p, on_disk);
+        }
+        let names: Vec<_> = std::fs::read_dir(&state).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temp file left: {names:?}");
+    }
 
     #[test]
     fn created_once_with_mode_0600_and_read_back_unchanged() {

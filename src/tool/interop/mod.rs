@@ -392,7 +392,7 @@ async fn run_cell(
         sign::prepare_input(
             alg,
             MessageTypeChoice::Fixed(mt),
-            &Input::File(path.to_path_buf()),
+            Input::File(path.to_path_buf()).open()?,
             Some(&key.info.spki_der),
         )
     };

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use super::{Check, Report, Trio};
-use crate::core::io::{Mode, write_atomic};
+use crate::core::io::{Destination, Mode, write_all};
 use crate::error::{Error, Result};
 
-/// Writes `report.json`, `junit.xml`, `report.md` and `report.html` into `dir` (atomically each).
+/// Writes `report.json`, `junit.xml`, `report.md` and `report.html` into `dir`, all or none.
 pub fn write_reports(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut json = serde_json::to_vec_pretty(report)
@@ -18,13 +18,17 @@ pub fn write_reports(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
         ("report.md", markdown(report).into_bytes()),
         ("report.html", html(report).into_bytes()),
     ];
-    let mut written = Vec::new();
-    for (name, bytes) in files {
-        let p = dir.join(name);
-        write_atomic(&p, &bytes, Mode::Default)?;
-        written.push(p);
-    }
-    Ok(written)
+    let dests = files
+        .iter()
+        .map(|(name, _)| Destination::check(&dir.join(name), &[]))
+        .collect::<Result<Vec<_>>>()?;
+    let outputs: Vec<_> = dests
+        .iter()
+        .zip(&files)
+        .map(|(d, (_, bytes))| (d, bytes.as_slice(), Mode::Default))
+        .collect();
+    write_all(&outputs)?;
+    Ok(dests.into_iter().map(|d| d.path).collect())
 }
 
 fn junit(r: &Report) -> Result<String> {
