@@ -243,8 +243,10 @@ fn openssl_dgst_verify(s: &Served, pem: &str, sig: &str, file: &str, pss: bool) 
 #[test]
 fn reference_scenario_signer_signs_verifier_downloads_and_each_is_denied_the_other() {
     let s = serve();
-    let key = s.create_key("RSA_4096", "SIGN_VERIFY", Some(ALIAS));
-    apply_reference_policy(&s, &key, VERIFIER, &[]);
+    s.create_key("RSA_4096", "SIGN_VERIFY", Some(ALIAS));
+    // By alias, as the README's walkthrough does: GetKeyPolicy / PutKeyPolicy take only a key id
+    // or ARN, so the CLI resolves the alias first.
+    apply_reference_policy(&s, ALIAS, VERIFIER, &[]);
     s.write("SampleText.txt", SAMPLE);
 
     // The signer session is who it says.

@@ -443,8 +443,22 @@ impl Kms {
 }
 
 impl Kms {
-    /// GetKeyPolicy (PolicyName `default`): the key policy text as stored.
+    /// The key id or ARN an alias stands for (DescribeKey), as GetKeyPolicy and PutKeyPolicy take
+    /// only those (KMS API reference: their KeyId is "key ID or key ARN"); other ids as given.
+    async fn policy_key_id(&self, key_id: &str) -> Result<String> {
+        match crate::aws::arn::KeyRef::parse(key_id) {
+            Some(r) if r.is_alias() => {
+                let md = self.describe_key(key_id).await?;
+                Ok(if md.arn.is_empty() { md.key_id } else { md.arn })
+            }
+            _ => Ok(key_id.to_string()),
+        }
+    }
+
+    /// GetKeyPolicy (PolicyName `default`): the key policy text as stored. An alias is resolved
+    /// first (DescribeKey).
     pub async fn get_key_policy(&self, key_id: &str) -> Result<String> {
+        let key_id = self.policy_key_id(key_id).await?;
         let out = self
             .client
             .get_key_policy()
@@ -460,13 +474,14 @@ impl Kms {
 
     /// PutKeyPolicy (PolicyName `default`). KMS refuses a policy that locks the caller out
     /// (`MalformedPolicyDocumentException`) unless `bypass_lockout_check`; over 32 KB is
-    /// `LimitExceededException` (docs/kms-facts.md §6).
+    /// `LimitExceededException` (docs/kms-facts.md §6). An alias is resolved first (DescribeKey).
     pub async fn put_key_policy(
         &self,
         key_id: &str,
         policy: &str,
         bypass_lockout_check: bool,
     ) -> Result<()> {
+        let key_id = self.policy_key_id(key_id).await?;
         let mut req = self
             .client
             .put_key_policy()

@@ -3,3 +3,4 @@
 
 pub mod kms;
 pub mod sign;
+pub mod uri;

@@ -4,7 +4,6 @@
 //! `sign` command, batch signing, the demo, interop-check and the OpenSSL provider all sign through
 //! here.
 
-use std::io::Read;
 use std::path::Path;
 
 use crate::client::kms::{Kms, PublicKeyInfo};
@@ -166,14 +165,6 @@ pub fn may_need_public_key(
     }
 }
 
-/// The public key the preparation of `mt` needs ([`SigningAlgorithm::prepare_needs_public_key`]).
-fn needed_spki(alg: SigningAlgorithm, mt: MessageType, spki: Option<&[u8]>) -> Result<&[u8]> {
-    spki.ok_or(Error::PublicKeyNeeded {
-        algorithm: alg,
-        message_type: mt,
-    })
-}
-
 /// Reads the input once and prepares what KMS is sent: RAW when it fits (1–4096 bytes) and the
 /// algorithm takes RAW, else hashed in constant memory (DIGEST, or μ for ML-DSA). `spki` (the
 /// key's DER SPKI) is needed for the SM2 DIGEST (Z_A) and the ML-DSA μ
@@ -207,11 +198,6 @@ pub fn prepare_input(
         }
     };
     alg.check_message_type(mt)?;
-    let mut whole = std::io::Cursor::new(head.clone()).chain(reader);
-    let mut counter = CountingReader {
-        inner: &mut whole,
-        count: 0,
-    };
     let p = alg.params();
     let prepared = match mt {
         MessageType::Raw => {
@@ -237,33 +223,23 @@ pub fn prepare_input(
                 digest,
             }
         }
-        MessageType::Digest => {
-            let d = if p.scheme == Scheme::Sm2 {
-                // KMS SM2DSA DIGEST is e = SM3(Z_A ‖ M) with KMS's distinguishing ID (docs/kms-facts.md §2).
-                digest::sm2_digest(
-                    needed_spki(alg, mt, spki)?,
-                    crate::core::spec::SM2_DEFAULT_DISTID.as_bytes(),
-                    &mut counter,
-                    &origin,
-                )?
-            } else {
-                digest::hash_reader(p.hash, &mut counter, &origin)?
-            };
+        MessageType::Digest | MessageType::ExternalMu => {
+            // KMS SM2DSA DIGEST is e = SM3(Z_A ‖ M) with KMS's distinguishing ID (docs/kms-facts.md §2).
+            let mut hasher = digest::MessageHasher::new(
+                alg,
+                mt,
+                spki,
+                crate::core::spec::SM2_DEFAULT_DISTID.as_bytes(),
+            )?;
+            hasher.update(&head)?;
+            hasher.update_from(&mut reader, &origin)?;
+            let input_size = hasher.len();
+            let d = hasher.finish()?;
             Prepared {
                 message_type: mt,
                 payload: d.clone(),
                 digest: Some(d),
-                input_size: Some(counter.count),
-            }
-        }
-        MessageType::ExternalMu => {
-            let mu =
-                digest::ml_dsa_external_mu(needed_spki(alg, mt, spki)?, &mut counter, &origin)?;
-            Prepared {
-                message_type: mt,
-                payload: mu.clone(),
-                digest: Some(mu),
-                input_size: Some(counter.count),
+                input_size: Some(input_size),
             }
         }
     };
@@ -310,19 +286,6 @@ pub fn prepare_digest(alg: SigningAlgorithm, digest: Vec<u8>) -> Result<Prepared
         digest: Some(digest),
         input_size: None,
     })
-}
-
-struct CountingReader<'a, R: Read> {
-    inner: &'a mut R,
-    count: u64,
-}
-
-impl<R: Read> Read for CountingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
 }
 
 /// The result of checking a returned signature.

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use openssl::md_ctx::MdCtx;
 
-use crate::core::spec::{EXTERNAL_MU_LEN, Hash, ML_DSA, ML_DSA_SPKI_KEY_OFFSET};
+use crate::core::spec::{
+    EXTERNAL_MU_LEN, Hash, ML_DSA, ML_DSA_SPKI_KEY_OFFSET, MessageType, Scheme, SigningAlgorithm,
+};
 use crate::error::{Error, Result};
 
 /// An EVP digest context for `hash` (`EVP_DigestInit_ex`).
@@ -63,25 +65,124 @@ pub fn looks_like_digest_info(blob: &[u8]) -> Option<Hash> {
         })
 }
 
-/// FIPS 204 μ = SHAKE256(SHAKE256(pk, 64) ‖ 0x00 ‖ 0x00 ‖ M, 64): pure ML-DSA with an empty
-/// context, as KMS EXTERNAL_MU takes it. `spki` is the key's DER SPKI; output is 64 bytes.
-///
-/// Errors: [`Error::WrongKeyType`] when `spki` is not an ML-DSA SubjectPublicKeyInfo.
-pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> Result<Vec<u8>> {
-    let pk = spki
-        .get(ML_DSA_SPKI_KEY_OFFSET..)
+/// The KMS Sign `Message` of a message fed in pieces, in constant memory: the bare hash (DIGEST),
+/// e = SM3(Z_A ‖ M) for SM2DSA (DIGEST), or the ML-DSA μ (EXTERNAL_MU). `Clone` copies the state
+/// mid-stream (`EVP_MD_CTX_copy_ex`), as an OpenSSL provider's `dupctx` needs.
+pub struct MessageHasher {
+    ctx: MdCtx,
+    hash: Hash,
+    /// Message bytes fed so far (Z_A and tr excluded).
+    len: u64,
+}
+
+impl MessageHasher {
+    /// Starts the hash KMS expects for `alg` with MessageType `mt` (DIGEST or EXTERNAL_MU). `spki`
+    /// (the key's DER SubjectPublicKeyInfo) is needed where
+    /// [`SigningAlgorithm::prepare_needs_public_key`] says so; `sm2_distid` is the SM2
+    /// distinguishing ID that goes into Z_A (KMS's RAW uses [`crate::core::spec::SM2_DEFAULT_DISTID`]).
+    ///
+    /// Errors: [`Error::Spec`] when `alg` does not take `mt`; [`Error::PublicKeyNeeded`] without
+    /// the public key; [`Error::NoDigestForm`] for RAW.
+    pub fn new(
+        alg: SigningAlgorithm,
+        mt: MessageType,
+        spki: Option<&[u8]>,
+        sm2_distid: &[u8],
+    ) -> Result<MessageHasher> {
+        alg.check_message_type(mt)?;
+        let needed = || -> Result<&[u8]> {
+            spki.ok_or(Error::PublicKeyNeeded {
+                algorithm: alg,
+                message_type: mt,
+            })
+        };
+        let p = alg.params();
+        let (hash, prefix) = match (mt, p.scheme) {
+            (MessageType::Raw, _) => return Err(Error::NoDigestForm { algorithm: alg }),
+            (MessageType::ExternalMu, _) => {
+                let mut tr = hash_bytes(Hash::Shake256, ml_dsa_public_key(needed()?)?)?;
+                // M' = 0 ‖ |ctx| ‖ ctx with an empty context (FIPS 204 Algorithm 2 line 10).
+                tr.extend_from_slice(&[0x00, 0x00]);
+                (Hash::Shake256, tr)
+            }
+            (MessageType::Digest, Scheme::Sm2) => (p.hash, sm2_z(needed()?, sm2_distid)?),
+            (MessageType::Digest, _) => (p.hash, Vec::new()),
+        };
+        let mut ctx = start(hash)?;
+        update(&mut ctx, &prefix)?;
+        Ok(MessageHasher { ctx, hash, len: 0 })
+    }
+
+    /// Feeds the next piece of the message.
+    pub fn update(&mut self, data: &[u8]) -> Result<()> {
+        self.len += data.len() as u64;
+        update(&mut self.ctx, data)
+    }
+
+    /// Message bytes fed so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was fed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The DIGEST or μ: 32/48/64 bytes, the algorithm's [`SigningAlgorithm::message_len`].
+    pub fn finish(self) -> Result<Vec<u8>> {
+        finish(self.ctx, self.hash)
+    }
+
+    /// A copy of the state, for a caller that must finish twice (`EVP_DigestSignFinal` may).
+    pub fn try_clone(&self) -> Result<MessageHasher> {
+        Ok(MessageHasher {
+            ctx: crate::core::ossl::md_ctx_copy(&self.ctx)
+                .map_err(Error::openssl("EVP_MD_CTX_copy_ex"))?,
+            hash: self.hash,
+            len: self.len,
+        })
+    }
+
+    /// Feeds everything `reader` yields.
+    pub fn update_from(&mut self, reader: &mut dyn Read, origin: &Path) -> Result<()> {
+        crate::core::io::for_each_chunk(reader, origin, |chunk| self.update(chunk))
+    }
+}
+
+impl std::fmt::Debug for MessageHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageHasher")
+            .field("hash", &self.hash)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// The raw ML-DSA public key inside its SubjectPublicKeyInfo.
+fn ml_dsa_public_key(spki: &[u8]) -> Result<&[u8]> {
+    spki.get(ML_DSA_SPKI_KEY_OFFSET..)
         .filter(|pk| ML_DSA.iter().any(|p| p.public_key_len == pk.len()))
         .ok_or_else(|| Error::WrongKeyType {
             operation: "ML-DSA μ".into(),
             needed: "an ML-DSA SubjectPublicKeyInfo",
             actual: format!("{} bytes of something else", spki.len()),
-        })?;
-    let tr = hash_bytes(Hash::Shake256, pk)?;
-    let mut ctx = start(Hash::Shake256)?;
-    update(&mut ctx, &tr)?;
-    update(&mut ctx, &[0x00, 0x00])?;
-    crate::core::io::for_each_chunk(reader, origin, |chunk| update(&mut ctx, chunk))?;
-    let mu = finish(ctx, Hash::Shake256)?;
+        })
+}
+
+/// FIPS 204 μ = SHAKE256(SHAKE256(pk, 64) ‖ 0x00 ‖ 0x00 ‖ M, 64): pure ML-DSA with an empty
+/// context, as KMS EXTERNAL_MU takes it. `spki` is the key's DER SPKI; output is 64 bytes.
+///
+/// Errors: [`Error::WrongKeyType`] when `spki` is not an ML-DSA SubjectPublicKeyInfo.
+pub fn ml_dsa_external_mu(spki: &[u8], reader: &mut dyn Read, origin: &Path) -> Result<Vec<u8>> {
+    let mut h = MessageHasher::new(
+        SigningAlgorithm::MlDsaShake256,
+        MessageType::ExternalMu,
+        Some(spki),
+        &[],
+    )?;
+    h.update_from(reader, origin)?;
+    let mu = h.finish()?;
     debug_assert_eq!(mu.len(), EXTERNAL_MU_LEN);
     Ok(mu)
 }
@@ -134,9 +235,14 @@ pub fn sm2_digest(
     reader: &mut dyn Read,
     origin: &Path,
 ) -> Result<Vec<u8>> {
-    let z = sm2_z(spki_der, distid)?;
-    let mut prefixed = std::io::Cursor::new(z).chain(reader);
-    hash_reader(Hash::Sm3, &mut prefixed, origin)
+    let mut h = MessageHasher::new(
+        SigningAlgorithm::Sm2dsa,
+        MessageType::Digest,
+        Some(spki_der),
+        distid,
+    )?;
+    h.update_from(reader, origin)?;
+    h.finish()
 }
 
 #[cfg(test)]

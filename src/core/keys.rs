@@ -11,6 +11,7 @@ use crate::core::spec::{KeySpec, ML_DSA};
 use crate::error::{Error, Result, SpecError};
 
 /// A public key with the exact SPKI bytes it came from.
+#[derive(Clone)]
 pub struct PublicKey {
     pkey: PKey<Public>,
     spki_der: Vec<u8>,

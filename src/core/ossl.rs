@@ -104,6 +104,19 @@ pub fn keygen_by_name(
     }
 }
 
+/// `EVP_MD_CTX_copy_ex`: a copy of a digest context mid-stream (rust-openssl's `MdCtx` has no
+/// `Clone`).
+pub fn md_ctx_copy(ctx: &openssl::md_ctx::MdCtxRef) -> Result<openssl::md_ctx::MdCtx, ErrorStack> {
+    let copy = openssl::md_ctx::MdCtx::new()?;
+    // SAFETY: both contexts are live; OpenSSL copies the state into `copy`.
+    let r = unsafe { openssl_sys::EVP_MD_CTX_copy_ex(copy.as_ptr(), ctx.as_ptr()) };
+    if r > 0 {
+        Ok(copy)
+    } else {
+        Err(ErrorStack::get())
+    }
+}
+
 /// `EVP_DigestVerifyFinal`, returning OpenSSL's own result: 1 valid, 0 invalid, < 0 error.
 /// rust-openssl folds 0-with-errors into `Err`; `openssl dgst` does not, and we must not either.
 pub fn digest_verify_final_raw(ctx: &mut openssl::md_ctx::MdCtxRef, sig: &[u8]) -> c_int {

@@ -72,6 +72,23 @@ impl Hash {
         })
     }
 
+    /// The hash an OpenSSL digest name stands for, by any of its names (`SHA256`, `SHA2-256`,
+    /// `sha-256`, `2.16.840.1.101.3.4.2.1`, ...): the name is fetched (`EVP_MD_fetch`) and its NID
+    /// compared, so OpenSSL's own aliases decide. `None` for a digest that is not one of ours.
+    pub fn from_evp_name(name: &str) -> Option<Hash> {
+        let md = openssl::md::Md::fetch(None, name, None).ok()?;
+        [
+            Hash::Sha1,
+            Hash::Sha256,
+            Hash::Sha384,
+            Hash::Sha512,
+            Hash::Sm3,
+            Hash::Shake256,
+        ]
+        .into_iter()
+        .find(|h| h.md().type_() == md.type_())
+    }
+
     /// Parses `-sha256`, `sha256`, `SHA-256`, ... (the openssl-style digest option).
     pub fn from_openssl_option(s: &str) -> Option<Hash> {
         let n = s

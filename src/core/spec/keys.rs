@@ -22,7 +22,51 @@ pub enum KeyFamily {
     Sm2,
 }
 
+impl KeyFamily {
+    /// The scheme OpenSSL uses for keys of this family when nothing else is asked for
+    /// (`openssl dgst -sha256 -sign` on an RSA key is PKCS#1 v1.5).
+    pub fn default_scheme(self) -> Scheme {
+        match self {
+            KeyFamily::Rsa { .. } => Scheme::RsaPkcs1V15,
+            KeyFamily::Ec { .. } => Scheme::Ecdsa,
+            KeyFamily::Sm2 => Scheme::Sm2,
+            KeyFamily::Ed25519 => Scheme::Ed25519,
+            KeyFamily::MlDsa { .. } => Scheme::MlDsa,
+        }
+    }
+}
+
 impl KeySpec {
+    /// The OpenSSL key type name (`EVP_PKEY_get0_type_name`, the first name of the provider
+    /// key manager): `RSA`, `EC`, `ED25519`, `SM2`, `ML-DSA-44` / `-65` / `-87`.
+    pub fn openssl_key_type(self) -> &'static std::ffi::CStr {
+        match self.family() {
+            KeyFamily::Rsa { .. } => c"RSA",
+            KeyFamily::Ec { .. } => c"EC",
+            KeyFamily::Ed25519 => c"ED25519",
+            KeyFamily::Sm2 => c"SM2",
+            KeyFamily::MlDsa { .. } => match self.ml_dsa() {
+                Some(p) => p.openssl_name,
+                None => c"ML-DSA",
+            },
+        }
+    }
+
+    /// The digest OpenSSL should pick when the caller names none (`EVP_PKEY_get_default_digest_name`,
+    /// used by `openssl req` and `x509` without `-sha*`): the first hash KMS allows for this key
+    /// with its family's default scheme (SHA-256 for RSA, P-256 and secp256k1; SHA-384 for P-384;
+    /// SHA-512 for P-521; SM3 for SM2). `None` for Ed25519 and ML-DSA, which take no digest.
+    pub fn default_digest(self) -> Option<Hash> {
+        let scheme = self.family().default_scheme();
+        if scheme.is_one_shot() {
+            return None;
+        }
+        SIGNING_TABLE
+            .iter()
+            .find(|p| p.scheme == scheme && p.key_specs.contains(&self))
+            .map(|p| p.hash)
+    }
+
     /// The key's family and size.
     pub fn family(self) -> KeyFamily {
         use openssl::nid::Nid;

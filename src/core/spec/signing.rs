@@ -23,6 +23,19 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// The scheme's standard name (`RSASSA-PSS`, `ECDSA`, ...), for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::RsaPkcs1V15 => "RSASSA-PKCS1-v1_5",
+            Scheme::RsaPss => "RSASSA-PSS",
+            Scheme::Ecdsa => "ECDSA",
+            Scheme::Sm2 => "SM2",
+            Scheme::Ed25519 => "Ed25519",
+            Scheme::Ed25519ph => "Ed25519ph",
+            Scheme::MlDsa => "ML-DSA",
+        }
+    }
+
     /// Whether the scheme signs the message itself in one pass, with no separate digest
     /// (`EVP_DigestSign`/`EVP_DigestVerify` with no `EVP_MD`): Ed25519, Ed25519ph, ML-DSA.
     pub fn is_one_shot(self) -> bool {
@@ -239,15 +252,10 @@ impl SigningAlgorithm {
                     given: s.to_string(),
                 });
             };
-            let scheme = match spec.family() {
-                KeyFamily::Rsa { .. } => Some(Scheme::RsaPkcs1V15),
-                KeyFamily::Ec { .. } => Some(Scheme::Ecdsa),
-                KeyFamily::Sm2 => Some(Scheme::Sm2),
-                KeyFamily::Ed25519 | KeyFamily::MlDsa { .. } => None,
-            };
+            let scheme = spec.family().default_scheme();
             return SIGNING_TABLE
                 .iter()
-                .find(|p| Some(p.scheme) == scheme && p.hash == hash)
+                .find(|p| !scheme.is_one_shot() && p.scheme == scheme && p.hash == hash)
                 .map(|p| p.algorithm)
                 .ok_or_else(|| SpecError::AlgorithmDoesNotFitKey {
                     algorithm: s.to_string(),
@@ -256,6 +264,67 @@ impl SigningAlgorithm {
                 });
         }
         s.parse()
+    }
+
+    /// The algorithm a `spec` key signs with under `scheme` and `hash` (as an OpenSSL signature
+    /// context names them: padding mode and digest). `hash` is ignored for Ed25519 and ML-DSA,
+    /// whose hash is part of the scheme.
+    ///
+    /// Errors: [`SpecError::AlgorithmDoesNotFitKey`] when KMS has no such algorithm for the key
+    /// (ECDSA with SHA-256 on a P-384 key, PSS with SHA-1, ...), naming the ones that fit.
+    pub fn find(
+        spec: KeySpec,
+        scheme: Scheme,
+        hash: Option<Hash>,
+    ) -> Result<SigningAlgorithm, SpecError> {
+        SIGNING_TABLE
+            .iter()
+            .find(|p| {
+                p.scheme == scheme
+                    && p.key_specs.contains(&spec)
+                    && (scheme.is_one_shot() || Some(p.hash) == hash)
+            })
+            .map(|p| p.algorithm)
+            .ok_or_else(|| SpecError::AlgorithmDoesNotFitKey {
+                algorithm: format!(
+                    "{}{}",
+                    scheme.name(),
+                    hash.map(|h| format!(" with {}", h.display_name()))
+                        .unwrap_or_default()
+                ),
+                key_spec: spec,
+                fitting: spec.signing_algorithms(),
+            })
+    }
+
+    /// The DER X.509 / CMS `AlgorithmIdentifier` of signatures of this algorithm by a `spec` key,
+    /// as OpenSSL writes it into certificates, CSRs and CMS SignerInfos: `sha256WithRSAEncryption`
+    /// with NULL parameters (RFC 4055 §5), `id-RSASSA-PSS` with RSASSA-PSS-params naming the hash,
+    /// MGF1 with the same hash and the salt length (RFC 4055 §3.1), `ecdsa-with-SHA256` without
+    /// parameters (RFC 5758 §3.2), `SM2-with-SM3` (GB/T 35276), `id-Ed25519` (RFC 8410 §3),
+    /// `id-ml-dsa-*` (RFC 9881 §2). `None` for Ed25519ph, which X.509 has no identifier for.
+    pub fn x509_algorithm_identifier(self, spec: KeySpec) -> Option<&'static [u8]> {
+        use SigningAlgorithm as A;
+        Some(match self {
+            A::RsassaPkcs1V15Sha256 => &AID_SHA256_WITH_RSA,
+            A::RsassaPkcs1V15Sha384 => &AID_SHA384_WITH_RSA,
+            A::RsassaPkcs1V15Sha512 => &AID_SHA512_WITH_RSA,
+            A::RsassaPssSha256 => &AID_PSS_SHA256,
+            A::RsassaPssSha384 => &AID_PSS_SHA384,
+            A::RsassaPssSha512 => &AID_PSS_SHA512,
+            A::EcdsaSha256 => &AID_ECDSA_SHA256,
+            A::EcdsaSha384 => &AID_ECDSA_SHA384,
+            A::EcdsaSha512 => &AID_ECDSA_SHA512,
+            A::Sm2dsa => &AID_SM2_WITH_SM3,
+            A::Ed25519Sha512 => &AID_ED25519,
+            A::MlDsaShake256 => match spec {
+                KeySpec::MlDsa44 => &AID_ML_DSA_44,
+                KeySpec::MlDsa65 => &AID_ML_DSA_65,
+                KeySpec::MlDsa87 => &AID_ML_DSA_87,
+                _ => return None,
+            },
+            A::Ed25519PhSha512 => return None,
+        })
     }
 
     /// Length in bytes a DIGEST message must have (32/48/64), or `None` where KMS takes no DIGEST.
@@ -360,6 +429,48 @@ impl SigningAlgorithm {
     }
 }
 
+// AlgorithmIdentifier DER encodings (see `x509_algorithm_identifier`); tests/algorithm_identifier.rs
+// checks each one against what `openssl req -x509` writes.
+const AID_SHA256_WITH_RSA: [u8; 15] = hex_der(b"300d06092a864886f70d01010b0500");
+const AID_SHA384_WITH_RSA: [u8; 15] = hex_der(b"300d06092a864886f70d01010c0500");
+const AID_SHA512_WITH_RSA: [u8; 15] = hex_der(b"300d06092a864886f70d01010d0500");
+const AID_PSS_SHA256: [u8; 67] = hex_der(
+    b"304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120",
+);
+const AID_PSS_SHA384: [u8; 67] = hex_der(
+    b"304106092a864886f70d01010a3034a00f300d06096086480165030402020500a11c301a06092a864886f70d010108300d06096086480165030402020500a203020130",
+);
+const AID_PSS_SHA512: [u8; 67] = hex_der(
+    b"304106092a864886f70d01010a3034a00f300d06096086480165030402030500a11c301a06092a864886f70d010108300d06096086480165030402030500a203020140",
+);
+const AID_ECDSA_SHA256: [u8; 12] = hex_der(b"300a06082a8648ce3d040302");
+const AID_ECDSA_SHA384: [u8; 12] = hex_der(b"300a06082a8648ce3d040303");
+const AID_ECDSA_SHA512: [u8; 12] = hex_der(b"300a06082a8648ce3d040304");
+const AID_SM2_WITH_SM3: [u8; 12] = hex_der(b"300a06082a811ccf55018375");
+const AID_ED25519: [u8; 7] = hex_der(b"300506032b6570");
+const AID_ML_DSA_44: [u8; 13] = hex_der(b"300b0609608648016503040311");
+const AID_ML_DSA_65: [u8; 13] = hex_der(b"300b0609608648016503040312");
+const AID_ML_DSA_87: [u8; 13] = hex_der(b"300b0609608648016503040313");
+
+/// Decodes hex at compile time (a malformed literal fails the build).
+const fn hex_der<const N: usize>(hex: &[u8]) -> [u8; N] {
+    const fn nibble(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not a lowercase hex digit"),
+        }
+    }
+    assert!(hex.len() == 2 * N, "hex length does not match the array");
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
 /// Length of an Ed25519 signature R ‖ S, in bytes (RFC 8032 §5.1.6).
 pub const ED25519_SIGNATURE_LEN: usize = 64;
 
@@ -409,6 +520,39 @@ mod tests {
         assert_eq!(SigningAlgorithm::Ed25519PhSha512.digest_len(), Some(64));
         assert_eq!(SigningAlgorithm::Ed25519Sha512.digest_len(), None);
         assert_eq!(SigningAlgorithm::MlDsaShake256.digest_len(), None);
+    }
+
+    #[test]
+    fn find_maps_an_openssl_context_to_the_kms_algorithm() {
+        let f = SigningAlgorithm::find;
+        assert_eq!(
+            f(KeySpec::Rsa2048, Scheme::RsaPss, Some(Hash::Sha384)),
+            Ok(SigningAlgorithm::RsassaPssSha384)
+        );
+        assert_eq!(
+            f(KeySpec::EccNistEdwards25519, Scheme::Ed25519, None),
+            Ok(SigningAlgorithm::Ed25519Sha512)
+        );
+        assert_eq!(
+            f(KeySpec::MlDsa87, Scheme::MlDsa, Some(Hash::Sha256)),
+            Ok(SigningAlgorithm::MlDsaShake256)
+        );
+        assert!(f(KeySpec::EccNistP384, Scheme::Ecdsa, Some(Hash::Sha256)).is_err());
+        assert!(f(KeySpec::Rsa2048, Scheme::RsaPss, Some(Hash::Sha1)).is_err());
+    }
+
+    #[test]
+    fn every_x509_algorithm_identifier_is_one_der_sequence() {
+        for p in SIGNING_TABLE {
+            for spec in p.key_specs {
+                let Some(aid) = p.algorithm.x509_algorithm_identifier(*spec) else {
+                    assert_eq!(p.algorithm, SigningAlgorithm::Ed25519PhSha512);
+                    continue;
+                };
+                assert_eq!(aid[0], 0x30, "{}", p.algorithm);
+                assert_eq!(aid[1] as usize, aid.len() - 2, "{}", p.algorithm);
+            }
+        }
     }
 
     #[test]
