@@ -174,3 +174,57 @@ fn demo_exits_0_and_its_files_verify_with_openssl_and_ours() {
     assert_eq!(theirs.code, Some(1), "{}", theirs.describe());
     assert_parity("demo files, tampered copy", &theirs, &ours);
 }
+
+/// The provider library cargo builds with the workspace (`cargo test` builds every member before
+/// running any test); fails with how to build it when missing.
+fn provider_library() -> std::path::PathBuf {
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_kms-openssl"))
+        .parent()
+        .expect("target dir")
+        .to_path_buf();
+    [bin_dir.join("deps"), bin_dir.clone()]
+        .into_iter()
+        .map(|d| d.join("libkms_openssl_provider.so"))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "libkms_openssl_provider.so is not in {}: build it with `cargo build -p kms-openssl-provider`",
+                bin_dir.display()
+            )
+        })
+}
+
+#[test]
+fn demo_with_the_provider_has_openssl_sign_in_kms_and_openssl_verify() {
+    let sb = Sandbox::new(Endpoint::from_env_or_moto());
+    let alias = unique("alias/sample-sign-verify-key-provider");
+    let lib = provider_library();
+    let r = sb.kms_openssl([
+        "demo",
+        "--out-dir",
+        "D",
+        "--alias",
+        &alias,
+        "--provider",
+        lib.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, Some(0), "demo must exit 0:\n{}", r.describe());
+    assert!(
+        r.stdout_str().contains(&format!("-sign kms:{alias}")),
+        "{}",
+        r.describe()
+    );
+    // openssl's own signature, made through the provider, judged by openssl without it.
+    let v = sb
+        .openssl([
+            "dgst",
+            "-sha512",
+            "-verify",
+            "D/SamplePublicKey.pem",
+            "-signature",
+            "D/SampleText-openssl.sig",
+            "D/SampleText.txt",
+        ])
+        .ok();
+    assert_eq!(v.stdout_str(), "Verified OK\n");
+}

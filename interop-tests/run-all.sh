@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The test command (README "Run the tests"): every unit, integration and interop test, first
-# against the system OpenSSL, then against the vendored OpenSSL 3.x (`--features vendored`),
-# where ML-DSA and Ed25519ph run. Peers: the openssl CLI, and a .venv with moto, the AWS CLI v1
-# and pyca/cryptography (created here from interop-tests/requirements.txt).
+# The test command (README "Run the tests"): every unit, integration and interop test of both
+# products (the CLI/library and the OpenSSL provider), first against the system OpenSSL, then the
+# CLI against the vendored OpenSSL 3.x (`--features vendored`), where ML-DSA and Ed25519ph run.
+# Peers: the openssl CLI, a .venv with moto, the AWS CLI v1 and pyca/cryptography (created here
+# from interop-tests/requirements.txt), and Debian 13's OpenSSL 3.5 in target/openssl-3.5 for the
+# provider (interop-tests/setup-openssl35.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -17,7 +19,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --quiet --all-targets -- -D warnings
 
-echo "== cargo test (system OpenSSL: $(openssl version))"
+echo "== cargo test, both packages (system OpenSSL: $(openssl version))"
 cargo test --no-fail-fast
 
 echo "== the issue-2 client suite again, against kms-openssl serve instead of moto"
@@ -33,5 +35,6 @@ KMS_OPENSSL_TEST_ENDPOINT=$endpoint cargo test --no-fail-fast \
   --test reference_workflow --test der_to_pem --test awscli_pipeline --test parity_table --test cli_bad_input
 kill $serve_pid 2>/dev/null || true
 
-echo "== cargo test --features vendored (OpenSSL built from source)"
-CARGO_TARGET_DIR="$root/target/vendored" cargo test --no-fail-fast --features vendored --lib --tests
+# The provider is never built vendored: it must link the libcrypto of the process loading it.
+echo "== cargo test -p kms-openssl --features vendored (OpenSSL built from source)"
+CARGO_TARGET_DIR="$root/target/vendored" cargo test --no-fail-fast -p kms-openssl --features vendored --lib --tests

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Creates .venv with the interop peers (moto, AWS CLI v1, pyca/cryptography) pinned in
-# interop-tests/requirements.txt. Idempotent: reinstalls only when requirements.txt changed.
+# interop-tests/requirements.txt, and target/openssl-3.5 (a second OpenSSL, for the provider
+# tests; interop-tests/setup-openssl35.sh). Idempotent: reinstalls only what changed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$root/interop-tests/setup-openssl35.sh" >/dev/null
 venv=${KMS_OPENSSL_VENV:-$root/.venv}
 req=$root/interop-tests/requirements.txt
 stamp=$venv/.requirements.sha256

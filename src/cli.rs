@@ -381,6 +381,10 @@ pub struct DemoArgs {
     /// Alias to create (a suffix is added if it exists).
     #[arg(long, default_value = "alias/sample-sign-verify-key")]
     pub alias: String,
+    /// The OpenSSL provider (libkms_openssl_provider.so, or a folder holding kms_openssl.so):
+    /// adds the openssl half, `openssl dgst -sign kms:alias/...` through it.
+    #[arg(long, value_name = "PATH")]
+    pub provider: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -34,15 +34,26 @@ pub fn repo() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where the re-executed process finds the provider (its `current_exe` is the runner's loader).
+const PROVIDER_SO: &str = "KMS_OPENSSL_TEST_PROVIDER_SO";
+
+/// The provider library cargo built next to this test binary.
+fn provider_library() -> PathBuf {
+    if let Some(p) = std::env::var_os(PROVIDER_SO) {
+        return PathBuf::from(p);
+    }
+    std::env::current_exe()
+        .expect("test binary path")
+        .parent()
+        .expect("deps dir")
+        .join("libkms_openssl_provider.so")
+}
+
 /// A directory holding the provider under the name OpenSSL loads: `kms_openssl.so`.
 pub fn provider_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        let so = exe
-            .parent()
-            .expect("deps dir")
-            .join("libkms_openssl_provider.so");
+        let so = provider_library();
         assert!(
             so.exists(),
             "{} is missing: build it with `cargo build -p kms-openssl-provider`",
@@ -86,6 +97,7 @@ impl OpensslUnderTest {
             .arg(&exe)
             .args([name, "--exact", "--nocapture", "--test-threads=1"])
             .env(UNDER_3_5, "1")
+            .env(PROVIDER_SO, provider_library())
             .output()
             .expect("run the test binary on OpenSSL 3.5");
         let out = String::from_utf8_lossy(&o.stdout);
@@ -286,6 +298,11 @@ impl Kms0 {
 
     /// `openssl ARGS...` without the provider: the stock judge.
     pub fn openssl(&self, args: &[&str]) -> Run {
+        self.openssl_with_env(args, &[])
+    }
+
+    /// `openssl ARGS...` with extra environment variables.
+    pub fn openssl_with_env(&self, args: &[&str], env: &[(&str, &Path)]) -> Run {
         let mut c = OpensslUnderTest::command();
         c.args(args)
             .current_dir(self.work.path())
@@ -297,7 +314,8 @@ impl Kms0 {
             .env("AWS_REGION", server::DEFAULT_REGION)
             .env("AWS_ACCESS_KEY_ID", ADMIN.0)
             .env("AWS_SECRET_ACCESS_KEY", ADMIN.1)
-            .env("AWS_EC2_METADATA_DISABLED", "true");
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(env.iter().copied());
         let o = c.output().expect("openssl runs");
         Run::of(format!("openssl {}", args.join(" ")), o)
     }

@@ -2,123 +2,14 @@
 //! derives with a `kms:` key against a local KMS, and stock OpenSSL (no provider, the PEM
 //! GetPublicKey gives) judges the result. Nothing here decides a verdict itself.
 
+#[path = "cases.rs"]
+mod cases;
 #[path = "common.rs"]
 mod common;
 
+use cases::{certificates_and_cms, message_files, sign_and_judge};
 use common::{Kms0, bytes};
-use kms_openssl::core::openssl_cmd::{self, Files, Over};
-use kms_openssl::core::spec::{KeySpec, KeyUsage, OpensslTool, SigningAlgorithm};
-
-/// The sizes the issue names: empty, the largest RAW message, one byte over, 10 MiB.
-const SIZES: [usize; 4] = [0, 4096, 4097, 10 << 20];
-
-/// The argv that signs with `uri` what `verify` (a stock verify argv from the parity table)
-/// checks: the same options, the key and signature swapped.
-fn sign_argv(verify: &[String], uri: &str, sig: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut it = verify.iter().skip(1).peekable(); // drop "openssl"
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-verify" if verify[1] == "dgst" => {
-                it.next(); // the PEM
-                out.extend(["-sign".into(), uri.into()]);
-            }
-            "-verify" => out.push("-sign".into()),
-            "-pubin" => {}
-            "-inkey" => {
-                it.next();
-                out.extend(["-inkey".into(), uri.into()]);
-            }
-            "-signature" | "-sigfile" => {
-                it.next();
-                out.extend(["-out".into(), sig.into()]);
-            }
-            _ => out.push(a.clone()),
-        }
-    }
-    out
-}
-
-/// Signs `file` with every algorithm of `spec` through the provider and verifies each signature
-/// with stock OpenSSL; a flipped byte must fail stock verification.
-fn sign_and_judge(k: &Kms0, spec: KeySpec, alias: &str, files: &[(String, usize)]) {
-    let pem = format!("{alias}.pem");
-    let uri = format!("kms:alias/{alias}");
-    for alg in spec.signing_algorithms() {
-        if !alg.supported_by_linked_openssl() || alg == SigningAlgorithm::Ed25519PhSha512 {
-            continue; // ML-DSA and Ed25519ph run under OpenSSL 3.5 (openssl35.rs).
-        }
-        for (file, size) in files {
-            let sig = format!("{alias}-{alg}-{size}.sig");
-            let verify = openssl_cmd::verify_argv(
-                alg,
-                Over::Message,
-                &Files {
-                    public_key: &pem,
-                    public_key_der: false,
-                    signature: &sig,
-                    data: file,
-                },
-                None,
-            )
-            .expect("verify argv");
-            let sign = sign_argv(&verify, &uri, &sig);
-            let sign_ref: Vec<&str> = sign.iter().map(String::as_str).collect();
-            let signed = k.with_provider(&sign_ref);
-            if alg.raw_only() && *size > 4096 {
-                // Pure Ed25519 is RAW only in KMS: a clear refusal, never a signature.
-                signed.fails_with(&["signs only RAW messages of 1 to 4096 bytes"]);
-                assert!(k.read(&sig).is_empty(), "{alg} {size} B wrote a signature");
-                continue;
-            }
-            if alg.raw_only() && *size == 0 {
-                // `openssl pkeyutl -rawin` refuses an empty input before any key is asked.
-                assert_ne!(signed.code, 0, "{alg} signed an empty message");
-                continue;
-            }
-            signed.ok();
-            let v: Vec<&str> = verify.iter().skip(1).map(String::as_str).collect();
-            let judged = k.openssl(&v).ok();
-            let expected = match alg.params().openssl_tool {
-                OpensslTool::Dgst => "Verified OK",
-                OpensslTool::PkeyutlRawin => "Signature Verified Successfully",
-            };
-            assert!(
-                judged.stdout_str().contains(expected),
-                "{alg} {size} B: {}",
-                judged.stdout_str()
-            );
-            if *size == 4096 {
-                let mut bad = k.read(&sig);
-                let mid = bad.len() / 2;
-                bad[mid] ^= 0x01;
-                let tampered = format!("{sig}.tampered");
-                k.write(&tampered, &bad);
-                let v: Vec<String> = verify
-                    .iter()
-                    .skip(1)
-                    .map(|a| {
-                        if *a == sig {
-                            tampered.clone()
-                        } else {
-                            a.clone()
-                        }
-                    })
-                    .collect();
-                let v: Vec<&str> = v.iter().map(String::as_str).collect();
-                let r = k.openssl(&v);
-                assert_ne!(r.code, 0, "{alg}: a flipped signature byte verified");
-            }
-        }
-    }
-}
-
-fn message_files(k: &Kms0) -> Vec<(String, usize)> {
-    SIZES
-        .iter()
-        .map(|&n| (k.write(&format!("m{n}.bin"), &bytes(n as u64, n)), n))
-        .collect()
-}
+use kms_openssl::core::spec::{KeySpec, KeyUsage};
 
 #[test]
 fn dgst_sign_with_rsa_kms_keys_verifies_with_stock_openssl_for_every_algorithm_and_size() {
@@ -325,177 +216,18 @@ fn pkeyutl_derive_in_kms_equals_the_peers_own_derivation() {
     }
 }
 
-/// Certificates and CMS for one key: self-signed certificate, CSR, an issued certificate and a
-/// CMS signature, each judged by stock OpenSSL.
-fn certificates_and_cms(k: &Kms0, alias: &str, sigopts: &[&str], md: &str) {
-    let uri = format!("kms:alias/{alias}");
-    let ca = format!("{alias}-ca.pem");
-    let mut opts: Vec<&str> = Vec::new();
-    for o in sigopts {
-        opts.extend(["-sigopt", o]);
-    }
-    let md_opt = format!("-{md}");
-    // Self-signed: -check_ss_sig, or OpenSSL would not look at its own signature at all.
-    let mut args = vec![
-        "req",
-        "-new",
-        "-x509",
-        "-key",
-        &uri,
-        "-subj",
-        "/CN=KMS test CA",
-        &md_opt,
-        "-days",
-        "2",
-        "-out",
-        &ca,
-    ];
-    args.extend(&opts);
-    k.with_provider(&args).ok();
-    let v = k
-        .openssl(&["verify", "-check_ss_sig", "-CAfile", &ca, &ca])
-        .ok();
-    assert!(
-        v.stdout_str().contains(": OK"),
-        "{alias}: {}",
-        v.stdout_str()
-    );
-
-    // A CSR signed in KMS; OpenSSL 3.0's `req -verify` exits 0 even on failure: read stderr.
-    let csr = format!("{alias}.csr");
-    let mut args = vec![
-        "req",
-        "-new",
-        "-key",
-        &uri,
-        "-subj",
-        "/CN=KMS test request",
-        &md_opt,
-        "-out",
-        &csr,
-    ];
-    args.extend(&opts);
-    k.with_provider(&args).ok();
-    let v = k.openssl(&["req", "-verify", "-noout", "-in", &csr]).ok();
-    assert!(
-        v.stderr.contains("verify OK") && !v.stderr.contains("fail"),
-        "{alias}: {}",
-        v.stderr
-    );
-
-    // A certificate issued for a local key, signed by the KMS key as CA.
-    let leaf_key = format!("{alias}-leaf.key");
-    let leaf_csr = format!("{alias}-leaf.csr");
-    let leaf = format!("{alias}-leaf.pem");
-    k.openssl(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        &leaf_key,
-    ])
-    .ok();
-    k.openssl(&[
-        "req", "-new", "-key", &leaf_key, "-subj", "/CN=leaf", "-out", &leaf_csr,
-    ])
-    .ok();
-    let mut args = vec![
-        "x509",
-        "-req",
-        "-in",
-        &leaf_csr,
-        "-CA",
-        &ca,
-        "-CAkey",
-        &uri,
-        "-set_serial",
-        "7",
-        &md_opt,
-        "-days",
-        "1",
-        "-out",
-        &leaf,
-    ];
-    args.extend(&opts);
-    k.with_provider(&args).ok();
-    let v = k.openssl(&["verify", "-CAfile", &ca, &leaf]).ok();
-    assert!(
-        v.stdout_str().contains(": OK"),
-        "{alias}: {}",
-        v.stdout_str()
-    );
-
-    // CMS: signed in KMS, verified against the CA certificate.
-    let content = format!("{alias}.txt");
-    k.write(&content, &bytes(3, 5000));
-    let p7s = format!("{alias}.p7s");
-    let mut args = vec![
-        "cms", "-sign", "-binary", "-md", md, "-inkey", &uri, "-signer", &ca, "-in", &content,
-        "-outform", "DER", "-out", &p7s,
-    ];
-    for o in sigopts {
-        args.extend(["-keyopt", o]);
-    }
-    k.with_provider(&args).ok();
-    let v = k
-        .openssl(&[
-            "cms",
-            "-verify",
-            "-binary",
-            "-content",
-            &content,
-            "-inform",
-            "DER",
-            "-in",
-            &p7s,
-            "-CAfile",
-            &ca,
-            "-out",
-            "/dev/null",
-        ])
-        .ok();
-    assert!(
-        v.stderr.contains("Verification successful"),
-        "{alias}: {}",
-        v.stderr
-    );
-
-    // A tampered content must fail CMS verification (exit 4 on OpenSSL 3.0).
-    let tampered = format!("{alias}-tampered.txt");
-    let mut t = k.read(&content);
-    t[0] ^= 1;
-    k.write(&tampered, &t);
-    let r = k.openssl(&[
-        "cms",
-        "-verify",
-        "-binary",
-        "-content",
-        &tampered,
-        "-inform",
-        "DER",
-        "-in",
-        &p7s,
-        "-CAfile",
-        &ca,
-        "-out",
-        "/dev/null",
-    ]);
-    assert_ne!(r.code, 0, "{alias}: tampered content verified");
-}
-
 #[test]
 fn req_x509_and_cms_with_rsa_pkcs1_and_pss_kms_keys_verify_with_stock_openssl() {
     let k = Kms0::start();
     k.key(KeySpec::Rsa2048, KeyUsage::SignVerify, "pkcs1");
-    certificates_and_cms(&k, "pkcs1", &[], "sha256");
+    certificates_and_cms(&k, "pkcs1", &[], Some("sha256"), Some("sha256"));
     k.key(KeySpec::Rsa3072, KeyUsage::SignVerify, "pss");
     certificates_and_cms(
         &k,
         "pss",
         &["rsa_padding_mode:pss", "rsa_pss_saltlen:digest"],
-        "sha384",
+        Some("sha384"),
+        Some("sha384"),
     );
 }
 
@@ -508,7 +240,7 @@ fn req_x509_and_cms_with_nist_ec_kms_keys_verify_with_stock_openssl() {
         (KeySpec::EccNistP521, "cp521", "sha512"),
     ] {
         k.key(spec, KeyUsage::SignVerify, alias);
-        certificates_and_cms(&k, alias, &[], md);
+        certificates_and_cms(&k, alias, &[], Some(md), Some(md));
     }
 }
 
@@ -851,4 +583,69 @@ fn ordinary_keys_work_with_the_default_provider_loaded_first_and_fail_clearly_ot
             "kms_openssl does not generate keys",
             "-provider default -provider kms_openssl",
         ]);
+}
+
+#[test]
+fn the_configuration_file_in_the_readme_loads_the_provider_without_command_line_options() {
+    let k = Kms0::start();
+    k.key(KeySpec::Rsa2048, KeyUsage::SignVerify, "cnf");
+    k.write("f", &bytes(4, 2048));
+    let cnf = common::repo().join("provider/kms-openssl.cnf");
+    // OPENSSL_MODULES stands in for the MODULESDIR the library would be installed into.
+    let env = [
+        ("OPENSSL_CONF", cnf.as_path()),
+        ("OPENSSL_MODULES", common::provider_dir()),
+    ];
+    k.openssl_with_env(
+        &[
+            "dgst",
+            "-sha256",
+            "-sign",
+            "kms:alias/cnf",
+            "-out",
+            "f.sig",
+            "f",
+        ],
+        &env,
+    )
+    .ok();
+    let v = k
+        .openssl(&[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "cnf.pem",
+            "-signature",
+            "f.sig",
+            "f",
+        ])
+        .ok();
+    assert_eq!(v.stdout_str(), "Verified OK\n");
+    // Ordinary keys are the default provider's in this order.
+    k.openssl_with_env(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "k.pem",
+        ],
+        &env,
+    )
+    .ok();
+    // The README shows the same statements.
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    let text = std::fs::read_to_string(&cnf).unwrap();
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        assert!(
+            readme.contains(line),
+            "README lacks `{line}` of provider/kms-openssl.cnf"
+        );
+    }
 }

@@ -286,3 +286,73 @@ pub unsafe fn report_size(outlen: *mut usize, max: usize) -> Result<()> {
     unsafe { *outlen = max };
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_an_entry_point_returns_the_fallback_instead_of_unwinding_into_c() {
+        let prov = ProvCtx::new(std::ptr::null(), None, None, None);
+        let r = guard(Some(&prov), c"test", -7, || -> Result<i32> {
+            panic!("boom")
+        });
+        assert_eq!(r, -7);
+        let r = guard_int(None, c"test", || {
+            Err(ProvError::new(Reason::BadInput, "no"))
+        });
+        assert_eq!(r, 0);
+        assert_eq!(guard_int(None, c"test", || Ok(())), 1);
+    }
+
+    #[test]
+    fn every_reason_has_a_string_and_the_list_ends_with_a_null_item() {
+        let items = reason_strings();
+        let last = items.last().expect("items");
+        assert_eq!((last.id, last.ptr.is_null()), (0, true));
+        for r in [
+            Reason::KmsRequest,
+            Reason::InvalidUri,
+            Reason::UnsupportedParameter,
+            Reason::UnsupportedOperation,
+            Reason::BadInput,
+            Reason::NotAKmsKey,
+            Reason::SignatureCheck,
+            Reason::Internal,
+            Reason::Hint,
+        ] {
+            assert!(
+                items.iter().any(|i| i.id == r as u32 && !i.ptr.is_null()),
+                "{r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn kms_errors_keep_their_code_message_and_hint() {
+        let e = ProvError::from(kms_openssl::Error::Kms {
+            operation: "Sign",
+            code: "AccessDeniedException".into(),
+            message: "User: x is not authorized to perform: kms:Sign".into(),
+        });
+        assert_eq!(e.reason, Reason::KmsRequest);
+        assert!(
+            e.message
+                .contains("AccessDeniedException: User: x is not authorized to perform: kms:Sign")
+        );
+        assert!(e.hint.as_deref().unwrap_or_default().contains("kms:Sign"));
+    }
+
+    #[test]
+    fn write_out_refuses_a_buffer_too_small_and_never_writes_past_it() {
+        let mut buf = [0u8; 4];
+        let mut len = 0usize;
+        // SAFETY: a 4-byte buffer and a length slot.
+        let r = unsafe { write_out(buf.as_mut_ptr(), &mut len, buf.len(), &[1, 2, 3, 4, 5]) };
+        assert!(r.is_err());
+        assert_eq!(buf, [0; 4]);
+        // SAFETY: as above.
+        unsafe { write_out(buf.as_mut_ptr(), &mut len, buf.len(), &[9, 8]) }.unwrap();
+        assert_eq!((len, &buf[..2]), (2, &[9u8, 8][..]));
+    }
+}

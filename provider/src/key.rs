@@ -280,6 +280,26 @@ mod tests {
     }
 
     #[test]
+    fn a_reference_resolves_only_to_one_of_ours() {
+        let spki = openssl::pkey::PKey::generate_ed25519()
+            .unwrap()
+            .public_key_to_der()
+            .unwrap();
+        let public = PublicKey::from_spki_der(&spki, std::path::Path::new("t")).unwrap();
+        let data = Arc::new(KeyData {
+            public,
+            spec: KeySpec::EccNistEdwards25519,
+            kms: None,
+        });
+        let r = Box::new(Reference::new(std::ptr::null(), data));
+        // SAFETY: `r` is live for the call.
+        let back = unsafe { Reference::resolve(&r.bytes()) }.expect("resolves");
+        assert_eq!(back.data.spec, KeySpec::EccNistEdwards25519);
+        // SAFETY: a wrong-sized reference is refused before any dereference.
+        assert!(unsafe { Reference::resolve(&[1, 2, 3]) }.is_none());
+    }
+
+    #[test]
     fn operation_names_never_collide_with_the_default_providers() {
         for t in KEY_TYPES {
             assert!(t.signature.to_str().unwrap().starts_with("KMS-"));

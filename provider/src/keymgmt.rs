@@ -21,7 +21,13 @@ use crate::ffi::{self, Dispatch, OSSL_CALLBACK, OSSL_PARAM, entry};
 use crate::key::{KEY_TYPES, KeyData, KeyObject, KeyType, Reference};
 
 /// Property query for OpenSSL calls made from inside this provider: never route back to us.
-pub const NOT_US: &std::ffi::CStr = c"provider!=kms_openssl";
+pub static NOT_US: std::sync::LazyLock<CString> = std::sync::LazyLock::new(|| {
+    CString::new(format!(
+        "provider!={}",
+        kms_openssl::core::openssl_cmd::PROVIDER_NAME
+    ))
+    .unwrap_or_default()
+});
 
 macro_rules! keymgmt_dispatch {
     ($t:literal) => {

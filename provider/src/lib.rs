@@ -30,9 +30,12 @@ use std::sync::LazyLock;
 use crate::core::{ProvCtx, ProvError, Reason};
 use crate::ffi::{Algorithm, Dispatch, OSSL_PARAM, Table, entry};
 use crate::key::KEY_TYPES;
+use kms_openssl::core::openssl_cmd;
 
 /// The property every algorithm of this provider carries (`-propquery provider=kms_openssl`).
-const PROPERTIES: &CStr = c"provider=kms_openssl";
+static PROPERTIES: LazyLock<std::ffi::CString> = LazyLock::new(|| {
+    std::ffi::CString::new(format!("provider={}", openssl_cmd::PROVIDER_NAME)).unwrap_or_default()
+});
 /// The oldest OpenSSL this provider runs in (`OPENSSL_VERSION_NUMBER` of 3.0.7).
 const MIN_OPENSSL: u64 = 0x3000_0070;
 

@@ -15,9 +15,12 @@
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::sync::Arc;
 
+use kms_openssl::client::sign::MessagePreparer;
 use kms_openssl::client::sign::{self, MessageTypeChoice, Prepared};
-use kms_openssl::core::digest::{MessageHasher, looks_like_digest_info};
-use kms_openssl::core::spec::{Hash, KeyUsage, MessageType, Scheme, SigningAlgorithm};
+use kms_openssl::core::digest::looks_like_digest_info;
+use kms_openssl::core::spec::{
+    Hash, KeyUsage, MessageType, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm,
+};
 
 use crate::core::{
     ProvCtx, ProvError, Reason, Result, bytes, guard, guard_int, opt_str, report_size, write_out,
@@ -173,11 +176,11 @@ impl SaltLen {
 
 /// What the message is turned into while it streams in.
 enum Stream {
-    /// The DIGEST or μ KMS is sent.
-    Hash {
+    /// A message, prepared as `kms-openssl sign` prepares it: RAW when it is 1–4096 bytes and
+    /// the algorithm takes RAW, else the DIGEST or μ hashed here.
+    Message {
         alg: SigningAlgorithm,
-        message_type: MessageType,
-        hasher: MessageHasher,
+        preparer: MessagePreparer,
     },
     /// The input as given: the message (pure Ed25519, RAW), the Ed25519ph prehash (DIGEST), or
     /// an ML-DSA μ given with `mu = 1` (EXTERNAL_MU).
@@ -476,11 +479,6 @@ impl SigCtx {
             let alg = self.algorithm()?;
             let scheme = alg.params().scheme;
             let stream = match scheme {
-                Scheme::Ed25519 => Stream::Buffer {
-                    alg,
-                    message_type: MessageType::Raw,
-                    data: Vec::new(),
-                },
                 Scheme::MlDsa if self.settings.mu => Stream::Buffer {
                     alg,
                     message_type: MessageType::ExternalMu,
@@ -494,19 +492,21 @@ impl SigCtx {
                     data: Vec::new(),
                 },
                 _ => {
-                    let message_type = if scheme == Scheme::MlDsa {
-                        MessageType::ExternalMu
-                    } else {
-                        MessageType::Digest
+                    // KMS's RAW SM2DSA uses its own distinguishing ID: RAW only when the
+                    // context's is the same, else e = SM3(Z_A ‖ M) with the context's ID.
+                    let choice = match scheme {
+                        Scheme::Ed25519 => MessageTypeChoice::Fixed(MessageType::Raw),
+                        Scheme::Sm2 if self.settings.distid != SM2_DEFAULT_DISTID.as_bytes() => {
+                            MessageTypeChoice::Fixed(MessageType::Digest)
+                        }
+                        _ => MessageTypeChoice::Auto,
                     };
-                    let key = self.key()?;
-                    Stream::Hash {
+                    Stream::Message {
                         alg,
-                        message_type,
-                        hasher: MessageHasher::new(
+                        preparer: MessagePreparer::new(
                             alg,
-                            message_type,
-                            Some(key.public.spki_der()),
+                            choice,
+                            Some(self.key()?.public.spki_der()),
                             &self.settings.distid,
                         )?,
                     }
@@ -521,14 +521,12 @@ impl SigCtx {
 
     fn update(&mut self, data: &[u8]) -> Result<()> {
         match self.stream()? {
-            Stream::Hash { hasher, .. } => Ok(hasher.update(data)?),
+            Stream::Message { preparer, .. } => Ok(preparer.update(data)?),
             Stream::Buffer { alg, data: buf, .. } => {
+                // A digest or μ: its exact length is checked at the end; more than a RAW
+                // message is never one.
                 if buf.len() + data.len() > kms_openssl::core::spec::MAX_RAW_MESSAGE {
-                    return Err(kms_openssl::Error::RawOnlyMessageSize {
-                        algorithm: *alg,
-                        len: (buf.len() + data.len()) as u64,
-                    }
-                    .into());
+                    return Err(kms_openssl::Error::NoDigestForm { algorithm: *alg }.into());
                 }
                 buf.extend_from_slice(data);
                 Ok(())
@@ -545,48 +543,8 @@ impl SigCtx {
             .take()
             .ok_or_else(|| ProvError::new(Reason::Internal, "no stream"))?;
         let (alg, prepared) = match stream {
-            Stream::Hash {
-                alg,
-                message_type,
-                hasher,
-            } => {
-                let input_size = hasher.len();
-                let d = hasher.finish()?;
-                (
-                    alg,
-                    Prepared {
-                        message_type,
-                        payload: d.clone(),
-                        digest: Some(d),
-                        input_size: Some(input_size),
-                    },
-                )
-            }
-            Stream::Buffer {
-                alg,
-                message_type,
-                data,
-            } => {
-                if message_type == MessageType::Raw {
-                    sign::precheck(
-                        alg,
-                        MessageTypeChoice::Fixed(MessageType::Raw),
-                        Some(data.len() as u64),
-                    )?;
-                    let input_size = Some(data.len() as u64);
-                    (
-                        alg,
-                        Prepared {
-                            message_type,
-                            payload: data,
-                            digest: None,
-                            input_size,
-                        },
-                    )
-                } else {
-                    (alg, sign::prepare_digest(alg, data)?)
-                }
-            }
+            Stream::Message { alg, preparer } => (alg, preparer.finish()?),
+            Stream::Buffer { alg, data, .. } => (alg, sign::prepare_digest(alg, data)?),
         };
         if alg != current {
             return Err(ProvError::new(
@@ -608,16 +566,16 @@ impl SigCtx {
                 "Ed25519 signs the message, not a digest: use EVP_DigestSign (openssl pkeyutl -sign -rawin)",
             )),
             Scheme::MlDsa if !self.settings.mu => {
-                // EVP_PKEY_sign on ML-DSA signs the message: μ is computed here.
+                // EVP_PKEY_sign on ML-DSA signs the message itself.
                 let alg = self.algorithm()?;
-                let mut h = MessageHasher::new(
+                let mut p = MessagePreparer::new(
                     alg,
-                    MessageType::ExternalMu,
+                    MessageTypeChoice::Auto,
                     Some(self.key()?.public.spki_der()),
                     &[],
                 )?;
-                h.update(tbs)?;
-                Ok((alg, sign::prepare_digest(alg, h.finish()?)?))
+                p.update(tbs)?;
+                Ok((alg, p.finish()?))
             }
             Scheme::RsaPkcs1V15 if md.is_none() => {
                 // No digest set: OpenSSL would pad `tbs` as given, which KMS can only match when
@@ -747,14 +705,9 @@ unsafe extern "C" fn dupctx(c: *mut c_void) -> *mut c_void {
             };
             let stream = match &c.stream {
                 None => None,
-                Some(Stream::Hash {
-                    alg,
-                    message_type,
-                    hasher,
-                }) => Some(Stream::Hash {
+                Some(Stream::Message { alg, preparer }) => Some(Stream::Message {
                     alg: *alg,
-                    message_type: *message_type,
-                    hasher: hasher.try_clone()?,
+                    preparer: preparer.try_clone()?,
                 }),
                 Some(Stream::Buffer {
                     alg,
@@ -1115,4 +1068,26 @@ unsafe extern "C" fn settable_ctx_params(
     _provctx: *mut c_void,
 ) -> *const OSSL_PARAM {
     SETTABLE.as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_hash_length_salt_is_what_kms_signs() {
+        for l in [
+            SaltLen::Digest,
+            SaltLen::Auto,
+            SaltLen::AutoDigestMax,
+            SaltLen::Bytes(32),
+        ] {
+            assert!(l.accepts(32), "{l:?}");
+        }
+        for l in [SaltLen::Max, SaltLen::Bytes(20), SaltLen::Bytes(0)] {
+            assert!(!l.accepts(32), "{l:?}");
+        }
+        assert_eq!(SaltLen::Digest.as_int(), -1);
+        assert_eq!(SaltLen::Max.as_text(), "max");
+    }
 }

@@ -165,11 +165,11 @@ pub fn may_need_public_key(
     }
 }
 
-/// Reads the input once and prepares what KMS is sent: RAW when it fits (1–4096 bytes) and the
-/// algorithm takes RAW, else hashed in constant memory (DIGEST, or μ for ML-DSA). `spki` (the
-/// key's DER SPKI) is needed for the SM2 DIGEST (Z_A) and the ML-DSA μ
+/// Reads the input once and prepares what KMS is sent ([`MessagePreparer`]): RAW when it fits
+/// (1–4096 bytes) and the algorithm takes RAW, else hashed in constant memory (DIGEST, or μ for
+/// ML-DSA). `spki` (the key's DER SPKI) is needed for the SM2 DIGEST (Z_A) and the ML-DSA μ
 /// ([`SigningAlgorithm::prepare_needs_public_key`]); without it those are
-/// [`Error::PublicKeyNeeded`].
+/// [`Error::PublicKeyNeeded`]. SM2 uses KMS's distinguishing ID, as KMS does for RAW.
 pub fn prepare_input(
     alg: SigningAlgorithm,
     choice: MessageTypeChoice,
@@ -177,73 +177,192 @@ pub fn prepare_input(
     spki: Option<&[u8]>,
 ) -> Result<Prepared> {
     let origin = input.origin().to_path_buf();
-    let len_hint = input.len();
     let mut reader = input;
-    // Read one byte past the RAW limit to decide RAW vs hashed without knowing the size.
-    let (head, more) = crate::core::io::read_up_to(&mut reader, MAX_RAW_MESSAGE, &origin)?;
-    let raw_ok = !more && !head.is_empty();
-    let mt = match choice {
-        MessageTypeChoice::Fixed(mt) => mt,
-        MessageTypeChoice::Auto => {
-            let p = alg.params();
-            if p.message_types.contains(&MessageType::Raw) && raw_ok {
-                MessageType::Raw
-            } else if p.message_types.contains(&MessageType::Digest) {
-                MessageType::Digest
-            } else if p.message_types.contains(&MessageType::ExternalMu) {
-                MessageType::ExternalMu
-            } else {
-                MessageType::Raw
+    let mut p = MessagePreparer::new(
+        alg,
+        choice,
+        spki,
+        crate::core::spec::SM2_DEFAULT_DISTID.as_bytes(),
+    )?;
+    crate::core::io::for_each_chunk(&mut reader, &origin, |chunk| p.update(chunk))?;
+    p.finish()
+}
+
+/// What KMS is sent for a message fed in pieces, chosen as `--message-type` chooses: with
+/// [`MessageTypeChoice::Auto`], RAW when the whole message is 1–4096 bytes and the algorithm
+/// takes RAW, else the DIGEST (or ML-DSA μ) hashed in constant memory. [`prepare_input`] and the
+/// OpenSSL provider's streaming signatures both prepare through here, so a file signed by
+/// `kms-openssl sign` and by `openssl dgst -sign kms:…` reaches KMS the same way.
+pub struct MessagePreparer {
+    alg: SigningAlgorithm,
+    choice: MessageTypeChoice,
+    spki: Option<Vec<u8>>,
+    sm2_distid: Vec<u8>,
+    /// The message while it may still go RAW (at most 4096 bytes).
+    head: Vec<u8>,
+    /// Once it cannot: the hash of everything fed.
+    hasher: Option<digest::MessageHasher>,
+    /// A RAW-only message grew past 4096 bytes; only its length is still counted.
+    too_long: bool,
+    len: u64,
+}
+
+impl MessagePreparer {
+    /// Starts a message. `sm2_distid` is the SM2 distinguishing ID for a DIGEST (KMS's RAW always
+    /// uses [`crate::core::spec::SM2_DEFAULT_DISTID`]).
+    ///
+    /// Errors: a fixed MessageType the algorithm does not take; [`Error::PublicKeyNeeded`] when
+    /// hashing needs the public key and `spki` is `None`.
+    pub fn new(
+        alg: SigningAlgorithm,
+        choice: MessageTypeChoice,
+        spki: Option<&[u8]>,
+        sm2_distid: &[u8],
+    ) -> Result<MessagePreparer> {
+        if let MessageTypeChoice::Fixed(mt) = choice {
+            alg.check_message_type(mt)?;
+        }
+        let mut p = MessagePreparer {
+            alg,
+            choice,
+            spki: spki.map(<[u8]>::to_vec),
+            sm2_distid: sm2_distid.to_vec(),
+            head: Vec::new(),
+            hasher: None,
+            too_long: false,
+            len: 0,
+        };
+        if !p.may_go_raw() {
+            p.start_hashing()?;
+        }
+        Ok(p)
+    }
+
+    fn may_go_raw(&self) -> bool {
+        match self.choice {
+            MessageTypeChoice::Fixed(mt) => mt == MessageType::Raw,
+            MessageTypeChoice::Auto => self.alg.params().message_types.contains(&MessageType::Raw),
+        }
+    }
+
+    /// The hashed MessageType (DIGEST, or EXTERNAL_MU for ML-DSA), if the choice allows one.
+    fn hashed_type(&self) -> Option<MessageType> {
+        match self.choice {
+            MessageTypeChoice::Fixed(MessageType::Raw) => None,
+            MessageTypeChoice::Fixed(mt) => Some(mt),
+            MessageTypeChoice::Auto => [MessageType::Digest, MessageType::ExternalMu]
+                .into_iter()
+                .find(|mt| self.alg.params().message_types.contains(mt)),
+        }
+    }
+
+    /// Switches to hashing, feeding what was buffered. `false` when the choice allows no hashed
+    /// form (RAW only), which is then an error at [`MessagePreparer::finish`].
+    fn start_hashing(&mut self) -> Result<bool> {
+        let Some(mt) = self.hashed_type() else {
+            return Ok(false);
+        };
+        let mut h =
+            digest::MessageHasher::new(self.alg, mt, self.spki.as_deref(), &self.sm2_distid)?;
+        h.update(&self.head)?;
+        self.head = Vec::new();
+        self.hasher = Some(h);
+        Ok(true)
+    }
+
+    /// Feeds the next piece of the message.
+    pub fn update(&mut self, data: &[u8]) -> Result<()> {
+        self.len += data.len() as u64;
+        if let Some(h) = &mut self.hasher {
+            return h.update(data);
+        }
+        if self.too_long {
+            return Ok(());
+        }
+        if self.head.len() + data.len() <= MAX_RAW_MESSAGE {
+            self.head.extend_from_slice(data);
+            return Ok(());
+        }
+        if self.start_hashing()? {
+            if let Some(h) = &mut self.hasher {
+                h.update(data)?;
+            }
+        } else {
+            self.too_long = true;
+            self.head = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Message bytes fed so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was fed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// What KMS is sent.
+    ///
+    /// Errors: a RAW message (fixed, or the algorithm's only form) that is empty or over 4096
+    /// bytes, with its length.
+    pub fn finish(mut self) -> Result<Prepared> {
+        if self.too_long {
+            return Err(raw_size_error(self.alg, self.len));
+        }
+        if self.hasher.is_none() {
+            let raw = self.may_go_raw() && !self.head.is_empty();
+            if !raw && !self.start_hashing()? {
+                return Err(raw_size_error(self.alg, self.len));
             }
         }
-    };
-    alg.check_message_type(mt)?;
-    let p = alg.params();
-    let prepared = match mt {
-        MessageType::Raw => {
-            if !raw_ok {
-                let len = if more {
-                    len_hint.unwrap_or(MAX_RAW_MESSAGE as u64 + 1)
-                } else {
-                    0
-                };
-                return Err(raw_size_error(alg, len));
-            }
-            let digest = match (p.scheme, spki) {
-                (Scheme::MlDsa, Some(spki)) => {
-                    Some(digest::ml_dsa_external_mu(spki, &mut &head[..], &origin)?)
-                }
-                (Scheme::MlDsa, None) => None,
-                _ => Some(digest::hash_bytes(p.hash, &head)?),
-            };
-            Prepared {
-                message_type: mt,
-                input_size: Some(head.len() as u64),
-                payload: head,
-                digest,
-            }
-        }
-        MessageType::Digest | MessageType::ExternalMu => {
-            // KMS SM2DSA DIGEST is e = SM3(Z_A ‖ M) with KMS's distinguishing ID (docs/kms-facts.md §2).
-            let mut hasher = digest::MessageHasher::new(
-                alg,
-                mt,
-                spki,
-                crate::core::spec::SM2_DEFAULT_DISTID.as_bytes(),
-            )?;
-            hasher.update(&head)?;
-            hasher.update_from(&mut reader, &origin)?;
-            let input_size = hasher.len();
-            let d = hasher.finish()?;
-            Prepared {
+        let input_size = Some(self.len);
+        if let Some(h) = self.hasher.take() {
+            let mt = self
+                .hashed_type()
+                .ok_or_else(|| Error::Internal("hashed without a hashed MessageType".into()))?;
+            let d = h.finish()?;
+            return Ok(Prepared {
                 message_type: mt,
                 payload: d.clone(),
                 digest: Some(d),
-                input_size: Some(input_size),
-            }
+                input_size,
+            });
         }
-    };
-    Ok(prepared)
+        let p = self.alg.params();
+        let head = std::mem::take(&mut self.head);
+        let digest = match (p.scheme, &self.spki) {
+            (Scheme::MlDsa, Some(spki)) => Some(digest::ml_dsa_external_mu(
+                spki,
+                &mut &head[..],
+                Path::new("message"),
+            )?),
+            (Scheme::MlDsa, None) => None,
+            _ => Some(digest::hash_bytes(p.hash, &head)?),
+        };
+        Ok(Prepared {
+            message_type: MessageType::Raw,
+            payload: head,
+            digest,
+            input_size,
+        })
+    }
+
+    /// A copy in the same state, for a caller that may finish twice (`EVP_DigestSignFinal`).
+    pub fn try_clone(&self) -> Result<MessagePreparer> {
+        Ok(MessagePreparer {
+            alg: self.alg,
+            choice: self.choice,
+            spki: self.spki.clone(),
+            sm2_distid: self.sm2_distid.clone(),
+            head: self.head.clone(),
+            hasher: self.hasher.as_ref().map(|h| h.try_clone()).transpose()?,
+            too_long: self.too_long,
+            len: self.len,
+        })
+    }
 }
 
 /// Reads a file that holds a bare digest (or μ), as `sign --message-type digest` and `verify

@@ -19,6 +19,14 @@ use kms_openssl::{Error, Result};
 use super::{Ctx, EXIT_INVALID, EXIT_OK, connect, out};
 use crate::cli::DemoArgs;
 
+/// The demo's own local KMS and its state folder.
+type Local = (RunningServer, tempfile::TempDir);
+/// Environment variables for an `openssl` child process.
+type ChildEnv = Vec<(&'static str, String)>;
+
+/// The administrator credentials of the demo's own local KMS (given to its clients only).
+const LOCAL_CREDENTIALS: (&str, &str) = ("local", "local");
+
 const SAMPLE_TEXT: &[u8] = b"This is a sample text file signed with an asymmetric AWS KMS key.\n";
 
 pub async fn run(a: DemoArgs, ctx: &Ctx) -> Result<u8> {
@@ -27,11 +35,11 @@ pub async fn run(a: DemoArgs, ctx: &Ctx) -> Result<u8> {
     alg.check_key_spec(spec)?;
     kms_openssl::aws::alias::check_alias_name(&a.alias)?;
     std::fs::create_dir_all(&a.out_dir).map_err(|e| Error::io(&a.out_dir, e))?;
-    let (kms, local) = connect_or_serve(ctx).await?;
+    let (kms, local, child_env) = connect_or_serve(ctx).await?;
     if let Some(e) = kms.endpoint() {
         out(&format!("# KMS endpoint: {e}"));
     }
-    let code = workflow(&a, &kms, spec, alg).await;
+    let code = workflow(&a, &kms, spec, alg, &child_env).await;
     if let Some((server, _state)) = local {
         server.shutdown().await?;
     }
@@ -41,13 +49,22 @@ pub async fn run(a: DemoArgs, ctx: &Ctx) -> Result<u8> {
 /// The KMS to run the workflow against: the configured endpoint, or, when neither
 /// `--endpoint-url` nor `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL` is set, an in-process local KMS
 /// on an ephemeral loopback port with a temporary state dir and static dummy credentials given
-/// to this client only, so the demo runs on a machine with no AWS setup at all.
-async fn connect_or_serve(ctx: &Ctx) -> Result<(Kms, Option<(RunningServer, tempfile::TempDir)>)> {
+/// to this client only, so the demo runs on a machine with no AWS setup at all. Also returns the
+/// environment an `openssl` child needs to reach the same KMS as this client.
+async fn connect_or_serve(ctx: &Ctx) -> Result<(Kms, Option<Local>, ChildEnv)> {
     let env_endpoint = ["AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
     if ctx.aws.endpoint_url.is_some() || env_endpoint {
-        return Ok((connect(&ctx.aws).await?, None));
+        let kms = connect(&ctx.aws).await?;
+        let mut env = Vec::new();
+        if let Some(e) = kms.endpoint() {
+            env.push(("AWS_ENDPOINT_URL_KMS", e.to_string()));
+        }
+        if let Some(r) = &ctx.aws.region {
+            env.push(("AWS_REGION", r.clone()));
+        }
+        return Ok((kms, None, env));
     }
     let state = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let mut config = ServerConfig::ephemeral(state.path().join("state"));
@@ -55,8 +72,9 @@ async fn connect_or_serve(ctx: &Ctx) -> Result<(Kms, Option<(RunningServer, temp
         config.region = r.clone();
     }
     // The client below signs as the administrator with these fixed credentials.
-    config.admin_credentials = Some(("local".into(), "local".into()));
+    config.admin_credentials = Some((LOCAL_CREDENTIALS.0.into(), LOCAL_CREDENTIALS.1.into()));
     let region = config.region.clone();
+    let region_for_child = region.clone();
     let server = kms_openssl::server::start(config).await?;
     out(&format!(
         "# No KMS endpoint configured: started a local KMS (kms-openssl serve) on {}",
@@ -66,8 +84,8 @@ async fn connect_or_serve(ctx: &Ctx) -> Result<(Kms, Option<(RunningServer, temp
         region: Some(region),
         endpoint_url: Some(server.endpoint_url()),
         credentials: Some(Credentials::new(
-            "local",
-            "local",
+            LOCAL_CREDENTIALS.0,
+            LOCAL_CREDENTIALS.1,
             None,
             None,
             "kms-openssl-demo",
@@ -75,10 +93,22 @@ async fn connect_or_serve(ctx: &Ctx) -> Result<(Kms, Option<(RunningServer, temp
         ..Default::default()
     })
     .await?;
-    Ok((kms, Some((server, state))))
+    let env = vec![
+        ("AWS_ENDPOINT_URL_KMS", server.endpoint_url()),
+        ("AWS_REGION", region_for_child),
+        ("AWS_ACCESS_KEY_ID", LOCAL_CREDENTIALS.0.to_string()),
+        ("AWS_SECRET_ACCESS_KEY", LOCAL_CREDENTIALS.1.to_string()),
+    ];
+    Ok((kms, Some((server, state)), env))
 }
 
-async fn workflow(a: &DemoArgs, kms: &Kms, spec: KeySpec, alg: SigningAlgorithm) -> Result<u8> {
+async fn workflow(
+    a: &DemoArgs,
+    kms: &Kms,
+    spec: KeySpec,
+    alg: SigningAlgorithm,
+    child_env: &[(&'static str, String)],
+) -> Result<u8> {
     let dir = &a.out_dir;
 
     step(
@@ -213,12 +243,49 @@ async fn workflow(a: &DemoArgs, kms: &Kms, spec: KeySpec, alg: SigningAlgorithm)
     out(&format!("   kms-openssl verify: {}", t_ours.dgst_line()));
     out(&format!("   openssl:            {t_ssl} (exit {t_code})"));
 
-    let all_as_expected = v_ours == Verdict::Verified
+    let mut all_as_expected = v_ours == Verdict::Verified
         && v_ssl == Verdict::Verified.dgst_line()
         && ssl_code == 0
         && t_ours == Verdict::Failure
         && t_ssl == Verdict::Failure.dgst_line()
         && t_code == 1;
+
+    if let Some(provider) = &a.provider {
+        let pdir = provider_dir(provider)?;
+        let sig2 = sig.with_file_name("SampleText-openssl.sig");
+        let files = Files {
+            public_key: &pem.to_string_lossy(),
+            public_key_der: false,
+            signature: &sig2.to_string_lossy(),
+            data: &text.to_string_lossy(),
+        };
+        let sign_cmd = openssl_cmd::provider_sign_argv(
+            alg,
+            Over::Message,
+            &format!("kms:{alias}"),
+            &files,
+            None,
+            &pdir.path().to_string_lossy(),
+        )?;
+        step(
+            "7. The openssl half: openssl itself signs with the KMS key (kms_openssl provider)",
+            &openssl_cmd::shell_join(&sign_cmd),
+        );
+        // Off this thread: the local KMS answering openssl may run on it.
+        let env: Vec<(&'static str, String)> = child_env.to_vec();
+        let cmd = sign_cmd.clone();
+        let (_, sign_code) = tokio::task::spawn_blocking(move || run_openssl_with(&cmd, &env))
+            .await
+            .map_err(|e| Error::Internal(format!("openssl task: {e}")))??;
+        let verify_cmd = openssl_cmd::verify_argv(alg, Over::Message, &files, None)?;
+        let (p_ssl, p_code) = run_openssl(&verify_cmd)?;
+        out(&format!(
+            "   openssl signed with kms:{alias}: exit {sign_code}"
+        ));
+        out(&format!("   $ {}", openssl_cmd::shell_join(&verify_cmd)));
+        out(&format!("   openssl:            {p_ssl} (exit {p_code})"));
+        all_as_expected &= sign_code == 0 && p_ssl == Verdict::Verified.dgst_line() && p_code == 0;
+    }
     out("");
     out(&format!("Files are in {}", dir.display()));
     if all_as_expected {
@@ -238,16 +305,67 @@ fn step(title: &str, equivalent: &str) {
 
 /// Runs the openssl binary; returns its first stdout line and exit code.
 fn run_openssl(argv: &[String]) -> Result<(String, i32)> {
-    let o = Proc::new(&argv[0]).args(&argv[1..]).output().map_err(|e| {
-        Error::Usage(format!(
-            "cannot run `{}`: {e} (install it: apt-get install openssl)",
-            argv[0]
-        ))
-    })?;
+    run_openssl_with(argv, &[])
+}
+
+/// [`run_openssl`] with extra environment (the local KMS's endpoint and credentials). What it
+/// wrote on stderr is shown, indented, when it fails.
+fn run_openssl_with(argv: &[String], env: &[(&str, String)]) -> Result<(String, i32)> {
+    let o = Proc::new(&argv[0])
+        .args(&argv[1..])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot run `{}`: {e} (install it: apt-get install openssl)",
+                argv[0]
+            ))
+        })?;
     let line = String::from_utf8_lossy(&o.stdout)
         .lines()
         .next()
         .unwrap_or("")
         .to_string();
-    Ok((line, o.status.code().unwrap_or(-1)))
+    let code = o.status.code().unwrap_or(-1);
+    if code != 0 && !o.stderr.is_empty() && !env.is_empty() {
+        for l in String::from_utf8_lossy(&o.stderr).lines() {
+            out(&format!("   | {l}"));
+        }
+    }
+    Ok((line, code))
+}
+
+/// A folder holding the provider as OpenSSL loads it (`kms_openssl.so`): `path` itself when it
+/// is a folder, else a temporary one with a link to the library file.
+fn provider_dir(path: &Path) -> Result<ProviderDir> {
+    if path.is_dir() {
+        return Ok(ProviderDir::Given(path.to_path_buf()));
+    }
+    if !path.is_file() {
+        return Err(Error::Usage(format!(
+            "--provider {}: no such file or folder (build it: cargo build -p kms-openssl-provider)",
+            path.display()
+        )));
+    }
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let target = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+    let link = tmp
+        .path()
+        .join(format!("{}.so", openssl_cmd::PROVIDER_NAME));
+    std::os::unix::fs::symlink(&target, &link).map_err(|e| Error::io(&link, e))?;
+    Ok(ProviderDir::Temporary(tmp))
+}
+
+enum ProviderDir {
+    Given(std::path::PathBuf),
+    Temporary(tempfile::TempDir),
+}
+
+impl ProviderDir {
+    fn path(&self) -> &Path {
+        match self {
+            ProviderDir::Given(p) => p,
+            ProviderDir::Temporary(t) => t.path(),
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! The exact `openssl` command line that verifies a KMS signature offline, built from the
-//! algorithm table (OpenSSL 3.x CLI; docs/openssl-parity.md, KMS "Example offline operations").
+//! The exact `openssl` command lines for KMS signatures, built from the algorithm table: the one
+//! that verifies offline (OpenSSL 3.x CLI; docs/openssl-parity.md, KMS "Example offline
+//! operations"), and the one that signs through the kms_openssl provider with the same options.
 
 use crate::core::spec::{OpensslTool, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm};
 use crate::error::{Error, Result};
@@ -145,6 +146,70 @@ pub fn verify_argv(
     Ok(argv)
 }
 
+/// The name the OpenSSL provider is installed and loaded as (`-provider kms_openssl`,
+/// `DIR/kms_openssl.so`); also its algorithms' `provider=` property.
+pub const PROVIDER_NAME: &str = "kms_openssl";
+
+/// The options that load the provider from `dir` next to the default provider, default first:
+/// OpenSSL asks providers in the order they were loaded, and ours carries the default provider's
+/// key type names, so ordinary keys must reach the default provider first.
+pub fn provider_options(dir: &str) -> Vec<String> {
+    [
+        "-provider-path",
+        dir,
+        "-provider",
+        "default",
+        "-provider",
+        PROVIDER_NAME,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The argv (starting with `openssl`) that signs through the provider what [`verify_argv`]
+/// checks: the same subcommand and options, the key URI (`kms:alias/...`) where the public key
+/// was, `-out` where the signature was read, and [`provider_options`] after the subcommand.
+///
+/// Errors: as [`verify_argv`].
+pub fn provider_sign_argv(
+    alg: SigningAlgorithm,
+    over: Over,
+    key_uri: &str,
+    f: &Files<'_>,
+    sm2_distid: Option<&str>,
+    provider_dir: &str,
+) -> Result<Vec<String>> {
+    let verify = verify_argv(alg, over, f, sm2_distid)?;
+    let mut out = vec![verify[0].clone(), verify[1].clone()];
+    out.extend(provider_options(provider_dir));
+    let dgst = verify[1] == "dgst";
+    let mut it = verify.iter().skip(2);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-verify" if dgst => {
+                it.next(); // the public key
+                out.extend(["-sign".into(), key_uri.into()]);
+            }
+            "-verify" => out.push("-sign".into()),
+            "-pubin" => {}
+            "-keyform" => {
+                it.next(); // DER: the format of the public key file, not of the URI
+            }
+            "-inkey" => {
+                it.next();
+                out.extend(["-inkey".into(), key_uri.into()]);
+            }
+            "-signature" | "-sigfile" => {
+                it.next();
+                out.extend(["-out".into(), f.signature.into()]);
+            }
+            _ => out.push(a.clone()),
+        }
+    }
+    Ok(out)
+}
+
 /// Joins an argv for a POSIX shell, each word quoted as [`shell_word`] does.
 pub fn shell_join(argv: &[String]) -> String {
     argv.iter()
@@ -213,6 +278,39 @@ mod tests {
     fn c10_hash_option_comes_from_the_algorithm() {
         let a = verify_argv(SigningAlgorithm::EcdsaSha512, Over::Digest, &files(), None).unwrap();
         assert!(a.contains(&"digest:sha512".to_string()), "{a:?}");
+    }
+
+    #[test]
+    fn provider_signing_mirrors_the_verify_command() {
+        let a = provider_sign_argv(
+            SigningAlgorithm::RsassaPssSha256,
+            Over::Message,
+            "kms:alias/x",
+            &files(),
+            None,
+            "/p",
+        )
+        .unwrap();
+        assert_eq!(
+            shell_join(&a),
+            "openssl dgst -provider-path /p -provider default -provider kms_openssl -sha256 -sign kms:alias/x -out f.sig -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest -sigopt rsa_mgf1_md:sha256 f"
+        );
+        let e = provider_sign_argv(
+            SigningAlgorithm::Ed25519Sha512,
+            Over::Message,
+            "kms:k",
+            &Files {
+                public_key_der: true,
+                ..files()
+            },
+            None,
+            "/p",
+        )
+        .unwrap();
+        assert_eq!(
+            shell_join(&e),
+            "openssl pkeyutl -provider-path /p -provider default -provider kms_openssl -sign -inkey kms:k -rawin -in f -out f.sig"
+        );
     }
 
     #[test]
