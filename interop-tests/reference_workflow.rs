@@ -176,7 +176,10 @@ fn demo_exits_0_and_its_files_verify_with_openssl_and_ours() {
 }
 
 /// The provider library cargo builds with the workspace (`cargo test` builds every member before
-/// running any test); fails with how to build it when missing.
+/// running any test); fails with how to build it when missing. The provider exists only for the
+/// system-OpenSSL build (it must link the libcrypto of the process loading it, never a vendored
+/// one), so the provider tests belong to that build.
+#[cfg(not(feature = "vendored"))]
 fn provider_library() -> std::path::PathBuf {
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_kms-openssl"))
         .parent()
@@ -194,6 +197,7 @@ fn provider_library() -> std::path::PathBuf {
         })
 }
 
+#[cfg(not(feature = "vendored"))]
 #[test]
 fn demo_with_the_provider_has_openssl_sign_in_kms_and_openssl_verify() {
     let sb = Sandbox::new(Endpoint::from_env_or_moto());

@@ -649,3 +649,96 @@ fn the_configuration_file_in_the_readme_loads_the_provider_without_command_line_
         );
     }
 }
+
+/// `tool ARGS` on the provider library; fails with how to install binutils when missing.
+fn binutils(tool: &str, args: &[&str]) -> String {
+    let so = common::provider_dir().join("kms_openssl.so");
+    let o = std::process::Command::new(tool)
+        .args(args)
+        .arg(&so)
+        .output()
+        .unwrap_or_else(|e| panic!("`{tool}` is required ({e}): apt-get install binutils"));
+    assert!(
+        o.status.success(),
+        "{tool}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn the_library_exports_only_its_entry_point_has_no_tls_of_openssl_and_stays_loaded() {
+    let defined = binutils("nm", &["-D", "--defined-only"]);
+    let exported: Vec<&str> = defined
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(exported, ["OSSL_provider_init"], "{defined}");
+    // HTTPS is rustls: nothing of OpenSSL's TLS is even linked (a handshake through the OpenSSL
+    // that loaded us would ask this provider about the server's keys).
+    let undefined = binutils("nm", &["-D", "--undefined-only"]);
+    for tls in [
+        "SSL_new",
+        "SSL_CTX_new",
+        "SSL_connect",
+        "SSL_do_handshake",
+        "SSL_read",
+        "SSL_write",
+    ] {
+        assert!(
+            !undefined.lines().any(|l| l
+                .split_whitespace()
+                .last()
+                .is_some_and(|s| s.split('@').next() == Some(tls))),
+            "the provider imports {tls}"
+        );
+    }
+    // NODELETE: OpenSSL dlclose()s providers at exit while the runtime's threads may be parked
+    // in our code.
+    assert!(binutils("readelf", &["-d"]).contains("NODELETE"));
+}
+
+#[test]
+fn a_key_of_the_wrong_usage_is_refused_before_any_call() {
+    let k = Kms0::start();
+    k.key(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt, "enc");
+    k.key(KeySpec::Rsa2048, KeyUsage::SignVerify, "sig");
+    k.write("f", &bytes(6, 64));
+    k.with_provider(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        "kms:alias/enc",
+        "-out",
+        "s",
+        "f",
+    ])
+    .fails_with(&["KeyUsage is ENCRYPT_DECRYPT, but Sign needs a SIGN_VERIFY key"]);
+    k.openssl(&[
+        "pkeyutl",
+        "-encrypt",
+        "-pubin",
+        "-inkey",
+        "sig.pem",
+        "-pkeyopt",
+        "rsa_padding_mode:oaep",
+        "-in",
+        "f",
+        "-out",
+        "ct",
+    ])
+    .ok();
+    k.with_provider(&[
+        "pkeyutl",
+        "-decrypt",
+        "-inkey",
+        "kms:alias/sig",
+        "-pkeyopt",
+        "rsa_padding_mode:oaep",
+        "-in",
+        "ct",
+        "-out",
+        "pt",
+    ])
+    .fails_with(&["KeyUsage is SIGN_VERIFY, but Decrypt needs a ENCRYPT_DECRYPT key"]);
+}
