@@ -291,7 +291,7 @@ impl Error {
                 "the endpoint made a PSS signature whose salt is not the hash length; KMS always uses salt = hash length (moto uses the maximum). Nothing was written".into()
             }
             Error::SelfVerifyFailed { .. } => {
-                "the endpoint signed something other than the bytes sent (or with another key); check the endpoint: real KMS never does this".into()
+                "the signature does not match this public key: a public key given by file (--public-key, public-key=) may belong to another key (compare it with `kms-openssl get-public-key`); otherwise the endpoint signed something other than the bytes sent, which real KMS never does".into()
             }
             Error::WrongKeyUsage { operation, actual, .. } if *operation == "offline encryption" => format!(
                 "KMS will never decrypt data encrypted with a {actual} key's public key (key usage is not enforced outside KMS, so the ciphertext would be unrecoverable); use an ENCRYPT_DECRYPT key"

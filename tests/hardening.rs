@@ -1048,3 +1048,95 @@ fn convert_signature_refuses_r_or_s_of_zero_or_not_below_the_order() {
     assert!(text(&o.stderr).contains("r is zero"), "{}", text(&o.stderr));
     assert!(!p.join("o.der").exists());
 }
+
+#[test]
+fn profile_option_wins_over_environment_credentials_and_an_unknown_profile_is_an_error() {
+    // As the AWS CLI's --profile: the profile's keys, not the environment's (which here are the
+    // administrator's and would succeed); a profile that does not exist is named.
+    let s = serve(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config"),
+        "[profile other]\nregion = us-east-1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("credentials"),
+        "[other]\naws_access_key_id = AKIAOTHERPROFILE\naws_secret_access_key = x\n",
+    )
+    .unwrap();
+    let with_profile = |profile: &str| {
+        Command::new(BIN)
+            .args(["whoami", "--profile", profile])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(s.env.iter().map(|(k, v)| (k, v)))
+            .env(
+                "AWS_ENDPOINT_URL_STS",
+                s.env
+                    .iter()
+                    .find(|(k, _)| k == "AWS_ENDPOINT_URL_KMS")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
+            )
+            .env("AWS_CONFIG_FILE", dir.path().join("config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                dir.path().join("credentials"),
+            )
+            .output()
+            .unwrap()
+    };
+    let o = with_profile("other");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("InvalidClientTokenId"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = with_profile("nonexistent");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("nonexistent"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn a_malformed_endpoint_is_refused_and_the_request_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m"), "SECRET PLAINTEXT MESSAGE\n").unwrap();
+    for (flag, env) in [(Some("notaurl"), None), (None, Some("file:///etc/passwd"))] {
+        let mut c = Command::new(BIN);
+        c.args([
+            "sign",
+            "--key-id",
+            "alias/x",
+            "--signing-algorithm",
+            "RSASSA_PKCS1_V1_5_SHA_256",
+            "--allow-unverified",
+            "m",
+        ])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "a")
+        .env("AWS_SECRET_ACCESS_KEY", "b");
+        if let Some(f) = flag {
+            c.args(["--endpoint-url", f]);
+        }
+        if let Some(e) = env {
+            c.env("AWS_ENDPOINT_URL_KMS", e);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+        let err = text(&o.stderr);
+        assert!(err.contains("must start with http:// or https://"), "{err}");
+        assert!(
+            !err.contains("U0VDUkVU") && !err.contains("Request {"),
+            "{err}"
+        );
+    }
+}

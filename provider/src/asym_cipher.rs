@@ -85,14 +85,32 @@ impl CipherCtx {
         unsafe { self.prov.as_ref() }
     }
 
-    fn init(&mut self, provkey: *mut c_void, params: *const OSSL_PARAM) -> Result<()> {
+    /// Starts a decryption (in KMS: the key must be a KMS key) or an encryption (with the public
+    /// half here: any key of ours; a KMS key's usage must be ENCRYPT_DECRYPT, since KMS would
+    /// never decrypt anything else's ciphertext).
+    fn init(
+        &mut self,
+        provkey: *mut c_void,
+        params: *const OSSL_PARAM,
+        decrypt: bool,
+    ) -> Result<()> {
         // SAFETY: OpenSSL passes a key object of our key manager.
         let key = unsafe { KeyObject::from_ptr(provkey) }
             .ok_or_else(|| ProvError::new(Reason::Internal, "no key"))?
             .data()?
             .clone();
-        key.kms()?
-            .require_usage("Decrypt", KeyUsage::EncryptDecrypt)?;
+        let operation = if decrypt {
+            "Decrypt"
+        } else {
+            "offline encryption"
+        };
+        match (&key.kms, decrypt) {
+            (Some(k), _) => k.require_usage(operation, KeyUsage::EncryptDecrypt)?,
+            (None, true) => {
+                key.kms()?;
+            }
+            (None, false) => {}
+        }
         self.key = Some(key);
         self.pad = PKCS1;
         self.md = Hash::Sha1;
@@ -276,7 +294,7 @@ unsafe extern "C" fn encrypt_init(
     guard_int(
         unsafe { prov.as_ref() },
         c"kms_asym_cipher_encrypt_init",
-        || c.init(provkey, params),
+        || c.init(provkey, params, false),
     )
 }
 
@@ -294,7 +312,7 @@ unsafe extern "C" fn decrypt_init(
     guard_int(
         unsafe { prov.as_ref() },
         c"kms_asym_cipher_decrypt_init",
-        || c.init(provkey, params),
+        || c.init(provkey, params, true),
     )
 }
 

@@ -100,10 +100,26 @@ impl From<kms_openssl::Error> for ProvError {
         };
         ProvError {
             reason,
-            hint: e.hint(),
+            hint: provider_hint(&e).or_else(|| e.hint()),
             message: e.to_string(),
         }
     }
+}
+
+/// The hint for errors whose CLI hint names command-line options the provider does not have.
+fn provider_hint(e: &kms_openssl::Error) -> Option<String> {
+    use kms_openssl::Error as E;
+    use kms_openssl::error::SpecError;
+    Some(match e {
+        E::Spec(SpecError::OpensslTooOld { needed, .. }) => format!(
+            "load the provider into OpenSSL {needed} or newer (this process runs {})",
+            openssl::version::version()
+        ),
+        E::Config(_) => "set AWS_REGION (or region= in the kms: URI) and credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or profile= in the URI)".into(),
+        E::Unreachable { .. } => "check the endpoint (endpoint= in the kms: URI, or AWS_ENDPOINT_URL_KMS); each attempt may take timeout= seconds (default 30), and the SDK makes up to 3".into(),
+        E::Unverifiable { .. } => "the signature could not be checked with the public key here, so it is not handed out; load the provider into an OpenSSL that has the algorithm".into(),
+        _ => return None,
+    })
 }
 
 impl From<kms_openssl::error::SpecError> for ProvError {

@@ -91,6 +91,53 @@ impl Verifier {
         }
     }
 
+    /// `EVP_PKEY_verify_recover_init_ex(params)` (RSA: the signed data back out of a signature).
+    pub fn recover(
+        pkey: &openssl::pkey::PKeyRef<openssl::pkey::Public>,
+        params: *const OSSL_PARAM,
+    ) -> Result<Verifier> {
+        // SAFETY: as `digest`.
+        unsafe {
+            let ctx = ffi::EVP_PKEY_CTX_new_from_pkey(
+                std::ptr::null_mut(),
+                pkey.as_ptr(),
+                NOT_US.as_ptr(),
+            );
+            if ctx.is_null() {
+                return Err(failed("EVP_PKEY_CTX_new_from_pkey"));
+            }
+            if ffi::EVP_PKEY_verify_recover_init_ex(ctx, params) <= 0 {
+                sys::EVP_PKEY_CTX_free(ctx);
+                return Err(failed("EVP_PKEY_verify_recover_init_ex"));
+            }
+            Ok(Verifier::Digest(ctx))
+        }
+    }
+
+    /// `EVP_PKEY_verify_recover` into the caller's buffer (`out` NULL: the size needed).
+    ///
+    /// # Safety
+    /// `out` is NULL or has `*outlen` writable bytes; `outlen` is writable.
+    pub unsafe fn verify_recover(
+        &mut self,
+        out: *mut u8,
+        outlen: *mut usize,
+        sig: &[u8],
+    ) -> Result<()> {
+        let Verifier::Digest(ctx) = self else {
+            return Err(ProvError::new(
+                Reason::Internal,
+                "not a verify-recover context",
+            ));
+        };
+        // SAFETY: per the contract; the context was initialised by `recover`.
+        if unsafe { sys::EVP_PKEY_verify_recover(*ctx, out, outlen, sig.as_ptr(), sig.len()) } > 0 {
+            Ok(())
+        } else {
+            Err(failed("EVP_PKEY_verify_recover"))
+        }
+    }
+
     fn pkey_ctx(&self) -> *mut sys::EVP_PKEY_CTX {
         match self {
             // SAFETY: a live, initialised EVP_MD_CTX.

@@ -154,6 +154,8 @@ pub const OSSL_FUNC_SIGNATURE_SIGN_INIT: c_int = 2;
 pub const OSSL_FUNC_SIGNATURE_SIGN: c_int = 3;
 pub const OSSL_FUNC_SIGNATURE_VERIFY_INIT: c_int = 4;
 pub const OSSL_FUNC_SIGNATURE_VERIFY: c_int = 5;
+pub const OSSL_FUNC_SIGNATURE_VERIFY_RECOVER_INIT: c_int = 6;
+pub const OSSL_FUNC_SIGNATURE_VERIFY_RECOVER: c_int = 7;
 pub const OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT: c_int = 8;
 pub const OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE: c_int = 9;
 pub const OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL: c_int = 10;
@@ -511,6 +513,10 @@ unsafe extern "C" {
         propquery: *const c_char,
     ) -> *mut openssl_sys::EVP_PKEY_CTX;
     pub fn EVP_PKEY_verify_init_ex(
+        ctx: *mut openssl_sys::EVP_PKEY_CTX,
+        params: *const OSSL_PARAM,
+    ) -> c_int;
+    pub fn EVP_PKEY_verify_recover_init_ex(
         ctx: *mut openssl_sys::EVP_PKEY_CTX,
         params: *const OSSL_PARAM,
     ) -> c_int;

@@ -382,7 +382,11 @@ unsafe extern "C" fn export(
         let data = key.data()?;
         let public_part =
             ffi::OSSL_KEYMGMT_SELECT_PUBLIC_KEY | ffi::OSSL_KEYMGMT_SELECT_ALL_PARAMETERS;
-        if selection & ffi::OSSL_KEYMGMT_SELECT_PRIVATE_KEY != 0 || selection & public_part == 0 {
+        // A KMS key's private half is in KMS: asking for it is an error (an encoder writing a
+        // private key would otherwise get a key without one). A public key of ours (imported,
+        // or loaded as a public key) exports what it has, as any public key does.
+        let private_asked = selection & ffi::OSSL_KEYMGMT_SELECT_PRIVATE_KEY != 0;
+        if (private_asked && data.kms.is_some()) || selection & public_part == 0 {
             return Err(ProvError::new(
                 Reason::UnsupportedOperation,
                 "the private half of a KMS key never leaves KMS; only its public key exports",

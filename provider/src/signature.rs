@@ -30,7 +30,7 @@ use crate::ffi::{self, Dispatch, OSSL_PARAM, entry};
 use crate::key::{KeyData, KeyObject};
 use crate::runtime::Runtime;
 
-pub static DISPATCH: [Dispatch; 20] = [
+pub static DISPATCH: [Dispatch; 22] = [
     entry!(
         ffi::OSSL_FUNC_SIGNATURE_NEWCTX,
         newctx as ffi::signature_newctx_fn
@@ -50,6 +50,14 @@ pub static DISPATCH: [Dispatch; 20] = [
     entry!(
         ffi::OSSL_FUNC_SIGNATURE_VERIFY,
         verify as ffi::signature_verify_fn
+    ),
+    entry!(
+        ffi::OSSL_FUNC_SIGNATURE_VERIFY_RECOVER_INIT,
+        verify_recover_init as ffi::init_fn
+    ),
+    entry!(
+        ffi::OSSL_FUNC_SIGNATURE_VERIFY_RECOVER,
+        verify_recover as ffi::signature_sign_fn
     ),
     entry!(
         ffi::OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT,
@@ -132,10 +140,16 @@ impl SaltLen {
                 "auto" => Some(SaltLen::Auto),
                 "max" => Some(SaltLen::Max),
                 "auto-digestmax" => Some(SaltLen::AutoDigestMax),
-                n => n.parse().ok().map(SaltLen::Bytes),
+                n => n.parse().ok().and_then(SaltLen::from_int),
             };
         }
-        match p.int()? {
+        SaltLen::from_int(p.int()?)
+    }
+
+    /// OpenSSL's numbers: -1 digest, -2 auto, -3 max, -4 auto-digestmax, else bytes
+    /// (EVP_PKEY_CTX_set_rsa_pss_saltlen(3)).
+    fn from_int(n: c_int) -> Option<SaltLen> {
+        match n {
             -1 => Some(SaltLen::Digest),
             -2 => Some(SaltLen::Auto),
             -3 => Some(SaltLen::Max),
@@ -212,6 +226,8 @@ struct Settings {
     ed25519ph: bool,
     /// ML-DSA `mu = 1`: the input is μ.
     mu: bool,
+    /// The digest was fixed by `EVP_DigestSignInit`; a `digest` parameter may only repeat it.
+    md_fixed: bool,
 }
 
 struct SigCtx {
@@ -280,7 +296,12 @@ impl SigCtx {
                 ),
             ));
         }
-        let alg = SigningAlgorithm::find(spec, scheme, s.md)?;
+        // OpenSSL's SM2 signature hashes with SM3 unless told otherwise.
+        let md = s.md.or((scheme == Scheme::Sm2).then_some(Hash::Sm3));
+        let alg = SigningAlgorithm::find(spec, scheme, md)?;
+        // The signature is verified with the public key before OpenSSL gets it, which needs the
+        // algorithm in the OpenSSL loading us (Ed25519ph: 3.2; ML-DSA: 3.5).
+        alg.require_linked_openssl()?;
         if scheme == Scheme::RsaPss {
             let hash = alg.params().hash;
             let salt = alg.params().pss_salt_len.unwrap_or(hash.output_len());
@@ -330,7 +351,14 @@ impl SigCtx {
                 b"digest" => {
                     before_data()?;
                     let name = p.utf8().ok_or_else(|| bad("digest is not a string"))?;
-                    self.settings.md = Some(hash_named(&name)?);
+                    let md = hash_named(&name)?;
+                    if self.settings.md_fixed && self.settings.md != Some(md) {
+                        return Err(bad(&format!(
+                            "the digest is the one the signing was started with ({}); `digest:{name}` would sign something else",
+                            self.settings.md.map_or("none", Hash::display_name)
+                        )));
+                    }
+                    self.settings.md = Some(md);
                 }
                 b"pad-mode" => {
                     let mode = if let Some(name) = p.utf8() {
@@ -526,7 +554,15 @@ impl SigCtx {
                 // A digest or μ: its exact length is checked at the end; more than a RAW
                 // message is never one.
                 if buf.len() + data.len() > kms_openssl::core::spec::MAX_RAW_MESSAGE {
-                    return Err(kms_openssl::Error::NoDigestForm { algorithm: *alg }.into());
+                    let expected = alg
+                        .digest_len()
+                        .unwrap_or(kms_openssl::core::spec::EXTERNAL_MU_LEN);
+                    return Err(kms_openssl::Error::DigestLength {
+                        algorithm: *alg,
+                        expected,
+                        got: buf.len() + data.len(),
+                    }
+                    .into());
                 }
                 buf.extend_from_slice(data);
                 Ok(())
@@ -633,6 +669,9 @@ impl SigCtx {
         let data = self.key()?.clone();
         let kms_key = data.kms()?;
         alg.check_key_spec(data.spec)?;
+        if let Some(reason) = sign::why_unverifiable(Some(&kms_key.signing_key), alg) {
+            return Err(kms_openssl::Error::Unverifiable { reason }.into());
+        }
         let rt = Runtime::current()?;
         let kms = rt.client(&kms_key.uri)?;
         let key_id = kms_key.key_id().to_string();
@@ -732,6 +771,7 @@ unsafe extern "C" fn dupctx(c: *mut c_void) -> *mut c_void {
                     distid: s.distid.clone(),
                     ed25519ph: s.ed25519ph,
                     mu: s.mu,
+                    md_fixed: s.md_fixed,
                 },
                 stream,
             }))
@@ -779,6 +819,7 @@ unsafe extern "C" fn digest_sign_init(
             {
                 c.settings.md = Some(hash_named(name)?);
             }
+            c.settings.md_fixed = true;
             c.set_params(params)
         },
     )
@@ -923,6 +964,57 @@ unsafe extern "C" fn digest_verify_init(
             let v = Verifier::message(c.key()?.public.pkey(), md, params)?;
             c.op = Operation::Verify(v);
             Ok(())
+        },
+    )
+}
+
+unsafe extern "C" fn verify_recover_init(
+    c: *mut c_void,
+    provkey: *mut c_void,
+    params: *const OSSL_PARAM,
+) -> c_int {
+    // SAFETY: OpenSSL passes a live context.
+    let Some(c) = (unsafe { ctx(c) }) else {
+        return 0;
+    };
+    let prov = c.prov;
+    // SAFETY: the provider context outlives its contexts.
+    guard_int(
+        unsafe { prov.as_ref() },
+        c"kms_signature_verify_recover_init",
+        || {
+            c.start(provkey, Operation::None)?;
+            let v = Verifier::recover(c.key()?.public.pkey(), params)?;
+            c.op = Operation::Verify(v);
+            Ok(())
+        },
+    )
+}
+
+unsafe extern "C" fn verify_recover(
+    c: *mut c_void,
+    out: *mut u8,
+    outlen: *mut usize,
+    outsize: usize,
+    sig: *const u8,
+    siglen: usize,
+) -> c_int {
+    // SAFETY: OpenSSL passes a live context.
+    let Some(c) = (unsafe { ctx(c) }) else {
+        return 0;
+    };
+    let prov = c.prov;
+    // SAFETY: the provider context outlives its contexts; `sig` has `siglen` bytes; `out` has
+    // `outsize` bytes, which is what EVP_PKEY_verify_recover is told through `outlen`.
+    guard_int(
+        unsafe { prov.as_ref() },
+        c"kms_signature_verify_recover",
+        || unsafe {
+            if outlen.is_null() {
+                return Err(ProvError::new(Reason::BadInput, "no output length pointer"));
+            }
+            *outlen = outsize;
+            verifier(c)?.verify_recover(out, outlen, bytes(sig, siglen))
         },
     )
 }
@@ -1073,6 +1165,16 @@ unsafe extern "C" fn settable_ctx_params(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn openssl_salt_length_numbers_are_understood() {
+        assert_eq!(SaltLen::from_int(-1), Some(SaltLen::Digest));
+        assert_eq!(SaltLen::from_int(-2), Some(SaltLen::Auto));
+        assert_eq!(SaltLen::from_int(-3), Some(SaltLen::Max));
+        assert_eq!(SaltLen::from_int(-4), Some(SaltLen::AutoDigestMax));
+        assert_eq!(SaltLen::from_int(32), Some(SaltLen::Bytes(32)));
+        assert_eq!(SaltLen::from_int(-5), None);
+    }
 
     #[test]
     fn only_the_hash_length_salt_is_what_kms_signs() {

@@ -11,9 +11,21 @@ pub struct InvalidAlias {
 /// Longest alias name KMS accepts, in characters.
 pub const MAX_ALIAS_LEN: usize = 256;
 
-/// Checks an alias name: `alias/` prefix, not `alias/aws/` (reserved for AWS managed keys),
-/// 1–256 characters of `a-zA-Z0-9:/_-`, and something after the prefix.
+/// Checks an alias name to create: [`check_alias_reference`], and not `alias/aws/` (reserved
+/// for AWS managed keys).
 pub fn check_alias_name(name: &str) -> Result<(), InvalidAlias> {
+    if name.starts_with("alias/aws/") {
+        return Err(InvalidAlias {
+            name: name.to_string(),
+            reason: "`alias/aws/` is reserved for AWS managed keys".into(),
+        });
+    }
+    check_alias_reference(name)
+}
+
+/// Checks an alias name as a KeyId may name one: `alias/` prefix, something after it, at most
+/// 256 characters of `a-zA-Z0-9:/_-` (API model `AliasNameType`).
+pub fn check_alias_reference(name: &str) -> Result<(), InvalidAlias> {
     let bad = |reason: &str| {
         Err(InvalidAlias {
             name: name.to_string(),
@@ -22,9 +34,6 @@ pub fn check_alias_name(name: &str) -> Result<(), InvalidAlias> {
     };
     if !name.starts_with("alias/") {
         return bad("it must start with `alias/`");
-    }
-    if name.starts_with("alias/aws/") {
-        return bad("`alias/aws/` is reserved for AWS managed keys");
     }
     if name.len() == "alias/".len() {
         return bad("nothing follows `alias/`");

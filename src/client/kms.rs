@@ -108,13 +108,28 @@ impl Kms {
     /// Errors: [`Error::Config`] when no Region is configured.
     pub async fn connect(opts: &ClientOptions) -> Result<Kms> {
         use aws_smithy_http_client::tls;
+        // Checked here, not by the SDK, whose error would quote the whole request, body included.
+        let given = [
+            ("--endpoint-url", opts.endpoint_url.clone()),
+            (
+                "AWS_ENDPOINT_URL_KMS",
+                std::env::var("AWS_ENDPOINT_URL_KMS").ok(),
+            ),
+            ("AWS_ENDPOINT_URL", std::env::var("AWS_ENDPOINT_URL").ok()),
+        ];
+        for (name, value) in given {
+            if let Some(e) = value.filter(|v| !v.is_empty()) {
+                crate::client::uri::check_endpoint(&e)
+                    .map_err(|why| Error::Config(format!("{name} `{e}`: {why}")))?;
+            }
+        }
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
+            .http_client(http.clone())
             .timeout_config({
                 let t = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
                 aws_config::timeout::TimeoutConfig::builder()
@@ -139,6 +154,18 @@ impl Kms {
         }
         if let Some(c) = &opts.credentials {
             loader = loader.credentials_provider(c.clone());
+        } else if let Some(p) = &opts.profile {
+            // A profile named explicitly wins over environment credentials, as the AWS CLI's
+            // --profile does (the default chain would ask the environment first), and a profile
+            // that does not exist is an error, not a silent fall-back.
+            let config = aws_config::provider_config::ProviderConfig::without_region()
+                .with_http_client(http);
+            loader = loader.credentials_provider(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .configure(&config)
+                    .profile_name(p)
+                    .build(),
+            );
         }
         let mut conf = loader.load().await;
         if conf.region().is_none() {
@@ -663,7 +690,7 @@ where
         }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
             let detail = chain(&e);
-            if detail.contains("credentials") || detail.contains("identity") {
+            if detail.contains("credential") || detail.contains("identity") {
                 Error::Config(detail)
             } else {
                 Error::Unreachable {
@@ -682,17 +709,57 @@ where
     }
 }
 
-/// The error and its sources, joined, skipping the SDK's generic top line.
+/// The error and its sources, joined, skipping the SDK's generic top line. A quoted request
+/// (`Request { body: ... }`, which holds the message being signed) is left out.
 fn chain(e: &dyn std::error::Error) -> String {
     let mut parts = Vec::new();
     let mut cur = e.source();
     while let Some(s) = cur {
-        parts.push(s.to_string());
+        parts.push(without_request(&s.to_string()));
         cur = s.source();
     }
     if parts.is_empty() {
-        e.to_string()
+        without_request(&e.to_string())
     } else {
         parts.join(": ")
+    }
+}
+
+/// `text` with any debug-printed HTTP request replaced by `<request>`.
+fn without_request(text: &str) -> String {
+    const START: &str = "`Request {";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(START) {
+        out.push_str(&rest[..i]);
+        // The request's Debug output ends with `}` followed by the closing backquote.
+        match rest[i..].find("}`") {
+            Some(j) => {
+                out.push_str("<request>");
+                rest = &rest[i + j + 2..];
+            }
+            None => {
+                out.push_str("<request>");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quoted_request_never_reaches_an_error_message() {
+        let t = "failed to apply endpoint `x` to request `Request { body: SdkBody { inner: Once(Some(b\"{\\\"Message\\\":\\\"c2VjcmV0\\\"}\")) }, headers: {} }`: endpoint must contain scheme";
+        let clean = without_request(t);
+        assert!(!clean.contains("c2VjcmV0"), "{clean}");
+        assert!(
+            clean.ends_with("to request <request>: endpoint must contain scheme"),
+            "{clean}"
+        );
     }
 }

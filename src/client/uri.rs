@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 
+use crate::aws::alias::check_alias_reference;
 use crate::aws::arn::{KeyRef, is_key_id, is_region};
 use crate::client::kms::ClientOptions;
 
@@ -50,6 +51,8 @@ pub struct KmsUri {
     pub role_arn: Option<String>,
     /// The public key file given instead of GetPublicKey.
     pub public_key: Option<PathBuf>,
+    /// Per-attempt limit of each KMS call.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Why a `kms:` URI was refused.
@@ -85,13 +88,16 @@ impl KmsUri {
             fail("the ARN is not a KMS key ARN (…:key/ID) or alias ARN (…:alias/NAME)".into())
         })?;
         match key_ref {
-            KeyRef::KeyId(id) if !is_key_id(id) => {
+            KeyRef::KeyId(id) | KeyRef::KeyArn { key_id: id, .. } if !is_key_id(id) => {
                 return Err(fail(format!(
                     "`{id}` is neither a key id (UUID or mrk-…), a key ARN, `alias/NAME` nor an alias ARN"
                 )));
             }
-            KeyRef::AliasName(name) if name.len() <= "alias/".len() => {
-                return Err(fail("the alias name is empty".into()));
+            KeyRef::AliasName(name)
+            | KeyRef::AliasArn {
+                alias_name: name, ..
+            } => {
+                check_alias_reference(name).map_err(|e| fail(e.to_string()))?;
             }
             _ => {}
         }
@@ -108,7 +114,9 @@ impl KmsUri {
             endpoint: None,
             role_arn: None,
             public_key: None,
+            timeout: None,
         };
+        let mut timeout: Option<String> = None;
         for pair in query.into_iter().flat_map(|q| q.split('&')) {
             let (name, value) = pair
                 .split_once('=')
@@ -122,6 +130,7 @@ impl KmsUri {
                 "profile" => &mut parsed.profile,
                 "endpoint" => &mut parsed.endpoint,
                 "role-arn" => &mut parsed.role_arn,
+                "timeout" => &mut timeout,
                 "public-key" => {
                     if parsed.public_key.replace(PathBuf::from(&value)).is_some() {
                         return Err(fail(format!("parameter `{name}` is given twice")));
@@ -148,6 +157,20 @@ impl KmsUri {
         {
             return Err(fail(format!("`{r}` is not an AWS Region name")));
         }
+        if let Some(e) = &parsed.endpoint {
+            check_endpoint(e).map_err(|why| fail(format!("endpoint={e}: {why}")))?;
+        }
+        if let Some(r) = &parsed.role_arn
+            && crate::aws::arn::role(r).is_none()
+        {
+            return Err(fail(format!(
+                "role-arn={r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+            )));
+        }
+        if let Some(t) = &timeout {
+            parsed.timeout =
+                Some(parse_timeout(t).map_err(|why| fail(format!("timeout={t}: {why}")))?);
+        }
         match (&parsed.region, arn_region) {
             (Some(given), Some(arn)) if *given != arn => {
                 return Err(fail(format!(
@@ -167,8 +190,38 @@ impl KmsUri {
             profile: self.profile.clone(),
             endpoint_url: self.endpoint.clone(),
             role_arn: self.role_arn.clone(),
+            timeout: self.timeout,
             ..ClientOptions::default()
         }
+    }
+}
+
+/// Checks a KMS endpoint URL: `http://` or `https://`, a host, no spaces or control characters.
+///
+/// Errors: why it is not one, in words.
+pub fn check_endpoint(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("it must start with http:// or https://")?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("it names no host".into());
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("it holds a space or a control character".into());
+    }
+    Ok(())
+}
+
+/// Largest per-attempt timeout a URI may ask for, in seconds.
+const MAX_TIMEOUT_SECONDS: u64 = 3600;
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<u64>() {
+        Ok(n) if (1..=MAX_TIMEOUT_SECONDS).contains(&n) => Ok(std::time::Duration::from_secs(n)),
+        _ => Err(format!(
+            "expected whole seconds, 1 to {MAX_TIMEOUT_SECONDS}"
+        )),
     }
 }
 
@@ -185,10 +238,14 @@ fn decode(s: &str) -> Result<String, String> {
             ));
         }
     }
-    percent_encoding::percent_decode_str(s)
+    let decoded = percent_encoding::percent_decode_str(s)
         .decode_utf8()
         .map(|c| c.into_owned())
-        .map_err(|_| format!("`{s}` does not decode to UTF-8"))
+        .map_err(|_| format!("`{s}` does not decode to UTF-8"))?;
+    if decoded.chars().any(char::is_control) {
+        return Err(format!("`{s}` decodes to a control character"));
+    }
+    Ok(decoded)
 }
 
 #[cfg(test)]
@@ -238,6 +295,13 @@ mod tests {
             "kms:alias/x?region=eu-west-1&region=eu-west-1",
             "kms:alias/x?region=Mars",
             "kms:alias/x?public-key=%zz",
+            "kms:alias/a%20b",
+            "kms:alias/rsa%0Aregion=eu-west-1",
+            "kms:alias/x?endpoint=notaurl",
+            "kms:alias/x?endpoint=file:///etc/passwd",
+            "kms:alias/x?role-arn=notanarn",
+            "kms:alias/x?timeout=0",
+            "kms:arn:aws:kms:us-east-1:111122223333:key/not-a-key-id",
         ] {
             assert!(KmsUri::parse(bad).is_err(), "{bad}");
         }

@@ -112,8 +112,12 @@ impl std::fmt::Debug for Opened {
     }
 }
 
-/// Opens a file for reading, refusing directories with a clear message.
+/// Opens a file for reading, refusing directories with a clear message. A FIFO nobody writes to
+/// reads as empty instead of blocking the open forever (opened `O_NONBLOCK`, then switched back to
+/// blocking reads, so a pipe with a writer, such as `<(command)`, is read whole).
 pub fn open_regular(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return Err(Error::BadInput {
@@ -121,7 +125,20 @@ pub fn open_regular(path: &Path) -> Result<File> {
             reason: "is a directory, not a file".into(),
         });
     }
-    File::open(path).map_err(|e| Error::io(path, e))
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    // SAFETY: fcntl on a descriptor we own; only the O_NONBLOCK status flag changes.
+    let ok = unsafe {
+        let flags = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
+        flags >= 0 && libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+    };
+    if !ok {
+        return Err(Error::io(path, std::io::Error::last_os_error()));
+    }
+    Ok(f)
 }
 
 /// Reads a whole file of at most `limit` bytes (keys, signatures, sidecars).
