@@ -11,15 +11,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "kms-openssl", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Output format for commands that print results.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text, help_heading = "Global options")]
     pub output: OutputFormat,
 
     /// More log output on stderr (-v: info, -vv: debug, -vvv: trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
 
-    /// Where and as whom to call KMS; accepted before or after the subcommand.
-    #[command(flatten)]
+    /// Where and as whom to call KMS, for the commands that call it; accepted before or after
+    /// the subcommand (after it wins).
+    #[command(flatten, next_help_heading = "AWS options")]
     pub aws: AwsArgs,
 
     #[command(subcommand)]
@@ -32,32 +33,88 @@ pub enum OutputFormat {
     Json,
 }
 
-/// Where and as whom to call KMS (defaults: the AWS SDK's environment and config files). `serve`
-/// takes `--region` as the Region it serves.
-#[derive(Debug, Clone, Args)]
+/// Where and as whom to call KMS (defaults: the AWS SDK's environment and config files). Only the
+/// commands that call AWS take these.
+#[derive(Debug, Clone, Default, Args)]
 pub struct AwsArgs {
-    /// AWS Region (default: AWS_REGION / the profile's region).
-    #[arg(long, global = true)]
+    /// AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, then the profile's region).
+    #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
-    /// Named profile from ~/.aws/config.
-    #[arg(long, global = true)]
+    /// Named profile from ~/.aws/config and ~/.aws/credentials; its credentials win over
+    /// AWS_ACCESS_KEY_ID, as with the AWS CLI's --profile.
+    #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// KMS endpoint URL, e.g. http://127.0.0.1:4566 (default: AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL).
-    #[arg(long, global = true)]
+    /// Endpoint URL for KMS and for STS (--role-arn, whoami), e.g. http://127.0.0.1:4599 for
+    /// `kms-openssl serve` (default: AWS_ENDPOINT_URL_KMS and AWS_ENDPOINT_URL_STS, then
+    /// AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Assume this IAM role (STS AssumeRole) before any KMS call, e.g. arn:aws:iam::111122223333:role/SignerRole.
-    #[arg(long, value_name = "ARN", global = true)]
+    /// Assume this IAM role (STS AssumeRole) before any KMS call, e.g.
+    /// arn:aws:iam::111122223333:role/SignerRole.
+    #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
     /// RoleSessionName for --role-arn (default: kms-openssl-<unix time>).
-    #[arg(long, value_name = "NAME", requires = "role_arn", global = true)]
+    #[arg(long, value_name = "NAME")]
     pub role_session_name: Option<String>,
     /// ExternalId for --role-arn.
-    #[arg(long, value_name = "ID", requires = "role_arn", global = true)]
+    #[arg(long, value_name = "ID")]
     pub external_id: Option<String>,
     /// Seconds each attempt of a KMS or STS call may take, connecting included (retries, up to 3
-    /// attempts, come on top). An endpoint that never answers fails after this, with exit 2.
-    #[arg(long, value_name = "SECONDS", global = true, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub timeout: u64,
+    /// attempts, come on top); an endpoint that never answers fails after this, with exit 2
+    /// [default: 30].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: Option<u64>,
+}
+
+/// Seconds a KMS or STS attempt may take when `--timeout` is not given.
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
+
+impl AwsArgs {
+    /// These options, each one not given taken from `outer` (the options before the subcommand).
+    pub fn or(self, outer: &AwsArgs) -> AwsArgs {
+        AwsArgs {
+            region: self.region.or_else(|| outer.region.clone()),
+            profile: self.profile.or_else(|| outer.profile.clone()),
+            endpoint_url: self.endpoint_url.or_else(|| outer.endpoint_url.clone()),
+            role_arn: self.role_arn.or_else(|| outer.role_arn.clone()),
+            role_session_name: self
+                .role_session_name
+                .or_else(|| outer.role_session_name.clone()),
+            external_id: self.external_id.or_else(|| outer.external_id.clone()),
+            timeout: self.timeout.or(outer.timeout),
+        }
+    }
+
+    /// The options given, by flag name (to name them when they do not apply).
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            ("--region", self.region.is_some()),
+            ("--profile", self.profile.is_some()),
+            ("--endpoint-url", self.endpoint_url.is_some()),
+            ("--role-arn", self.role_arn.is_some()),
+            ("--role-session-name", self.role_session_name.is_some()),
+            ("--external-id", self.external_id.is_some()),
+            ("--timeout", self.timeout.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(n, g)| g.then_some(n))
+        .collect()
+    }
+
+    /// Checks what clap's derive cannot express across the two places the options are taken.
+    pub fn check(&self) -> Result<(), String> {
+        if self.role_arn.is_none() {
+            for (flag, given) in [
+                ("--role-session-name", self.role_session_name.is_some()),
+                ("--external-id", self.external_id.is_some()),
+            ] {
+                if given {
+                    return Err(format!("{flag} needs --role-arn"));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 // `openssl-command` is the subcommand's documented name.
@@ -100,16 +157,17 @@ pub enum Command {
     ///
     /// Answers like AWS KMS for RSA, NIST/SECG EC, Ed25519 and SM2 keys (ML-DSA and Ed25519ph when
     /// the linked OpenSSL has them), signing with OpenSSL. Point clients at it with
-    /// `AWS_ENDPOINT_URL_KMS=http://ADDR` and `AWS_ENDPOINT_URL_STS=http://ADDR` (or
-    /// `--endpoint-url`).
+    /// `eval "$(kms-openssl serve --print-env)"`, which sets AWS_REGION,
+    /// `AWS_ENDPOINT_URL_KMS=http://ADDR`, `AWS_ENDPOINT_URL_STS=http://ADDR` and the
+    /// administrator's credentials. Each request is served in the Region of its credential scope;
+    /// keys and aliases live in the Region they were created in.
     ///
     /// Authentication: every request must carry a valid SigV4 signature (5-minute clock skew;
     /// otherwise UnrecognizedClientException, InvalidSignatureException, ExpiredTokenException...).
     /// The account administrator (arn:aws:iam::ACCOUNT:root) has a long-term key, created at the
     /// first start in STATE_DIR/admin-credentials (mode 0600, AWS credentials-file format) and
-    /// printed on stderr at every start as `export AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...`
-    /// (then `export AWS_ENDPOINT_URL_KMS=... AWS_ENDPOINT_URL_STS=...`), before the
-    /// `listening on` line on stdout; scripts may `eval` those lines. --admin-access-key-id with
+    /// printed on stderr at every start with the Region and endpoints, as the `export` lines
+    /// --print-env prints, before the `listening on` line on stdout. --admin-access-key-id with
     /// --admin-secret-access-key (or their environment variables) fix the pair instead, for tests
     /// and scripts; nothing is then written. Roles need no setup: any authenticated caller may
     /// AssumeRole any role ARN (IAM trust policies are not modelled); sessions last until their
@@ -133,6 +191,66 @@ impl Command {
     pub fn wants_multi_thread_runtime(&self) -> bool {
         matches!(self, Command::Serve(_))
     }
+
+    /// The command's AWS options; `None` for a command that calls no AWS service.
+    pub fn aws_mut(&mut self) -> Option<&mut AwsArgs> {
+        match self {
+            Command::CreateKey(a) => Some(&mut a.aws),
+            Command::CreateAlias(a) => Some(&mut a.aws),
+            Command::Sign(a) => Some(&mut a.aws),
+            Command::GetPublicKey(a) => Some(&mut a.aws),
+            Command::Verify(a) => Some(&mut a.aws),
+            Command::Encrypt(a) => Some(&mut a.aws),
+            Command::Decrypt(a) => Some(&mut a.aws),
+            Command::DeriveSharedSecret(a) => Some(&mut a.aws),
+            Command::InteropCheck(a) => Some(&mut a.aws),
+            Command::Demo(a) => Some(&mut a.aws),
+            Command::Whoami(a) => Some(&mut a.aws),
+            Command::Policy(p) => match &mut p.command {
+                PolicyCommand::Statements(_) => None,
+                PolicyCommand::Show(a) => Some(&mut a.aws),
+                PolicyCommand::Apply(a) => Some(&mut a.aws),
+                PolicyCommand::Check(a) => Some(&mut a.aws),
+            },
+            Command::OpensslCommand(_)
+            | Command::ConvertSignature(_)
+            | Command::ConvertKey(_)
+            | Command::Serve(_) => None,
+        }
+    }
+
+    /// Whether the command runs without any KMS call (and so without an async runtime).
+    pub fn is_offline(&self) -> bool {
+        match self {
+            Command::Verify(a) => !a.kms,
+            Command::OpensslCommand(_) | Command::ConvertSignature(_) | Command::ConvertKey(_) => {
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The subcommand's name as typed, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::CreateKey(_) => "create-key",
+            Command::CreateAlias(_) => "create-alias",
+            Command::Sign(_) => "sign",
+            Command::GetPublicKey(_) => "get-public-key",
+            Command::Verify(_) => "verify",
+            Command::OpensslCommand(_) => "openssl-command",
+            Command::ConvertSignature(_) => "convert-signature",
+            Command::ConvertKey(_) => "convert-key",
+            Command::Encrypt(_) => "encrypt",
+            Command::Decrypt(_) => "decrypt",
+            Command::DeriveSharedSecret(_) => "derive-shared-secret",
+            Command::InteropCheck(_) => "interop-check",
+            Command::Demo(_) => "demo",
+            Command::Policy(_) => "policy",
+            Command::Whoami(_) => "whoami",
+            Command::Serve(_) => "serve",
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -144,10 +262,12 @@ pub struct CreateKeyArgs {
         value_name = "KEY_SPEC"
     )]
     pub key_spec: String,
-    /// KeyUsage: SIGN_VERIFY, ENCRYPT_DECRYPT or KEY_AGREEMENT (KMS default: ENCRYPT_DECRYPT).
-    #[arg(long, default_value = "ENCRYPT_DECRYPT")]
-    pub key_usage: String,
-    #[arg(long)]
+    /// KeyUsage: SIGN_VERIFY, ENCRYPT_DECRYPT or KEY_AGREEMENT. Not given: KMS's default,
+    /// ENCRYPT_DECRYPT (said on stderr, since a signing key is usually meant).
+    #[arg(long, value_name = "KEY_USAGE")]
+    pub key_usage: Option<String>,
+    /// Description stored with the key (up to 8192 characters).
+    #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
     /// Tag as KEY=VALUE; repeatable.
     #[arg(long = "tag", value_name = "KEY=VALUE")]
@@ -158,22 +278,26 @@ pub struct CreateKeyArgs {
     /// Key policy JSON file (default: KMS's default key policy).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct CreateAliasArgs {
-    /// alias/NAME
-    #[arg(long)]
+    /// The new alias, alias/NAME (letters, digits, /_-; not alias/aws/...).
+    #[arg(long, value_name = "ALIAS")]
     pub alias_name: String,
-    /// Key id or key ARN.
-    #[arg(long)]
+    /// The key it names: key id, key ARN, or another alias of the key (resolved first).
+    #[arg(long, value_name = "KEY")]
     pub target_key_id: String,
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
     /// Key id, key ARN, alias name or alias ARN.
-    #[arg(long)]
+    #[arg(long, value_name = "KEY")]
     pub key_id: String,
     /// KMS SigningAlgorithm, e.g. RSASSA_PKCS1_V1_5_SHA_512.
     #[arg(long)]
@@ -225,6 +349,8 @@ pub struct SignArgs {
     /// algorithm). The sidecar records `"SelfVerified": false`.
     #[arg(long)]
     pub allow_unverified: bool,
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
 }
 
 /// A request rate above 0 and finite.
@@ -237,7 +363,8 @@ fn positive_rate(s: &str) -> Result<f64, String> {
 
 #[derive(Debug, Args)]
 pub struct GetPublicKeyArgs {
-    #[arg(long)]
+    /// Key id, key ARN, alias name or alias ARN.
+    #[arg(long, value_name = "KEY")]
     pub key_id: String,
     /// Write the DER SubjectPublicKeyInfo here.
     #[arg(long, value_name = "FILE")]
@@ -248,6 +375,8 @@ pub struct GetPublicKeyArgs {
     /// Write key metadata JSON here (- for stdout).
     #[arg(long, value_name = "FILE")]
     pub metadata: Option<PathBuf>,
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -293,8 +422,8 @@ pub struct VerifyArgs {
     /// Verify with the KMS Verify API instead of offline.
     #[arg(long, conflicts_with = "manifest")]
     pub kms: bool,
-    /// Key for --kms.
-    #[arg(long, requires = "kms")]
+    /// Key for --kms: key id, key ARN, alias name or alias ARN.
+    #[arg(long, value_name = "KEY", requires = "kms")]
     pub key_id: Option<String>,
     /// Verify many files: one per line, `FILE` (signature FILE.sig, sidecar FILE.sig.json) or
     /// `FILE<TAB>SIGNATURE[<TAB>SIDECAR]`. Prints one line per file and a summary; exit 1 if any fails.
@@ -303,6 +432,8 @@ pub struct VerifyArgs {
     /// Message file, or - for stdin.
     #[arg(value_name = "FILE", required_unless_present = "manifest")]
     pub input: Option<PathBuf>,
+    #[command(flatten, next_help_heading = "AWS options (with --kms)")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -313,13 +444,16 @@ pub enum Over {
 
 #[derive(Debug, Args)]
 pub struct OpensslCommandArgs {
+    /// KMS SigningAlgorithm, or openssl-style -sha256/-sha384/-sha512.
     #[arg(long, allow_hyphen_values = true, required_unless_present = "sidecar")]
     pub signing_algorithm: Option<String>,
     /// Take the algorithm from this sidecar.
     #[arg(long, value_name = "FILE")]
     pub sidecar: Option<PathBuf>,
+    /// Public key file the command reads (PEM, or DER SubjectPublicKeyInfo).
     #[arg(long, value_name = "FILE")]
     pub public_key: String,
+    /// Signature file the command reads.
     #[arg(long, value_name = "FILE")]
     pub signature: String,
     /// Check over the message or over a digest file.
@@ -343,11 +477,13 @@ pub enum SigFormat {
 
 #[derive(Debug, Args)]
 pub struct ConvertSignatureArgs {
+    /// The encoding to write.
     #[arg(long, value_enum)]
     pub to: SigFormat,
     /// Curve, as a KMS KeySpec (ECC_NIST_P256...), or give --public-key.
     #[arg(long, required_unless_present = "public_key")]
     pub key_spec: Option<String>,
+    /// The signer's public key (PEM or DER), giving the curve.
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
     /// Output file.
@@ -376,6 +512,7 @@ pub struct DemoArgs {
     /// KeySpec of the demo key.
     #[arg(long, default_value = "RSA_4096")]
     pub key_spec: String,
+    /// SigningAlgorithm of the demo signature.
     #[arg(long, default_value = "RSASSA_PKCS1_V1_5_SHA_512")]
     pub signing_algorithm: String,
     /// Alias to create (a suffix is added if it exists).
@@ -385,6 +522,12 @@ pub struct DemoArgs {
     /// adds the openssl half, `openssl dgst -sign kms:alias/...` through it.
     #[arg(long, value_name = "PATH")]
     pub provider: Option<PathBuf>,
+    /// With the demo's own local KMS: keep it serving after the workflow, until Ctrl-C, and print
+    /// the environment that points the printed commands at it.
+    #[arg(long)]
+    pub keep_serving: bool,
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -397,8 +540,9 @@ pub struct EncryptArgs {
         conflicts_with = "key_id"
     )]
     pub public_key: Option<PathBuf>,
-    /// Fetch the public key from KMS (GetPublicKey, once per run); its KeyUsage is checked.
-    #[arg(long)]
+    /// Fetch the public key from KMS (GetPublicKey, once per run); its KeyUsage is checked. Key
+    /// id, key ARN, alias name or alias ARN.
+    #[arg(long, value_name = "KEY")]
     pub key_id: Option<String>,
     /// Key metadata JSON from `get-public-key --metadata` (its KeyUsage is checked).
     #[arg(long, value_name = "FILE")]
@@ -415,12 +559,16 @@ pub struct EncryptArgs {
     /// Plaintext file, or - for stdin.
     #[arg(value_name = "FILE")]
     pub input: PathBuf,
+    #[command(flatten, next_help_heading = "AWS options (with --key-id)")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct DecryptArgs {
-    #[arg(long)]
+    /// The ENCRYPT_DECRYPT key: key id, key ARN, alias name or alias ARN.
+    #[arg(long, value_name = "KEY")]
     pub key_id: String,
+    /// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256, as the ciphertext was made.
     #[arg(long, default_value = "RSAES_OAEP_SHA_256")]
     pub encryption_algorithm: String,
     /// Plaintext output (mode 0600).
@@ -429,13 +577,16 @@ pub struct DecryptArgs {
     /// Ciphertext file.
     #[arg(value_name = "FILE")]
     pub input: PathBuf,
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct DeriveArgs {
-    /// KMS KEY_AGREEMENT key (DeriveSharedSecret).
+    /// KMS KEY_AGREEMENT key (DeriveSharedSecret): key id, key ARN, alias name or alias ARN.
     #[arg(
         long,
+        value_name = "KEY",
         required_unless_present = "private_key",
         conflicts_with = "private_key"
     )]
@@ -449,6 +600,8 @@ pub struct DeriveArgs {
     /// Raw shared secret output (mode 0600).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    #[command(flatten, next_help_heading = "AWS options (with --key-id)")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -475,6 +628,8 @@ pub struct InteropCheckArgs {
     /// Test only: invert this tool's answer for one cell id, to prove disagreements are caught.
     #[arg(long, hide = true)]
     pub test_flip_cell: Option<String>,
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -529,13 +684,17 @@ pub struct PolicyStatementsArgs {
 
 #[derive(Debug, Args)]
 pub struct PolicyShowArgs {
-    #[arg(long)]
+    /// Key id, key ARN, alias name or alias ARN (resolved to the key: GetKeyPolicy takes a key).
+    #[arg(long, value_name = "KEY")]
     pub key_id: String,
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PolicyApplyArgs {
-    #[arg(long)]
+    /// Key id, key ARN, alias name or alias ARN (resolved to the key: PutKeyPolicy takes a key).
+    #[arg(long, value_name = "KEY")]
     pub key_id: String,
     #[command(flatten)]
     pub roles: RoleStatementArgs,
@@ -545,24 +704,45 @@ pub struct PolicyApplyArgs {
     /// Skip KMS's lockout check (and ours): the new policy may lock you out of the key.
     #[arg(long)]
     pub bypass_policy_lockout_safety_check: bool,
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PolicyCheckArgs {
-    /// Check this key's policy (GetKeyPolicy).
-    #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+    /// Check this key's policy (GetKeyPolicy): key id, key ARN, alias name or alias ARN.
+    #[arg(
+        long,
+        value_name = "KEY",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
     pub key_id: Option<String>,
     /// Check a key policy JSON file.
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct WhoamiArgs {}
+pub struct WhoamiArgs {
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
+}
 
 /// `kms-openssl serve` options.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// The Region printed for clients (AWS_REGION); requests are served in the Region of their
+    /// credential scope, any Region, with keys and aliases kept apart per Region, as in KMS.
+    #[arg(long, value_name = "REGION", default_value = kms_openssl::server::DEFAULT_REGION)]
+    pub region: String,
+    /// Print the shell lines that point AWS clients at this endpoint (`eval "$(kms-openssl serve
+    /// --print-env)"`: Region, KMS and STS endpoints, the administrator's credentials) and exit
+    /// without serving.
+    #[arg(long)]
+    pub print_env: bool,
     /// Address to listen on. Port 0 picks a free port (printed on stdout). Loopback only unless you
     /// give another address here.
     #[arg(long, value_name = "ADDR:PORT", default_value = kms_openssl::server::DEFAULT_LISTEN)]

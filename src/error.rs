@@ -192,6 +192,33 @@ pub enum Error {
     #[error("AWS configuration: {0}")]
     Config(String),
 
+    /// `create-key --alias` with an alias that already names a key: checked before CreateKey, so
+    /// no key was created.
+    #[error("{alias} already names key {target}; no key was created")]
+    AliasExists { alias: String, target: String },
+
+    /// CreateKey succeeded but CreateAlias then failed: the key exists without its alias.
+    #[error("created key {key_id}, but not its alias {alias}: {cause}")]
+    AliasNotCreated {
+        key_id: String,
+        alias: String,
+        cause: Box<Error>,
+    },
+
+    /// No AWS Region from --region, the environment or the profile (nor, on EC2, the instance
+    /// metadata service).
+    #[error("no AWS Region is configured")]
+    NoRegion,
+
+    /// An STS call (AssumeRole for --role-arn, GetCallerIdentity) failed; `hint` says what to
+    /// check for this configuration (which STS endpoint was called, and why).
+    #[error("STS {operation}: {detail}")]
+    Sts {
+        operation: &'static str,
+        detail: String,
+        hint: String,
+    },
+
     /// A signature KMS returned that failed our checks; it was not written.
     #[error(
         "the signature KMS returned does not verify with the key's public key ({reason}); nothing was written"
@@ -274,6 +301,16 @@ impl Error {
             Error::Unreachable { .. } => {
                 "is the endpoint running? For an offline endpoint run `kms-openssl serve` or `interop-tests/local-kms.sh start`, then pass --endpoint-url".into()
             }
+            Error::AliasExists { .. } => {
+                "choose another --alias (or move the alias later with `aws kms update-alias`)".into()
+            }
+            Error::AliasNotCreated { key_id, alias, .. } => format!(
+                "the key is billed until deleted: alias it with `kms-openssl create-alias --alias-name {alias} --target-key-id {key_id}` (or another name), or delete it with `aws kms schedule-key-deletion --key-id {key_id} --pending-window-in-days 7`"
+            ),
+            Error::NoRegion => {
+                "pass --region, or set AWS_REGION (for `kms-openssl serve`, `eval \"$(kms-openssl serve --print-env)\"` sets it with the endpoints), or a region in the profile".into()
+            }
+            Error::Sts { hint, .. } => hint.clone(),
             Error::Config(_) => {
                 "set AWS_REGION (or --region) and credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or --profile)".into()
             }

@@ -85,7 +85,7 @@ fn start(initial_policy: &str) -> Endpoint {
     .unwrap();
     Endpoint {
         addr: server.addr,
-        key_arn: app.key_arn(&key_id),
+        key_arn: out["KeyMetadata"]["Arn"].as_str().unwrap().to_string(),
         key_id,
         server,
         _rt: rt,
@@ -201,7 +201,7 @@ fn assume_role_refused_because_role_arn_is_not_a_role() {
     assert_eq!(o.status.code(), Some(2));
     let e = text(&o.stderr);
     assert!(
-        e.contains("AssumeRole arn:aws:iam::111122223333:user/Bob: ValidationError"),
+        e.contains("STS AssumeRole: arn:aws:iam::111122223333:user/Bob: ValidationError"),
         "{e}"
     );
 }

@@ -54,6 +54,10 @@ pub struct Kms {
     endpoint: Option<String>,
     /// STS on the same configuration (credentials, endpoint, HTTP client); `None` from [`Kms::from_client`].
     sts: Option<aws_sdk_sts::Client>,
+    /// What to check when an STS call fails: which endpoint STS went to, and why ([`sts_hint`]).
+    sts_hint: String,
+    /// The Region the client calls.
+    region: Option<String>,
 }
 
 /// What GetPublicKey returns, parsed.
@@ -105,7 +109,8 @@ impl Kms {
     /// Loads the AWS configuration and builds a client. The HTTP client is rustls (ring), which
     /// reaches `https://` endpoints and plain `http://127.0.0.1:PORT` ones alike.
     ///
-    /// Errors: [`Error::Config`] when no Region is configured.
+    /// Errors: [`Error::NoRegion`] when no Region is configured; [`Error::Sts`] when `role_arn`
+    /// cannot be assumed; [`Error::Config`] for a malformed endpoint.
     pub async fn connect(opts: &ClientOptions) -> Result<Kms> {
         use aws_smithy_http_client::tls;
         // Checked here, not by the SDK, whose error would quote the whole request, body included.
@@ -115,12 +120,23 @@ impl Kms {
                 "AWS_ENDPOINT_URL_KMS",
                 std::env::var("AWS_ENDPOINT_URL_KMS").ok(),
             ),
+            (
+                "AWS_ENDPOINT_URL_STS",
+                std::env::var("AWS_ENDPOINT_URL_STS").ok(),
+            ),
             ("AWS_ENDPOINT_URL", std::env::var("AWS_ENDPOINT_URL").ok()),
         ];
         for (name, value) in given {
-            if let Some(e) = value.filter(|v| !v.is_empty()) {
-                crate::client::uri::check_endpoint(&e)
-                    .map_err(|why| Error::Config(format!("{name} `{e}`: {why}")))?;
+            match value {
+                // The SDK takes a set but empty variable as an endpoint, and panics on it.
+                Some(e) if e.is_empty() => {
+                    return Err(Error::Config(format!(
+                        "{name} is set but empty: unset it, or give the endpoint URL"
+                    )));
+                }
+                Some(e) => crate::client::uri::check_endpoint(&e)
+                    .map_err(|why| Error::Config(format!("{name} `{e}`: {why}")))?,
+                None => {}
             }
         }
         let http = aws_smithy_http_client::Builder::new()
@@ -168,13 +184,12 @@ impl Kms {
             );
         }
         let mut conf = loader.load().await;
-        if conf.region().is_none() {
-            return Err(Error::Config(
-                "no AWS Region: pass --region or set AWS_REGION".into(),
-            ));
-        }
+        let Some(region) = conf.region().map(|r| r.to_string()) else {
+            return Err(Error::NoRegion);
+        };
+        let sts_hint = sts_hint(opts.endpoint_url.as_deref(), &region);
         if let Some(role) = &opts.role_arn {
-            conf = assume_role(conf, role, opts).await?;
+            conf = assume_role(conf, role, opts, &sts_hint).await?;
         }
         let endpoint = opts
             .endpoint_url
@@ -185,21 +200,31 @@ impl Kms {
             client: aws_sdk_kms::Client::new(&conf),
             endpoint,
             sts: Some(aws_sdk_sts::Client::new(&conf)),
+            sts_hint,
+            region: Some(region),
         })
     }
 
     /// Wraps an existing SDK client (tests, embedding).
     pub fn from_client(client: aws_sdk_kms::Client) -> Kms {
+        let region = client.config().region().map(|r| r.to_string());
         Kms {
             client,
             endpoint: None,
             sts: None,
+            sts_hint: String::new(),
+            region,
         }
     }
 
     /// The endpoint in use when one was set explicitly or through the environment.
     pub fn endpoint(&self) -> Option<&str> {
         self.endpoint.as_deref()
+    }
+
+    /// The Region the client calls.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
     }
 
     /// The underlying SDK client.
@@ -470,9 +495,10 @@ impl Kms {
 }
 
 impl Kms {
-    /// The key id or ARN an alias stands for (DescribeKey), as GetKeyPolicy and PutKeyPolicy take
-    /// only those (KMS API reference: their KeyId is "key ID or key ARN"); other ids as given.
-    async fn policy_key_id(&self, key_id: &str) -> Result<String> {
+    /// The key ARN (or id) an alias name or alias ARN stands for (DescribeKey), for the KMS calls
+    /// that take only a key id or key ARN (KMS API reference: GetKeyPolicy and PutKeyPolicy
+    /// `KeyId`, CreateAlias `TargetKeyId`); key ids and key ARNs are returned as given.
+    pub async fn key_id_of(&self, key_id: &str) -> Result<String> {
         match crate::aws::arn::KeyRef::parse(key_id) {
             Some(r) if r.is_alias() => {
                 let md = self.describe_key(key_id).await?;
@@ -485,7 +511,7 @@ impl Kms {
     /// GetKeyPolicy (PolicyName `default`): the key policy text as stored. An alias is resolved
     /// first (DescribeKey).
     pub async fn get_key_policy(&self, key_id: &str) -> Result<String> {
-        let key_id = self.policy_key_id(key_id).await?;
+        let key_id = self.key_id_of(key_id).await?;
         let out = self
             .client
             .get_key_policy()
@@ -508,7 +534,7 @@ impl Kms {
         policy: &str,
         bypass_lockout_check: bool,
     ) -> Result<()> {
-        let key_id = self.policy_key_id(key_id).await?;
+        let key_id = self.key_id_of(key_id).await?;
         let mut req = self
             .client
             .put_key_policy()
@@ -523,8 +549,8 @@ impl Kms {
     }
 
     /// STS GetCallerIdentity with this client's credentials and endpoint configuration.
-    /// Errors: [`Error::Config`] for a client made by [`Kms::from_client`]; STS errors as
-    /// [`Error::Kms`] with operation `GetCallerIdentity`.
+    /// Errors: [`Error::Config`] for a client made by [`Kms::from_client`]; [`Error::Sts`] when
+    /// the call fails.
     pub async fn caller_identity(&self) -> Result<CallerIdentity> {
         let sts = self
             .sts
@@ -534,14 +560,19 @@ impl Kms {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| sdk_error("GetCallerIdentity", self.endpoint.as_deref(), e))?;
+            .map_err(|e| Error::Sts {
+                operation: "GetCallerIdentity",
+                detail: sts_detail(&e),
+                hint: self.sts_hint.clone(),
+            })?;
         Ok(CallerIdentity {
             user_id: out.user_id().unwrap_or_default().to_string(),
             account: out.account().unwrap_or_default().to_string(),
-            arn: out
-                .arn()
-                .map(str::to_string)
-                .ok_or_else(|| missing("GetCallerIdentity", "Arn"))?,
+            arn: out.arn().map(str::to_string).ok_or_else(|| Error::Sts {
+                operation: "GetCallerIdentity",
+                detail: "the response has no Arn".into(),
+                hint: self.sts_hint.clone(),
+            })?,
         })
     }
 }
@@ -554,6 +585,7 @@ async fn assume_role(
     conf: aws_config::SdkConfig,
     role: &str,
     opts: &ClientOptions,
+    hint: &str,
 ) -> Result<aws_config::SdkConfig> {
     use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
     let name = opts.role_session_name.clone().unwrap_or_else(|| {
@@ -573,7 +605,7 @@ async fn assume_role(
     let first = provider
         .provide_credentials()
         .await
-        .map_err(|e| assume_role_error(role, &e))?;
+        .map_err(|e| assume_role_error(role, &e, hint))?;
     let shared = SharedCredentialsProvider::new(Prefetched {
         first: std::sync::Mutex::new(Some(first)),
         inner: provider,
@@ -609,24 +641,70 @@ impl<P: aws_credential_types::provider::ProvideCredentials>
 fn assume_role_error(
     role: &str,
     e: &aws_credential_types::provider::error::CredentialsError,
+    hint: &str,
 ) -> Error {
     type AssumeRoleSdkError = SdkError<
         aws_sdk_sts::operation::assume_role::AssumeRoleError,
         aws_sdk_sts::config::http::HttpResponse,
     >;
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut detail = None;
     while let Some(err) = cur {
         if let Some(SdkError::ServiceError(se)) = err.downcast_ref::<AssumeRoleSdkError>() {
             let inner = se.err();
-            return Error::Config(format!(
-                "AssumeRole {role}: {}: {}",
+            detail = Some(format!(
+                "{}: {}",
                 inner.code().unwrap_or("UnknownError"),
                 inner.message().unwrap_or("(no message)")
             ));
+            break;
         }
         cur = err.source();
     }
-    Error::Config(format!("AssumeRole {role}: {}", chain(e)))
+    Error::Sts {
+        operation: "AssumeRole",
+        detail: format!("{role}: {}", detail.unwrap_or_else(|| chain(e))),
+        hint: hint.to_string(),
+    }
+}
+
+/// An STS SDK error as one line: the service's code and message, or the transport's cause.
+fn sts_detail<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e {
+        SdkError::ServiceError(se) => format!(
+            "{}: {}",
+            se.err().code().unwrap_or("UnknownError"),
+            se.err().message().unwrap_or("(no message)")
+        ),
+        _ => chain(e),
+    }
+}
+
+/// What to check when an STS call fails, for this configuration: where STS went (`--endpoint-url`,
+/// `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, else AWS's regional endpoint) and, when only KMS
+/// was redirected, that this is why (AWS SDKs "Service-specific endpoints").
+fn sts_hint(endpoint_url: Option<&str>, region: &str) -> String {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let sts = endpoint_url
+        .map(str::to_string)
+        .or_else(|| env("AWS_ENDPOINT_URL_STS"))
+        .or_else(|| env("AWS_ENDPOINT_URL"));
+    let credentials = "the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or --profile)";
+    match (sts, env("AWS_ENDPOINT_URL_KMS")) {
+        (None, Some(kms)) => format!(
+            "STS went to AWS's own endpoint (sts.{region}.amazonaws.com) because only KMS is redirected (AWS_ENDPOINT_URL_KMS={kms}): set AWS_ENDPOINT_URL_STS too (`kms-openssl serve --print-env` prints both), or pass --endpoint-url, which redirects KMS and STS"
+        ),
+        (Some(sts), _) => format!(
+            "STS went to {sts}: check that it answers STS (kms-openssl serve does), {credentials}, and the role ARN"
+        ),
+        (None, None) => format!(
+            "STS went to AWS (sts.{region}.amazonaws.com): check {credentials}, that they may sts:AssumeRole the role (its trust policy), and the network"
+        ),
+    }
 }
 
 fn missing(operation: &'static str, field: &str) -> Error {

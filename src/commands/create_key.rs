@@ -1,13 +1,17 @@
+use kms_openssl::aws::ErrorCode;
 use kms_openssl::aws::alias::check_alias_name;
-use kms_openssl::core::spec::{KeySpec, KeyUsage};
+use kms_openssl::core::spec::{DEFAULT_KEY_USAGE, KeySpec, KeyUsage};
 use kms_openssl::{Error, Result};
 
-use super::{Ctx, EXIT_OK, connect, out, out_json};
+use super::{Ctx, EXIT_OK, connect, err_line, out, out_json};
 use crate::cli::{CreateAliasArgs, CreateKeyArgs, OutputFormat};
 
 pub async fn run_create_key(a: CreateKeyArgs, ctx: &Ctx) -> Result<u8> {
     let spec = KeySpec::parse_asymmetric(&a.key_spec)?;
-    let usage: KeyUsage = a.key_usage.parse()?;
+    let usage: KeyUsage = match &a.key_usage {
+        Some(u) => u.parse()?,
+        None => DEFAULT_KEY_USAGE,
+    };
     spec.check_usage(usage)?;
     if let Some(alias) = &a.alias {
         check_alias_name(alias)?;
@@ -34,6 +38,26 @@ pub async fn run_create_key(a: CreateKeyArgs, ctx: &Ctx) -> Result<u8> {
         None => None,
     };
     let kms = connect(&ctx.aws).await?;
+    // An alias that is taken would leave a key nobody asked for (billed until deleted).
+    if let Some(alias) = &a.alias {
+        match kms.describe_key(alias).await {
+            Ok(md) => {
+                return Err(Error::AliasExists {
+                    alias: alias.clone(),
+                    target: md.key_id,
+                });
+            }
+            Err(e) if e.kms_error() == Some(ErrorCode::NotFound) => {}
+            // Not allowed to look (no kms:DescribeKey through the alias): CreateAlias decides.
+            Err(e) if e.kms_error() == Some(ErrorCode::AccessDenied) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if a.key_usage.is_none() {
+        err_line(&format!(
+            "note: no --key-usage given: creating an {usage} key (KMS's default); pass --key-usage SIGN_VERIFY for a signing key"
+        ));
+    }
     let md = kms
         .create_key(
             spec,
@@ -43,8 +67,16 @@ pub async fn run_create_key(a: CreateKeyArgs, ctx: &Ctx) -> Result<u8> {
             policy.as_deref(),
         )
         .await?;
-    if let Some(alias) = &a.alias {
-        kms.create_alias(alias, &md.key_id).await?;
+    if let Some(alias) = &a.alias
+        && let Err(cause) = kms.create_alias(alias, &md.key_id).await
+    {
+        // The key id still goes to stdout: a script must learn which key now exists.
+        out(&md.key_id);
+        return Err(Error::AliasNotCreated {
+            key_id: md.key_id,
+            alias: alias.clone(),
+            cause: Box::new(cause),
+        });
     }
     match ctx.output {
         OutputFormat::Text => out(&md.key_id),
@@ -56,6 +88,14 @@ pub async fn run_create_key(a: CreateKeyArgs, ctx: &Ctx) -> Result<u8> {
 pub async fn run_create_alias(a: CreateAliasArgs, ctx: &Ctx) -> Result<u8> {
     check_alias_name(&a.alias_name)?;
     let kms = connect(&ctx.aws).await?;
-    kms.create_alias(&a.alias_name, &a.target_key_id).await?;
+    // CreateAlias takes a key id or key ARN only; another alias of the key is resolved first.
+    let target = kms.key_id_of(&a.target_key_id).await?;
+    kms.create_alias(&a.alias_name, &target).await?;
+    match ctx.output {
+        OutputFormat::Text => out(&format!("{} -> {target}", a.alias_name)),
+        OutputFormat::Json => out_json(&serde_json::json!({
+            "AliasName": a.alias_name, "TargetKeyId": target,
+        }))?,
+    }
     Ok(EXIT_OK)
 }

@@ -1,4 +1,6 @@
-//! The reference workflow, end to end, printing each step with the AWS CLI / openssl equivalent.
+//! The reference workflow, end to end: each step's `kms-openssl` command first, then its AWS CLI
+//! and openssl equivalents; with the roles (a signer that may only sign, a verifier that may only
+//! download the public key) when the demo runs its own local KMS.
 
 use kms_openssl::aws::ErrorCode;
 use std::path::Path;
@@ -10,7 +12,7 @@ use kms_openssl::client::sign::{self, MessageTypeChoice, SigningKey};
 use kms_openssl::core::io::{Input, Mode, write_atomic};
 use kms_openssl::core::keys::PublicKey;
 use kms_openssl::core::openssl_cmd::{self, Files, Over};
-use kms_openssl::core::spec::{KeySpec, KeyUsage, SigningAlgorithm};
+use kms_openssl::core::spec::{KeyFamily, KeySpec, KeyUsage, SigningAlgorithm};
 use kms_openssl::core::verify::{self, Verdict, VerifyOptions};
 use kms_openssl::server::{RunningServer, ServerConfig};
 use kms_openssl::tool::sidecar::{Sidecar, SignatureOutputs};
@@ -39,9 +41,21 @@ pub async fn run(a: DemoArgs, ctx: &Ctx) -> Result<u8> {
     if let Some(e) = kms.endpoint() {
         out(&format!("# KMS endpoint: {e}"));
     }
-    let code = workflow(&a, &kms, spec, alg, &child_env).await;
-    if let Some((server, _state)) = local {
-        server.shutdown().await?;
+    let code = workflow(&a, &kms, local.as_ref(), spec, alg, &child_env).await;
+    if let Some((server, state)) = local {
+        if a.keep_serving && code.is_ok() {
+            let signals = kms_openssl::server::ShutdownSignals::install()?;
+            keep_serving(&server, &state)?;
+            // Flushed now: a reader of a pipe must see the environment before Ctrl-C.
+            super::stdout_result().map_err(|e| Error::io("standard output", e))?;
+            server.run_until_signal(signals).await?;
+        } else {
+            out("");
+            out(
+                "The demo's local KMS stops now. To run the commands above yourself against it, run the demo with --keep-serving (it prints the environment to set), or start your own with `kms-openssl serve`.",
+            );
+            server.shutdown().await?;
+        }
     }
     code
 }
@@ -83,13 +97,7 @@ async fn connect_or_serve(ctx: &Ctx) -> Result<(Kms, Option<Local>, ChildEnv)> {
     let kms = Kms::connect(&ClientOptions {
         region: Some(region),
         endpoint_url: Some(server.endpoint_url()),
-        credentials: Some(Credentials::new(
-            LOCAL_CREDENTIALS.0,
-            LOCAL_CREDENTIALS.1,
-            None,
-            None,
-            "kms-openssl-demo",
-        )),
+        credentials: Some(local_credentials()),
         ..Default::default()
     })
     .await?;
@@ -102,22 +110,51 @@ async fn connect_or_serve(ctx: &Ctx) -> Result<(Kms, Option<Local>, ChildEnv)> {
     Ok((kms, Some((server, state)), env))
 }
 
+/// The reference workflow's two roles, in the demo's local KMS account.
+const SIGNER_ROLE: &str = "arn:aws:iam::111122223333:role/SignerRole";
+const VERIFIER_ROLE: &str = "arn:aws:iam::111122223333:role/OfflineVerifierRole";
+
+/// Clients of the workflow: the administrator, and (against the demo's own local KMS) the signer
+/// and the verifier roles, assumed through its STS.
+struct Clients {
+    admin: Kms,
+    roles: Option<(Kms, Kms)>,
+}
+
 async fn workflow(
     a: &DemoArgs,
     kms: &Kms,
+    local: Option<&Local>,
     spec: KeySpec,
     alg: SigningAlgorithm,
     child_env: &[(&'static str, String)],
 ) -> Result<u8> {
     let dir = &a.out_dir;
+    let clients = Clients {
+        admin: kms.clone(),
+        roles: match local {
+            Some((server, _)) => Some((
+                role_client(server, SIGNER_ROLE).await?,
+                role_client(server, VERIFIER_ROLE).await?,
+            )),
+            None => None,
+        },
+    };
 
     step(
         "1. Create an asymmetric signing key",
         &format!(
-            "aws kms create-key --key-spec {spec} --key-usage SIGN_VERIFY --description \"Sample Digital Signature Key Pair\""
+            "kms-openssl create-key --key-spec {spec} --key-usage SIGN_VERIFY --description \"Sample Digital Signature Key Pair\""
         ),
+        &[(
+            "AWS CLI",
+            format!(
+                "aws kms create-key --key-spec {spec} --key-usage SIGN_VERIFY --description \"Sample Digital Signature Key Pair\""
+            ),
+        )],
     );
-    let md = kms
+    let md = clients
+        .admin
         .create_key(
             spec,
             KeyUsage::SignVerify,
@@ -132,18 +169,70 @@ async fn workflow(
     step(
         "2. Create an alias",
         &format!(
-            "aws kms create-alias --alias-name {alias} --target-key-id {}",
+            "kms-openssl create-alias --alias-name {alias} --target-key-id {}",
             md.key_id
         ),
+        &[(
+            "AWS CLI",
+            format!(
+                "aws kms create-alias --alias-name {alias} --target-key-id {}",
+                md.key_id
+            ),
+        )],
     );
-    if let Err(e) = kms.create_alias(&alias, &md.key_id).await {
+    if let Err(e) = clients.admin.create_alias(&alias, &md.key_id).await {
         if e.kms_error() != Some(ErrorCode::AlreadyExists) {
             return Err(e);
         }
         alias = format!("{}-{}", a.alias, &md.key_id.replace('-', "")[..8]);
         out(&format!("   {} exists; using {alias}", a.alias));
-        kms.create_alias(&alias, &md.key_id).await?;
+        clients.admin.create_alias(&alias, &md.key_id).await?;
     }
+    out(&format!("   {alias} -> {}", md.key_id));
+
+    // The roles: the signer may only kms:Sign, the offline verifier only kms:GetPublicKey.
+    let (signer, verifier) = match &clients.roles {
+        Some((signer, verifier)) => {
+            step(
+                "3. Least privilege: a signer role may only sign, a verifier role may only download the public key",
+                &format!(
+                    "kms-openssl policy apply --key-id {alias} --signer-role {SIGNER_ROLE} --verifier-role {VERIFIER_ROLE}"
+                ),
+                &[(
+                    "AWS CLI",
+                    format!(
+                        "aws kms get-key-policy --key-id {} --policy-name default  (add the two statements, then aws kms put-key-policy)",
+                        md.key_id
+                    ),
+                )],
+            );
+            let statements =
+                kms_openssl::policy::statements(SIGNER_ROLE, VERIFIER_ROLE, false, &[], None);
+            let existing = clients.admin.get_key_policy(&alias).await?;
+            let applied = kms_openssl::policy::apply(&existing, &statements)
+                .map_err(|e| Error::Internal(format!("the reference policy: {}", e.message())))?;
+            clients
+                .admin
+                .put_key_policy(&alias, &applied.policy, false)
+                .await?;
+            out(&format!("   added: {}", applied.added.join(", ")));
+            (signer, verifier)
+        }
+        None => {
+            out("");
+            out(
+                "== 3. Roles: skipped against a configured endpoint (the README's \"roles scenario\" shows them); every step runs as the configured caller",
+            );
+            (&clients.admin, &clients.admin)
+        }
+    };
+    let role = |r: &str| {
+        if clients.roles.is_some() {
+            format!(" --role-arn {r}")
+        } else {
+            String::new()
+        }
+    };
 
     let text = dir.join("SampleText.txt");
     let sig = dir.join("SampleText.sig");
@@ -152,14 +241,67 @@ async fn workflow(
     write_atomic(&text, SAMPLE_TEXT, Mode::Default)?;
 
     step(
-        "3. Sign the file in KMS (RAW, up to 4096 bytes)",
+        "4. The verifier downloads the public key (DER) and converts it to PEM",
         &format!(
-            "aws kms sign --key-id {alias} --message-type RAW --signing-algorithm {alg} --message fileb://{} --output text --query Signature | base64 --decode > {}",
-            text.display(),
-            sig.display()
+            "kms-openssl get-public-key{} --key-id {alias} --out-der {} --out-pem {}",
+            role(VERIFIER_ROLE),
+            der.display(),
+            pem.display()
         ),
+        &[
+            (
+                "AWS CLI",
+                format!(
+                    "aws kms get-public-key --key-id {alias} --output text --query PublicKey | base64 --decode > {}",
+                    der.display()
+                ),
+            ),
+            (
+                "openssl",
+                format!(
+                    // The reference's command for RSA; `pkey` writes the same PEM for every type.
+                    "openssl {} -pubin -inform DER -outform PEM{} -in {} -out {}",
+                    if matches!(spec.family(), KeyFamily::Rsa { .. }) {
+                        "rsa"
+                    } else {
+                        "pkey"
+                    },
+                    if matches!(spec.family(), KeyFamily::Rsa { .. }) {
+                        " -pubout"
+                    } else {
+                        ""
+                    },
+                    der.display(),
+                    pem.display()
+                ),
+            ),
+        ],
     );
-    let key = SigningKey::fetch(kms, &alias).await?;
+    let info = verifier.get_public_key(&alias).await?;
+    let public = PublicKey::from_spki_der(&info.spki_der, Path::new("GetPublicKey"))?;
+    write_atomic(&der, &info.spki_der, Mode::Default)?;
+    write_atomic(&pem, &public.to_pem()?, Mode::Default)?;
+    out(&format!("   wrote {} and {}", der.display(), pem.display()));
+
+    step(
+        "5. The signer signs the file in KMS (RAW, up to 4096 bytes), checked with the verifier's public key before it is written",
+        &format!(
+            "kms-openssl sign{} --key-id {alias} --signing-algorithm {alg} --public-key {} --out {} {}",
+            role(SIGNER_ROLE),
+            pem.display(),
+            sig.display(),
+            text.display()
+        ),
+        &[(
+            "AWS CLI",
+            format!(
+                "aws kms sign --key-id {alias} --message-type RAW --signing-algorithm {alg} --message fileb://{} --output text --query Signature | base64 --decode > {}",
+                text.display(),
+                sig.display()
+            ),
+        )],
+    );
+    let key = SigningKey::from_public_key_file(&alias, &pem)?;
     key.check_algorithm(alg)?;
     let prepared = sign::prepare_input(
         alg,
@@ -167,30 +309,54 @@ async fn workflow(
         Input::File(text.clone()).open()?,
         Some(&key.info.spki_der),
     )?;
-    let signed = sign::sign_prepared(kms, &alias, Some(&key), alg, &prepared).await?;
+    let signed = sign::sign_prepared(signer, &alias, Some(&key), alg, &prepared).await?;
     let sc = Sidecar::for_signature(&signed, Some(&key), alg, &prepared)?;
     SignatureOutputs::check(&sig, true, &[])?.write(&signed.signature, Some(&sc))?;
     out(&format!(
-        "   {} ({} bytes, {})",
+        "   {} ({} bytes, {}, self-verified) and its sidecar {}.json",
         sig.display(),
         signed.signature.len(),
-        prepared.message_type
+        prepared.message_type,
+        sig.display()
     ));
 
-    step(
-        "4. Download the public key (DER) and convert it to PEM",
-        &format!(
-            "aws kms get-public-key --key-id {alias} --output text --query PublicKey | base64 --decode > {}\n   openssl pkey -pubin -inform DER -outform PEM -in {} -out {}",
-            der.display(),
-            der.display(),
-            pem.display()
-        ),
-    );
-    let info = kms.get_public_key(&alias).await?;
-    let public = PublicKey::from_spki_der(&info.spki_der, Path::new("GetPublicKey"))?;
-    write_atomic(&der, &info.spki_der, Mode::Default)?;
-    write_atomic(&pem, &public.to_pem()?, Mode::Default)?;
-    out(&format!("   {} and {}", der.display(), pem.display()));
+    let mut all_as_expected = true;
+    if clients.roles.is_some() {
+        step(
+            "6. Each role can do only its own part",
+            &format!(
+                "kms-openssl get-public-key{} --key-id {alias}    # and: kms-openssl sign{} ...",
+                role(SIGNER_ROLE),
+                role(VERIFIER_ROLE)
+            ),
+            &[],
+        );
+        let denied_download = signer.get_public_key(&alias).await;
+        let denied_sign = sign::sign_prepared(verifier, &alias, Some(&key), alg, &prepared).await;
+        for (who, what, r) in [
+            (
+                "signer",
+                "GetPublicKey",
+                denied_download.map(drop).err().and_then(|e| e.kms_error()),
+            ),
+            (
+                "verifier",
+                "Sign",
+                denied_sign.map(drop).err().and_then(|e| e.kms_error()),
+            ),
+        ] {
+            let denied = r == Some(ErrorCode::AccessDenied);
+            all_as_expected &= denied;
+            out(&format!(
+                "   {who} {what}: {}",
+                if denied {
+                    "AccessDeniedException (as the key policy says)".to_string()
+                } else {
+                    format!("NOT denied ({r:?})")
+                }
+            ));
+        }
+    }
 
     let argv = |data: &Path| -> Result<Vec<String>> {
         openssl_cmd::verify_argv(
@@ -218,11 +384,20 @@ async fn workflow(
         )?
         .verdict)
     };
+    let ours_cmd = |data: &Path| {
+        format!(
+            "kms-openssl verify --public-key {} --signature {} {}",
+            pem.display(),
+            sig.display(),
+            data.display()
+        )
+    };
 
     let cmd = argv(&text)?;
     step(
-        "5. Verify offline, no KMS involved",
-        &openssl_cmd::shell_join(&cmd),
+        "7. Verify offline, no KMS involved",
+        &ours_cmd(&text),
+        &[("openssl", openssl_cmd::shell_join(&cmd))],
     );
     let v_ours = ours(&text)?;
     let (v_ssl, ssl_code) = run_openssl(&cmd)?;
@@ -235,15 +410,16 @@ async fn workflow(
     write_atomic(&tampered, &t, Mode::Default)?;
     let cmd_t = argv(&tampered)?;
     step(
-        "6. Tamper with the file (one byte appended) and verify again",
-        &openssl_cmd::shell_join(&cmd_t),
+        "8. Tamper with the file (one byte appended) and verify again",
+        &ours_cmd(&tampered),
+        &[("openssl", openssl_cmd::shell_join(&cmd_t))],
     );
     let t_ours = ours(&tampered)?;
     let (t_ssl, t_code) = run_openssl(&cmd_t)?;
     out(&format!("   kms-openssl verify: {}", t_ours.dgst_line()));
     out(&format!("   openssl:            {t_ssl} (exit {t_code})"));
 
-    let mut all_as_expected = v_ours == Verdict::Verified
+    all_as_expected &= v_ours == Verdict::Verified
         && v_ssl == Verdict::Verified.dgst_line()
         && ssl_code == 0
         && t_ours == Verdict::Failure
@@ -268,8 +444,9 @@ async fn workflow(
             &pdir.path().to_string_lossy(),
         )?;
         step(
-            "7. The openssl half: openssl itself signs with the KMS key (kms_openssl provider)",
+            "9. The openssl half: openssl itself signs with the KMS key (kms_openssl provider)",
             &openssl_cmd::shell_join(&sign_cmd),
+            &[],
         );
         // Off this thread: the local KMS answering openssl may run on it.
         let env: Vec<(&'static str, String)> = child_env.to_vec();
@@ -292,15 +469,70 @@ async fn workflow(
         out("Result: both verifiers accept the signature and reject the tampered file.");
         Ok(EXIT_OK)
     } else {
-        out("Result: MISMATCH between kms-openssl and openssl; see above.");
+        out("Result: MISMATCH between kms-openssl and openssl, or a role not refused; see above.");
         Ok(EXIT_INVALID)
     }
 }
 
-fn step(title: &str, equivalent: &str) {
+/// Prints the environment for the demo's local KMS (as `serve --print-env` does) and that it
+/// serves until Ctrl-C, so the printed commands can be run against it.
+fn keep_serving(server: &RunningServer, state: &tempfile::TempDir) -> Result<()> {
+    let admin = kms_openssl::server::auth::admin::AdminCredentials {
+        access_key_id: LOCAL_CREDENTIALS.0.into(),
+        secret_access_key: LOCAL_CREDENTIALS.1.into(),
+    };
+    out("");
+    out(&format!(
+        "The demo's local KMS keeps serving on {} until Ctrl-C (state in {}, removed then). In another shell:",
+        server.endpoint_url(),
+        state.path().display()
+    ));
+    out(&format!(
+        "unset {}",
+        kms_openssl::server::CLIENT_ENVIRONMENT_UNSET.join(" ")
+    ));
+    for group in kms_openssl::server::client_environment(&server.addr, &server.app().region, &admin)
+    {
+        let vars: Vec<String> = group
+            .iter()
+            .map(|(k, v)| format!("{k}={}", openssl_cmd::shell_word(v)))
+            .collect();
+        out(&format!("export {}", vars.join(" ")));
+    }
+    Ok(())
+}
+
+/// A client of the demo's local KMS acting as `role` (AssumeRole through the same endpoint's STS).
+async fn role_client(server: &RunningServer, role: &str) -> Result<Kms> {
+    Kms::connect(&ClientOptions {
+        region: Some(server.app().region.clone()),
+        endpoint_url: Some(server.endpoint_url()),
+        credentials: Some(local_credentials()),
+        role_arn: Some(role.to_string()),
+        role_session_name: Some("kms-openssl-demo".into()),
+        ..Default::default()
+    })
+    .await
+}
+
+fn local_credentials() -> Credentials {
+    Credentials::new(
+        LOCAL_CREDENTIALS.0,
+        LOCAL_CREDENTIALS.1,
+        None,
+        None,
+        "kms-openssl-demo",
+    )
+}
+
+/// Prints a step: its title, our command first, then the equivalents (`AWS CLI`, `openssl`).
+fn step(title: &str, ours: &str, equivalents: &[(&str, String)]) {
     out("");
     out(&format!("== {title}"));
-    out(&format!("   $ {equivalent}"));
+    out(&format!("   $ {ours}"));
+    for (tool, command) in equivalents {
+        out(&format!("     {tool}: {command}"));
+    }
 }
 
 /// Runs the openssl binary; returns its first stdout line and exit code.

@@ -4,7 +4,7 @@ use kms_openssl::Result;
 use kms_openssl::core::io::{Destination, Mode, write_all};
 use kms_openssl::core::keys::PublicKey;
 
-use super::{Ctx, EXIT_OK, connect, out, out_json};
+use super::{Ctx, EXIT_OK, connect, err_line, out, out_json};
 use crate::cli::{GetPublicKeyArgs, OutputFormat};
 
 pub async fn run(a: GetPublicKeyArgs, ctx: &Ctx) -> Result<u8> {
@@ -40,8 +40,29 @@ pub async fn run(a: GetPublicKeyArgs, ctx: &Ctx) -> Result<u8> {
         outputs.push((d, json.as_slice(), Mode::Default));
     }
     write_all(&outputs)?;
-    if a.metadata.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+    let metadata_on_stdout = a.metadata.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    if metadata_on_stdout {
         out_json(&info)?;
+    }
+    // Say what was written: on stdout, unless stdout carries JSON.
+    if ctx.output == OutputFormat::Text {
+        let say = |line: String| {
+            if metadata_on_stdout {
+                err_line(&line)
+            } else {
+                out(&line)
+            }
+        };
+        let what = format!("{} {} key {}", info.key_spec, info.key_usage, info.key_id);
+        for (path, form) in [
+            (&a.out_der, "DER SubjectPublicKeyInfo"),
+            (&a.out_pem, "PEM public key"),
+            (&metadata_file.cloned(), "key metadata JSON"),
+        ] {
+            if let Some(p) = path {
+                say(format!("wrote {} ({form} of {what})", p.display()));
+            }
+        }
     }
     if a.out_der.is_none() && a.out_pem.is_none() && a.metadata.is_none() {
         // Nothing asked for: print the PEM, as `openssl pkey -pubin -outform PEM` would.

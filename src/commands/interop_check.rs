@@ -22,6 +22,7 @@ pub async fn run(a: InteropCheckArgs, ctx: &Ctx) -> Result<u8> {
         },
         openssl: a.openssl.clone(),
         flip_cell: a.test_flip_cell.clone(),
+        report_dir: a.report_dir.clone(),
     };
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new_spinner()
@@ -29,12 +30,12 @@ pub async fn run(a: InteropCheckArgs, ctx: &Ctx) -> Result<u8> {
         indicatif::ProgressBar::hidden()
     };
     let tick = bar.clone();
-    let report = interop::run(&kms, &opts, &move |id: &str| {
+    let mut report = interop::run(&kms, &opts, &move |id: &str| {
         tick.set_message(id.to_string())
     })
     .await?;
     bar.finish_and_clear();
-    let files = interop::write_reports(&report, &a.report_dir)?;
+    let files = interop::write_reports(&mut report, &a.report_dir)?;
     for c in report.cells.iter().filter(|c| !c.agree) {
         err_line(&format!(
             "DISAGREES: {}: {}",
@@ -44,12 +45,12 @@ pub async fn run(a: InteropCheckArgs, ctx: &Ctx) -> Result<u8> {
     }
     match ctx.output {
         OutputFormat::Text => {
-            out(&format!(
-                "{} cells: {} agree, {} disagree; {} verifier answers not checkable here (not counted as passes)",
-                report.total, report.agreeing, report.disagreeing, report.not_checkable
-            ));
+            out(&report.headline());
             for s in &report.skipped {
-                out(&format!("skipped {}: {}", s.key_spec, s.reason));
+                out(&format!(
+                    "not checked {}: {}; {}",
+                    s.key_spec, s.reason, s.how_to_check
+                ));
             }
             for f in files {
                 out(&format!("wrote {}", f.display()));
@@ -57,7 +58,9 @@ pub async fn run(a: InteropCheckArgs, ctx: &Ctx) -> Result<u8> {
         }
         OutputFormat::Json => out_json(&serde_json::json!({
             "Total": report.total, "Agreeing": report.agreeing, "Disagreeing": report.disagreeing,
-            "NotCheckable": report.not_checkable, "Files": files,
+            "NotCheckable": report.not_checkable, "PartlyChecked": report.partly_checked,
+            "NotChecked": report.skipped, "KmsSide": report.kms_side, "Headline": report.headline(),
+            "Files": files,
         }))?,
     }
     Ok(report.exit_code())

@@ -30,16 +30,43 @@ pub const EXIT_ERROR: u8 = 2;
 /// Settings every command sees.
 pub struct Ctx {
     pub output: OutputFormat,
-    /// Region, profile, endpoint and role for KMS calls (global flags).
+    /// Region, profile, endpoint and role for KMS calls: the command's AWS options, each one not
+    /// given taken from those before the subcommand.
     pub aws: AwsArgs,
+}
+
+impl Ctx {
+    /// The context of `cli`: its AWS options merged, or a usage error when options were given
+    /// to a command that calls no AWS service.
+    fn of(cli: &mut Cli) -> Result<Ctx> {
+        let name = cli.command.name();
+        let aws = match cli.command.aws_mut() {
+            Some(own) => std::mem::take(own).or(&cli.aws),
+            None if cli.aws.given().is_empty() => AwsArgs::default(),
+            None => {
+                return Err(Error::Usage(format!(
+                    "`{name}` calls no AWS service: {} is not one of its options",
+                    cli.aws.given().join(", ")
+                )));
+            }
+        };
+        aws.check().map_err(Error::Usage)?;
+        Ok(Ctx {
+            output: cli.output,
+            aws,
+        })
+    }
 }
 
 /// Runs the commands that need no KMS call without any async runtime (a one-file `verify` must
 /// start as fast as `openssl dgst`); hands every other command back.
-pub fn run_offline(cli: Cli) -> std::result::Result<Result<u8>, Box<Cli>> {
-    let ctx = Ctx {
-        output: cli.output,
-        aws: cli.aws.clone(),
+pub fn run_offline(mut cli: Cli) -> std::result::Result<Result<u8>, Box<Cli>> {
+    if !cli.command.is_offline() {
+        return Err(Box::new(cli));
+    }
+    let ctx = match Ctx::of(&mut cli) {
+        Ok(ctx) => ctx,
+        Err(e) => return Ok(Err(e)),
     };
     match cli.command {
         Command::Verify(a) if !a.kms => Ok(verify::run_offline(a, &ctx)),
@@ -50,11 +77,8 @@ pub fn run_offline(cli: Cli) -> std::result::Result<Result<u8>, Box<Cli>> {
     }
 }
 
-pub async fn run(cli: Cli) -> Result<u8> {
-    let ctx = Ctx {
-        output: cli.output,
-        aws: cli.aws.clone(),
-    };
+pub async fn run(mut cli: Cli) -> Result<u8> {
+    let ctx = Ctx::of(&mut cli)?;
     match cli.command {
         Command::CreateKey(a) => create_key::run_create_key(a, &ctx).await,
         Command::CreateAlias(a) => create_key::run_create_alias(a, &ctx).await,
@@ -84,11 +108,15 @@ pub fn init_logging(verbose: u8, serving: bool) {
         2 => "debug",
         _ => "trace",
     };
-    // The server logs one line per request at info, even without -v.
-    let directives = if serving && verbose == 0 {
-        format!("{level},kms_openssl::server=info")
-    } else {
-        level.to_string()
+    // The server logs one line per request at info, even without -v. Without -v the AWS SDK's
+    // configuration loader stays quiet: its warnings (the instance-metadata service probed for a
+    // Region and absent off EC2, a config file variable naming no file) come before an error of
+    // ours that says what is missing.
+    let sdk_quiet = "aws_config=error,aws_runtime=error";
+    let directives = match (serving, verbose) {
+        (true, 0) => format!("{level},kms_openssl::server=info,{sdk_quiet}"),
+        (false, 0) => format!("{level},{sdk_quiet}"),
+        _ => level.to_string(),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
@@ -131,7 +159,9 @@ pub fn client_options(aws: &AwsArgs) -> ClientOptions {
         role_arn: aws.role_arn.clone(),
         role_session_name: aws.role_session_name.clone(),
         external_id: aws.external_id.clone(),
-        timeout: Some(std::time::Duration::from_secs(aws.timeout)),
+        timeout: Some(std::time::Duration::from_secs(
+            aws.timeout.unwrap_or(crate::cli::DEFAULT_TIMEOUT_SECONDS),
+        )),
         ..ClientOptions::default()
     }
 }

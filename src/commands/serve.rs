@@ -9,7 +9,27 @@ use kms_openssl::server::{self, ServerConfig};
 use super::{Ctx, EXIT_OK, err_line, out};
 use crate::cli::ServeArgs;
 
-pub async fn run(a: ServeArgs, ctx: &Ctx) -> Result<u8> {
+/// `unset` and `export` lines for [`server::client_environment`].
+fn env_lines(
+    addr: &std::net::SocketAddr,
+    region: &str,
+    admin: &server::auth::admin::AdminCredentials,
+) -> Vec<String> {
+    let mut lines = vec![format!(
+        "unset {}",
+        server::CLIENT_ENVIRONMENT_UNSET.join(" ")
+    )];
+    for group in server::client_environment(addr, region, admin) {
+        let vars: Vec<String> = group
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_word(v)))
+            .collect();
+        lines.push(format!("export {}", vars.join(" ")));
+    }
+    lines
+}
+
+pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
     let state_dir = server::state_dir_or_default(a.state_dir.as_deref())?;
     if !server::is_loopback(&a.listen) {
         err_line(&format!(
@@ -21,11 +41,7 @@ pub async fn run(a: ServeArgs, ctx: &Ctx) -> Result<u8> {
         listen: a.listen,
         state_dir: state_dir.clone(),
         account_id: a.account_id,
-        region: ctx
-            .aws
-            .region
-            .clone()
-            .unwrap_or_else(|| kms_openssl::server::DEFAULT_REGION.to_string()),
+        region: a.region,
         quota: a.quota,
         admin_credentials: a.admin_access_key_id.zip(a.admin_secret_access_key),
         limits: server::listener::Limits {
@@ -38,6 +54,14 @@ pub async fn run(a: ServeArgs, ctx: &Ctx) -> Result<u8> {
             shutdown_deadline: Duration::from_secs(a.shutdown_deadline),
         },
     };
+    if a.print_env {
+        // The same state dir and credentials the serving process uses; nothing is served.
+        let app = server::App::open(&config)?;
+        for line in env_lines(&config.listen, &config.region, &app.admin) {
+            out(&line);
+        }
+        return Ok(EXIT_OK);
+    }
     // Handlers first: a SIGTERM right after the endpoint line must still stop us cleanly.
     let signals = server::ShutdownSignals::install()?;
     let running = server::start(config).await?;
@@ -46,21 +70,15 @@ pub async fn run(a: ServeArgs, ctx: &Ctx) -> Result<u8> {
         "state: {}",
         state_dir.join(server::store::DB_FILE).display()
     ));
-    // The administrator's credentials and the endpoints as `export` lines a shell can eval; on
+    // The Region, endpoints and administrator's credentials as lines a shell can eval; on
     // stderr before the stdout line, so whoever has read that line finds them complete.
-    let admin = running.admin_credentials();
     err_line(&format!(
         "use it as the account administrator (arn:aws:iam::{}:root) with:",
         running.app().account_id
     ));
-    err_line(&format!(
-        "export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
-        shell_word(&admin.access_key_id),
-        shell_word(&admin.secret_access_key)
-    ));
-    err_line(&format!(
-        "export AWS_ENDPOINT_URL_KMS=http://{addr} AWS_ENDPOINT_URL_STS=http://{addr}"
-    ));
+    for line in env_lines(&addr, &running.app().region, running.admin_credentials()) {
+        err_line(&line);
+    }
     // The first stdout line is the contract scripts and tests read the port from.
     out(&format!("kms-openssl serve: listening on http://{addr}"));
     running.run_until_signal(signals).await?;

@@ -134,8 +134,27 @@ async fn run_with(a: VerifyArgs, ctx: &Ctx, allow_kms: bool) -> Result<u8> {
     }
 }
 
+/// The sidecar `--sidecar` names; without `--sidecar` and `--signing-algorithm`, the one lying
+/// next to the signature (SIGNATURE.json, as `sign` writes it), said on stderr.
 fn load_sidecar(a: &VerifyArgs, key: Option<&PublicKey>) -> Result<Option<Sidecar>> {
-    let Some(p) = &a.sidecar else { return Ok(None) };
+    let Some(p) = &a.sidecar else {
+        let beside = a.signature.as_deref().map(sidecar::path_for);
+        return match beside {
+            Some(path) if a.signing_algorithm.is_none() && path.is_file() => {
+                let sc = Sidecar::load(&path)?;
+                if let Some(k) = key {
+                    sc.check_against(&path, k)?;
+                }
+                err_line(&format!(
+                    "note: no --signing-algorithm: using {} from the sidecar {}",
+                    sc.signing_algorithm,
+                    path.display()
+                ));
+                Ok(Some(sc))
+            }
+            _ => Ok(None),
+        };
+    };
     let path: PathBuf = match (p, &a.signature) {
         (Some(p), _) => p.clone(),
         (None, Some(sig)) => sidecar::path_for(sig),
@@ -168,7 +187,7 @@ fn resolve_algorithm(
         (Some(a), _) => Ok(a),
         (None, Some(sc)) => Ok(sc.signing_algorithm),
         (None, None) => Err(Error::Usage(
-            "give --signing-algorithm (or --sidecar)".into(),
+            "give --signing-algorithm (or --sidecar; SIGNATURE.json next to the signature is read when it exists)".into(),
         )),
     }
 }

@@ -50,8 +50,39 @@ pub use http::router;
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// Account id used in ARNs when none is configured (the AWS documentation's example account).
 pub const DEFAULT_ACCOUNT_ID: &str = "111122223333";
-/// Region used in ARNs when none is configured.
+/// The Region clients are told to use when none is configured.
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// The environment an AWS SDK or the AWS CLI needs to use the endpoint at `addr` as the account
+/// administrator, as groups a shell sets one `export` line each: the Region (`AWS_REGION` for the
+/// SDKs and AWS CLI v2, `AWS_DEFAULT_REGION` for AWS CLI v1 and boto3), the credentials, then
+/// the service endpoints (AWS SDKs "Service-specific endpoints": `AWS_ENDPOINT_URL_<SERVICE>`).
+/// A shell must also unset [`CLIENT_ENVIRONMENT_UNSET`].
+pub fn client_environment(
+    addr: &SocketAddr,
+    region: &str,
+    admin: &AdminCredentials,
+) -> [[(&'static str, String); 2]; 3] {
+    let url = format!("http://{addr}");
+    [
+        [
+            ("AWS_REGION", region.to_string()),
+            ("AWS_DEFAULT_REGION", region.to_string()),
+        ],
+        [
+            ("AWS_ACCESS_KEY_ID", admin.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", admin.secret_access_key.clone()),
+        ],
+        [
+            ("AWS_ENDPOINT_URL_KMS", url.clone()),
+            ("AWS_ENDPOINT_URL_STS", url),
+        ],
+    ]
+}
+
+/// Variables to unset with [`client_environment`]: a session token left from a real AWS session
+/// would be sent with the administrator's long-term key and refused.
+pub const CLIENT_ENVIRONMENT_UNSET: &[&str] = &["AWS_SESSION_TOKEN"];
+
 /// Default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
 /// Parsed private keys kept in memory (LRU); others are parsed from the database on demand.
@@ -69,7 +100,9 @@ pub struct ServerConfig {
     pub state_dir: PathBuf,
     /// 12-digit account id used in ARNs and the default key policy.
     pub account_id: String,
-    /// Region used in ARNs.
+    /// The Region clients are told to use (`export AWS_REGION=...`), and the Region of the keys
+    /// of a database written before keys had one. Requests are served in the Region of their
+    /// SigV4 credential scope, any Region.
     pub region: String,
     /// Requests per second admitted per KMS quota group (`--quota`); `None`: no limit.
     pub quota: Option<u32>,
@@ -119,6 +152,7 @@ pub struct App {
     /// private keys): a stored policy is parsed once, not on every request.
     policies: Mutex<LruCache<String, (String, Arc<Policy>)>>,
     pub account_id: String,
+    /// [`ServerConfig::region`].
     pub region: String,
     quotas: Option<quota::Quotas>,
     /// The account administrator's long-term key (principal `arn:aws:iam::ACCOUNT:root`).
@@ -145,7 +179,7 @@ impl App {
             )));
         }
         let cap = NonZeroUsize::new(PRIVATE_KEY_CACHE).unwrap_or(NonZeroUsize::MIN);
-        let store = Store::open(&config.state_dir)?;
+        let store = Store::open(&config.state_dir, &config.region)?;
         let admin = match &config.admin_credentials {
             Some((akid, secret)) => {
                 if akid.is_empty() || secret.is_empty() {

@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 /// File name of the database inside the state dir.
 pub const DB_FILE: &str = "kms.sqlite3";
 
+/// Schema version (`PRAGMA user_version`) this code writes. 2: keys and aliases have a Region.
+const SCHEMA_VERSION: i64 = 2;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS keys (
     key_id TEXT PRIMARY KEY,
@@ -30,13 +33,16 @@ CREATE TABLE IF NOT EXISTS keys (
     pending_window_days INTEGER,
     policy TEXT NOT NULL,
     public_der BLOB NOT NULL,
-    private_pkcs8 BLOB NOT NULL
+    private_pkcs8 BLOB NOT NULL,
+    region TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS aliases (
-    alias_name TEXT PRIMARY KEY,
+    region TEXT NOT NULL,
+    alias_name TEXT NOT NULL,
     key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
     creation_date REAL NOT NULL,
-    last_updated REAL NOT NULL
+    last_updated REAL NOT NULL,
+    PRIMARY KEY (region, alias_name)
 );
 CREATE INDEX IF NOT EXISTS aliases_by_key ON aliases(key_id);
 CREATE TABLE IF NOT EXISTS tags (
@@ -46,6 +52,37 @@ CREATE TABLE IF NOT EXISTS tags (
     PRIMARY KEY (key_id, tag_key)
 );
 ";
+
+/// Moves a version-1 database (no Region: everything was served in one Region) to version 2,
+/// giving its keys and aliases `region`. One transaction: all or nothing.
+fn migrate_v1(conn: &mut Connection, region: &str) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "ALTER TABLE keys ADD COLUMN region TEXT NOT NULL DEFAULT ''",
+        [],
+    )?;
+    tx.execute("UPDATE keys SET region = ?1", params![region])?;
+    tx.execute_batch(
+        "CREATE TABLE aliases_v2 (
+             region TEXT NOT NULL,
+             alias_name TEXT NOT NULL,
+             key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+             creation_date REAL NOT NULL,
+             last_updated REAL NOT NULL,
+             PRIMARY KEY (region, alias_name)
+         );",
+    )?;
+    tx.execute(
+        "INSERT INTO aliases_v2 SELECT ?1, alias_name, key_id, creation_date, last_updated FROM aliases",
+        params![region],
+    )?;
+    tx.execute_batch(
+        "DROP TABLE aliases; ALTER TABLE aliases_v2 RENAME TO aliases;
+         CREATE INDEX IF NOT EXISTS aliases_by_key ON aliases(key_id);",
+    )?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()
+}
 
 /// KMS `KeyState` values this endpoint uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,11 +129,16 @@ pub struct KeyRecord {
     pub policy: String,
     /// DER X.509 SubjectPublicKeyInfo.
     pub public_der: Vec<u8>,
+    /// The Region the key lives in (the credential scope of the CreateKey request), as in KMS:
+    /// a key is reachable only from its own Region.
+    pub region: String,
 }
 
 /// An alias and the key it points at.
 #[derive(Debug, Clone)]
 pub struct AliasRecord {
+    /// Alias names are unique per Region.
+    pub region: String,
     pub alias_name: String,
     pub key_id: String,
     pub creation_date: f64,
@@ -126,8 +168,10 @@ impl Store {
     /// database file 0600; an existing dir keeps its mode (it may be shared, e.g. `/tmp`), but
     /// group/other access to it is logged as a warning.
     ///
+    /// A database written before keys had a Region gets `legacy_region` for its keys and aliases.
+    ///
     /// Errors: [`Error::Io`] when the dir or file cannot be created, [`Error::Server`] for SQLite.
-    pub fn open(dir: &Path) -> Result<Store> {
+    pub fn open(dir: &Path, legacy_region: &str) -> Result<Store> {
         if !dir.exists() {
             DirBuilder::new()
                 .recursive(true)
@@ -160,7 +204,7 @@ impl Store {
                 path.display()
             ))
         };
-        let conn = Connection::open(&path).map_err(damaged)?;
+        let mut conn = Connection::open(&path).map_err(damaged)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db_err)?;
         // A damaged file is refused now, naming it, not request by request later.
@@ -179,7 +223,29 @@ impl Store {
             .map_err(db_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(db_err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(damaged)?;
+        let v1_keys: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'keys'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(damaged)?
+            > 0;
+        if version > SCHEMA_VERSION {
+            return Err(Error::Server(format!(
+                "{}: written by a newer kms-openssl (schema {version}, this one knows {SCHEMA_VERSION})",
+                path.display()
+            )));
+        }
+        if version < SCHEMA_VERSION && v1_keys {
+            migrate_v1(&mut conn, legacy_region).map_err(damaged)?;
+        }
         conn.execute_batch(SCHEMA).map_err(damaged)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(db_err)?;
         Ok(Store {
             conn: Mutex::new(conn),
             path,
@@ -206,8 +272,8 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db_err)?;
         tx.execute(
-            "INSERT INTO keys (key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, private_pkcs8)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO keys (key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, private_pkcs8, region)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 k.key_id,
                 k.key_spec.as_str(),
@@ -219,7 +285,8 @@ impl Store {
                 k.pending_window_days,
                 k.policy,
                 k.public_der,
-                private_pkcs8
+                private_pkcs8,
+                k.region
             ],
         )
         .map_err(db_err)?;
@@ -238,7 +305,7 @@ impl Store {
         let conn = self.conn();
         // Cached statements: these reads run on every request (key lookup, private key, alias).
         let mut stmt = conn
-            .prepare_cached("SELECT key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der FROM keys WHERE key_id = ?1")
+            .prepare_cached("SELECT key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, region FROM keys WHERE key_id = ?1")
             .map_err(db_err)?;
         stmt.query_row(params![key_id], |r| {
             let spec: String = r.get(1)?;
@@ -256,6 +323,7 @@ impl Store {
                     pending_window_days: r.get(7)?,
                     policy: r.get(8)?,
                     public_der: r.get(9)?,
+                    region: r.get(10)?,
                 },
                 spec,
                 usage,
@@ -342,14 +410,23 @@ impl Store {
         Ok(ids)
     }
 
-    /// Key ids in id order, the first `limit` after `after`.
-    pub fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+    /// Key ids of `region` in id order, the first `limit` after `after`.
+    pub fn list_keys(
+        &self,
+        region: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT key_id FROM keys WHERE key_id > ?1 ORDER BY key_id LIMIT ?2")
+            .prepare(
+                "SELECT key_id FROM keys WHERE region = ?1 AND key_id > ?2 ORDER BY key_id LIMIT ?3",
+            )
             .map_err(db_err)?;
         let rows = stmt
-            .query_map(params![after.unwrap_or(""), limit as i64], |r| r.get(0))
+            .query_map(params![region, after.unwrap_or(""), limit as i64], |r| {
+                r.get(0)
+            })
             .map_err(db_err)?
             .collect::<rusqlite::Result<Vec<String>>>()
             .map_err(db_err)?;
@@ -364,49 +441,49 @@ impl Store {
             .map_err(db_err)
     }
 
-    /// An alias, or `None`.
-    pub fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>> {
+    /// An alias of `region`, or `None`.
+    pub fn get_alias(&self, region: &str, alias_name: &str) -> Result<Option<AliasRecord>> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached("SELECT alias_name, key_id, creation_date, last_updated FROM aliases WHERE alias_name = ?1")
+            .prepare_cached("SELECT region, alias_name, key_id, creation_date, last_updated FROM aliases WHERE region = ?1 AND alias_name = ?2")
             .map_err(db_err)?;
-        stmt.query_row(params![alias_name], alias_row)
+        stmt.query_row(params![region, alias_name], alias_row)
             .optional()
             .map_err(db_err)
     }
 
-    /// Creates an alias; `Ok(false)` when the name is taken.
-    pub fn insert_alias(&self, alias_name: &str, key_id: &str) -> Result<bool> {
+    /// Creates an alias in `region`; `Ok(false)` when the name is taken there.
+    pub fn insert_alias(&self, region: &str, alias_name: &str, key_id: &str) -> Result<bool> {
         let t = now();
         let n = self
             .conn()
             .execute(
-                "INSERT OR IGNORE INTO aliases (alias_name, key_id, creation_date, last_updated) VALUES (?1, ?2, ?3, ?3)",
-                params![alias_name, key_id, t],
+                "INSERT OR IGNORE INTO aliases (region, alias_name, key_id, creation_date, last_updated) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![region, alias_name, key_id, t],
             )
             .map_err(db_err)?;
         Ok(n == 1)
     }
 
     /// Points an existing alias at another key; `Ok(false)` when there is no such alias.
-    pub fn update_alias(&self, alias_name: &str, key_id: &str) -> Result<bool> {
+    pub fn update_alias(&self, region: &str, alias_name: &str, key_id: &str) -> Result<bool> {
         let n = self
             .conn()
             .execute(
-                "UPDATE aliases SET key_id = ?2, last_updated = ?3 WHERE alias_name = ?1",
-                params![alias_name, key_id, now()],
+                "UPDATE aliases SET key_id = ?3, last_updated = ?4 WHERE region = ?1 AND alias_name = ?2",
+                params![region, alias_name, key_id, now()],
             )
             .map_err(db_err)?;
         Ok(n == 1)
     }
 
     /// Deletes an alias; `Ok(false)` when there is no such alias.
-    pub fn delete_alias(&self, alias_name: &str) -> Result<bool> {
+    pub fn delete_alias(&self, region: &str, alias_name: &str) -> Result<bool> {
         let n = self
             .conn()
             .execute(
-                "DELETE FROM aliases WHERE alias_name = ?1",
-                params![alias_name],
+                "DELETE FROM aliases WHERE region = ?1 AND alias_name = ?2",
+                params![region, alias_name],
             )
             .map_err(db_err)?;
         Ok(n == 1)
@@ -424,9 +501,10 @@ impl Store {
             .map_err(db_err)
     }
 
-    /// Aliases in name order, optionally of one key, the first `limit` after `after`.
+    /// Aliases of `region` in name order, optionally of one key, the first `limit` after `after`.
     pub fn list_aliases(
         &self,
+        region: &str,
         key_id: Option<&str>,
         after: Option<&str>,
         limit: usize,
@@ -434,13 +512,14 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT alias_name, key_id, creation_date, last_updated FROM aliases
-                 WHERE alias_name > ?1 AND (?2 IS NULL OR key_id = ?2) ORDER BY alias_name LIMIT ?3",
+                "SELECT region, alias_name, key_id, creation_date, last_updated FROM aliases
+                 WHERE region = ?1 AND alias_name > ?2 AND (?3 IS NULL OR key_id = ?3)
+                 ORDER BY alias_name LIMIT ?4",
             )
             .map_err(db_err)?;
         let rows = stmt
             .query_map(
-                params![after.unwrap_or(""), key_id, limit as i64],
+                params![region, after.unwrap_or(""), key_id, limit as i64],
                 alias_row,
             )
             .map_err(db_err)?
@@ -494,10 +573,11 @@ impl Store {
 
 fn alias_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRecord> {
     Ok(AliasRecord {
-        alias_name: r.get(0)?,
-        key_id: r.get(1)?,
-        creation_date: r.get(2)?,
-        last_updated: r.get(3)?,
+        region: r.get(0)?,
+        alias_name: r.get(1)?,
+        key_id: r.get(2)?,
+        creation_date: r.get(3)?,
+        last_updated: r.get(4)?,
     })
 }
 
@@ -517,6 +597,7 @@ mod tests {
             pending_window_days: None,
             policy: "{}".into(),
             public_der: vec![1, 2],
+            region: "us-east-1".into(),
         }
     }
 
@@ -525,11 +606,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("state");
         {
-            let s = Store::open(&dir).unwrap();
+            let s = Store::open(&dir, "us-east-1").unwrap();
             s.insert_key(&record("k1"), b"secret", &[("a".into(), "b".into())])
                 .unwrap();
-            assert!(s.insert_alias("alias/x", "k1").unwrap());
-            assert!(!s.insert_alias("alias/x", "k1").unwrap());
+            assert!(s.insert_alias("us-east-1", "alias/x", "k1").unwrap());
+            assert!(!s.insert_alias("us-east-1", "alias/x", "k1").unwrap());
         }
         assert_eq!(
             std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
@@ -543,11 +624,14 @@ mod tests {
                 & 0o777,
             0o600
         );
-        let s = Store::open(&dir).unwrap();
+        let s = Store::open(&dir, "us-east-1").unwrap();
         let k = s.get_key("k1").unwrap().unwrap();
         assert_eq!(k.key_spec, KeySpec::EccNistP256);
         assert_eq!(s.private_pkcs8("k1").unwrap().unwrap(), b"secret");
-        assert_eq!(s.get_alias("alias/x").unwrap().unwrap().key_id, "k1");
+        assert_eq!(
+            s.get_alias("us-east-1", "alias/x").unwrap().unwrap().key_id,
+            "k1"
+        );
         assert_eq!(
             s.list_tags("k1").unwrap(),
             vec![("a".to_string(), "b".to_string())]
@@ -558,7 +642,7 @@ mod tests {
     fn a_damaged_database_is_refused_at_open_naming_the_file() {
         let tmp = tempfile::tempdir().unwrap();
         {
-            let s = Store::open(tmp.path()).unwrap();
+            let s = Store::open(tmp.path(), "us-east-1").unwrap();
             for i in 0..50 {
                 s.insert_key(&record(&format!("k{i}")), &[7u8; 512], &[])
                     .unwrap();
@@ -572,37 +656,93 @@ mod tests {
             *b ^= 0x5a;
         }
         std::fs::write(&db, &bytes).unwrap();
-        let e = Store::open(tmp.path())
+        let e = Store::open(tmp.path(), "us-east-1")
             .err()
             .expect("a damaged database is refused");
         let msg = e.to_string();
         assert!(msg.contains(DB_FILE) && msg.contains("damaged"), "{msg}");
         std::fs::write(&db, b"this is not a database at all, just text").unwrap();
-        let e = Store::open(tmp.path()).err().expect("garbage is refused");
+        let e = Store::open(tmp.path(), "us-east-1")
+            .err()
+            .expect("garbage is refused");
         assert!(e.to_string().contains("damaged"), "{e}");
     }
 
     #[test]
     fn purge_removes_expired_keys_with_their_aliases() {
         let tmp = tempfile::tempdir().unwrap();
-        let s = Store::open(tmp.path()).unwrap();
+        let s = Store::open(tmp.path(), "us-east-1").unwrap();
         s.insert_key(&record("k1"), b"x", &[]).unwrap();
-        s.insert_alias("alias/x", "k1").unwrap();
+        s.insert_alias("us-east-1", "alias/x", "k1").unwrap();
         s.set_state("k1", KeyState::PendingDeletion, Some(now() - 1.0), Some(7))
             .unwrap();
         assert_eq!(s.purge_deleted(now()).unwrap(), vec!["k1".to_string()]);
         assert!(s.get_key("k1").unwrap().is_none());
-        assert!(s.get_alias("alias/x").unwrap().is_none());
+        assert!(s.get_alias("us-east-1", "alias/x").unwrap().is_none());
     }
 
     #[test]
     fn list_keys_pages_in_id_order() {
         let tmp = tempfile::tempdir().unwrap();
-        let s = Store::open(tmp.path()).unwrap();
+        let s = Store::open(tmp.path(), "us-east-1").unwrap();
         for id in ["c", "a", "b"] {
             s.insert_key(&record(id), b"x", &[]).unwrap();
         }
-        assert_eq!(s.list_keys(None, 2).unwrap(), vec!["a", "b"]);
-        assert_eq!(s.list_keys(Some("b"), 2).unwrap(), vec!["c"]);
+        assert_eq!(s.list_keys("us-east-1", None, 2).unwrap(), vec!["a", "b"]);
+        assert_eq!(s.list_keys("us-east-1", Some("b"), 2).unwrap(), vec!["c"]);
+    }
+
+    #[test]
+    fn keys_and_aliases_of_one_region_are_invisible_from_another() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Store::open(tmp.path(), "us-east-1").unwrap();
+        let mut k = record("k1");
+        k.region = "eu-west-1".into();
+        s.insert_key(&k, b"x", &[]).unwrap();
+        assert!(s.insert_alias("eu-west-1", "alias/x", "k1").unwrap());
+        // The same alias name is free in another Region.
+        assert!(s.insert_alias("us-east-1", "alias/x", "k1").unwrap());
+        assert!(s.list_keys("us-east-1", None, 10).unwrap().is_empty());
+        assert_eq!(s.list_keys("eu-west-1", None, 10).unwrap(), vec!["k1"]);
+        assert!(s.delete_alias("us-east-1", "alias/x").unwrap());
+        assert!(s.get_alias("us-east-1", "alias/x").unwrap().is_none());
+        assert_eq!(
+            s.get_alias("eu-west-1", "alias/x").unwrap().unwrap().region,
+            "eu-west-1"
+        );
+    }
+
+    #[test]
+    fn a_database_written_before_regions_is_migrated_to_the_legacy_region() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let c = Connection::open(tmp.path().join(DB_FILE)).unwrap();
+            c.execute_batch(
+                "CREATE TABLE keys (key_id TEXT PRIMARY KEY, key_spec TEXT NOT NULL, key_usage TEXT NOT NULL,
+                   description TEXT NOT NULL, creation_date REAL NOT NULL, state TEXT NOT NULL,
+                   deletion_date REAL, pending_window_days INTEGER, policy TEXT NOT NULL,
+                   public_der BLOB NOT NULL, private_pkcs8 BLOB NOT NULL);
+                 CREATE TABLE aliases (alias_name TEXT PRIMARY KEY, key_id TEXT NOT NULL REFERENCES keys(key_id)
+                   ON DELETE CASCADE, creation_date REAL NOT NULL, last_updated REAL NOT NULL);
+                 CREATE TABLE tags (key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+                   tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (key_id, tag_key));
+                 INSERT INTO keys VALUES ('k1', 'ECC_NIST_P256', 'SIGN_VERIFY', '', 0, 'Enabled', NULL, NULL, '{}', x'01', x'02');
+                 INSERT INTO aliases VALUES ('alias/old', 'k1', 0, 0);",
+            )
+            .unwrap();
+        }
+        let s = Store::open(tmp.path(), "eu-central-1").unwrap();
+        assert_eq!(s.get_key("k1").unwrap().unwrap().region, "eu-central-1");
+        assert_eq!(
+            s.get_alias("eu-central-1", "alias/old")
+                .unwrap()
+                .unwrap()
+                .key_id,
+            "k1"
+        );
+        drop(s);
+        // Reopening does not migrate twice.
+        let s = Store::open(tmp.path(), "us-west-2").unwrap();
+        assert_eq!(s.get_key("k1").unwrap().unwrap().region, "eu-central-1");
     }
 }

@@ -13,6 +13,8 @@ pub struct Serve {
     child: Child,
     /// The environment a client process needs: endpoint, region, credentials.
     pub env: Vec<(String, String)>,
+    /// `--state-dir` it was started with.
+    pub state_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -91,6 +93,7 @@ pub fn serve(extra: &[&str]) -> Serve {
     Serve {
         child,
         env,
+        state_dir: dir.path().join("state"),
         _dir: dir,
     }
 }

@@ -232,6 +232,10 @@ pub const SIGNING_TABLE: &[SigningParams] = &[
     },
 ];
 
+/// The `openssl dgst` digest options [`SigningAlgorithm::parse_for_key`] accepts: the hashes of
+/// the table's hash-and-sign rows (RSASSA_PKCS1_V1_5 / ECDSA / SM2DSA with that hash).
+pub const OPENSSL_HASH_OPTIONS: &[&str] = &["-sha256", "-sha384", "-sha512", "-sm3"];
+
 impl SigningAlgorithm {
     /// This algorithm's row of [`SIGNING_TABLE`].
     pub fn params(self) -> &'static SigningParams {
@@ -263,7 +267,21 @@ impl SigningAlgorithm {
                     fitting: spec.signing_algorithms(),
                 });
         }
-        s.parse()
+        s.parse().map_err(|e| match e {
+            SpecError::InvalidArgument {
+                what,
+                value,
+                allowed,
+            } => SpecError::InvalidArgument {
+                what,
+                value,
+                allowed: format!(
+                    "{allowed}; or as `openssl dgst` takes it, with a public key: {}",
+                    OPENSSL_HASH_OPTIONS.join(", ")
+                ),
+            },
+            other => other,
+        })
     }
 
     /// The algorithm a `spec` key signs with under `scheme` and `hash` (as an OpenSSL signature
@@ -576,5 +594,13 @@ mod tests {
         assert!(
             SigningAlgorithm::parse_for_key("-sha512", Some(KeySpec::EccNistEdwards25519)).is_err()
         );
+    }
+
+    #[test]
+    fn every_openssl_hash_option_names_a_hash_of_the_table() {
+        for o in OPENSSL_HASH_OPTIONS {
+            let h = Hash::from_openssl_option(o).unwrap_or_else(|| panic!("{o}"));
+            assert!(SIGNING_TABLE.iter().any(|p| p.hash == h), "{o}");
+        }
     }
 }

@@ -32,8 +32,9 @@ impl App {
         self.sessions.session(access_key_id).map(|s| s.credential())
     }
 
-    /// Verifies the request's SigV4 signature (credential scope `service`, this region, 5-minute
-    /// clock skew) and returns who sent it (SigV4 replaces the old "anyone is root" seam).
+    /// Verifies the request's SigV4 signature (credential scope `service` in any Region, 5-minute
+    /// clock skew) and returns who sent it; the scope's Region is the Region the request is
+    /// served in ([`sigv4::Caller::region`]), as each KMS Region is its own endpoint.
     pub fn authenticate(
         &self,
         method: &Method,
@@ -45,7 +46,7 @@ impl App {
         let req = sigv4::Request::from_http(method, uri, headers, body);
         let expect = sigv4::Expect {
             service,
-            region: Some(&self.region),
+            region: None,
             now: SystemTime::now(),
         };
         sigv4::verify(&req, &expect, |akid| self.credential(akid))

@@ -100,7 +100,7 @@ impl<'a> Request<'a> {
 }
 
 /// What the server expects: the service name in the credential scope (`kms` or `sts`), the
-/// region (`None`: any), and the current time.
+/// region (`None`: any well-formed Region name), and the current time.
 #[derive(Debug, Clone, Copy)]
 pub struct Expect<'a> {
     pub service: &'a str,
@@ -284,8 +284,7 @@ where
             expect.service
         )));
     }
-    if let Some(r) = expect.region
-        && auth.region != r
+    if expect.region.is_some_and(|r| auth.region != r) || !crate::aws::arn::is_region(&auth.region)
     {
         return Err(AuthError::InvalidSignature(format!(
             "Credential should be scoped to a valid region, not '{}'. ",

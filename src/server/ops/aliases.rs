@@ -50,7 +50,7 @@ fn target_key(c: &mut Call<'_>, target: Option<String>) -> OpResult<KeyRecord> {
 fn alias_not_found(c: &Call<'_>, name: &str) -> KmsError {
     KmsError::new(
         Code::NotFound,
-        format!("Alias {} is not found.", c.app.alias_arn(name)),
+        format!("Alias {} is not found.", c.app.alias_arn(c.region(), name)),
     )
 }
 
@@ -59,7 +59,7 @@ pub(super) fn create_alias(c: &mut Call<'_>) -> OpResult<Value> {
     let name = required(r.alias_name, "AliasName")?;
     check_alias(&name)?;
     let key = target_key(c, r.target_key_id)?;
-    let app = c.app;
+    let (app, region) = (c.app, c.region());
     if app
         .store
         .count_aliases(&key.key_id)
@@ -70,20 +70,20 @@ pub(super) fn create_alias(c: &mut Call<'_>) -> OpResult<Value> {
             Code::LimitExceeded,
             format!(
                 "{} already has {MAX_ALIASES_PER_KEY} aliases.",
-                app.key_arn(&key.key_id)
+                app.key_arn(&key)
             ),
         ));
     }
     if !app
         .store
-        .insert_alias(&name, &key.key_id)
+        .insert_alias(region, &name, &key.key_id)
         .map_err(store_err("insert alias"))?
     {
         return Err(KmsError::new(
             Code::AlreadyExists,
             format!(
                 "An alias with the name {} already exists",
-                app.alias_arn(&name)
+                app.alias_arn(region, &name)
             ),
         ));
     }
@@ -101,17 +101,17 @@ pub(super) fn update_alias(c: &mut Call<'_>) -> OpResult<Value> {
         .alias_target(&name)?
         .ok_or_else(|| alias_not_found(c, &name))?;
     let key = target_key(c, r.target_key_id)?;
-    let app = c.app;
+    let (app, region) = (c.app, c.region());
     if old.key_usage != key.key_usage {
         return Err(KmsError::validation(format!(
             "{} has KeyUsage {} but the alias's current key has {}; an alias can only move to a key of the same type and usage",
-            app.key_arn(&key.key_id),
+            app.key_arn(&key),
             key.key_usage,
             old.key_usage
         )));
     }
     app.store
-        .update_alias(&name, &key.key_id)
+        .update_alias(region, &name, &key.key_id)
         .map_err(store_err("update alias"))?;
     Ok(json!({}))
 }
@@ -125,7 +125,7 @@ pub(super) fn delete_alias(c: &mut Call<'_>) -> OpResult<Value> {
     if !c
         .app
         .store
-        .delete_alias(&name)
+        .delete_alias(c.region(), &name)
         .map_err(store_err("delete alias"))?
     {
         return Err(alias_not_found(c, &name));
@@ -136,16 +136,17 @@ pub(super) fn delete_alias(c: &mut Call<'_>) -> OpResult<Value> {
 /// ListAliases: optional `KeyId` filter (key id or ARN), `Limit` 1–100 (default 50), `Marker`.
 pub(super) fn list_aliases(c: &mut Call<'_>) -> OpResult<Value> {
     let r: ListRequest = c.request()?;
-    let app = c.app;
+    let (app, region) = (c.app, c.region());
     let limit = page_limit(r.limit, 50, 100)?;
     app.purge_expired()?;
     let key_id = match r.key_id {
-        Some(k) => Some(app.resolve(&k, false)?.key_id),
+        Some(k) => Some(app.resolve(&k, false, region)?.key_id),
         None => None,
     };
     let mut rows = app
         .store
         .list_aliases(
+            region,
             key_id.as_deref(),
             app.read_marker(r.marker.as_deref())?.as_deref(),
             limit + 1,
@@ -158,7 +159,7 @@ pub(super) fn list_aliases(c: &mut Call<'_>) -> OpResult<Value> {
         .map(|a| {
             json!({
                 "AliasName": a.alias_name,
-                "AliasArn": app.alias_arn(&a.alias_name),
+                "AliasArn": app.alias_arn(region, &a.alias_name),
                 "TargetKeyId": a.key_id,
                 "CreationDate": a.creation_date,
                 "LastUpdatedDate": a.last_updated,

@@ -24,7 +24,7 @@ pub(super) fn get_public_key(c: &mut Call<'_>) -> OpResult<Value> {
     app.require_enabled(&key)?;
     let lists = key.key_spec.algorithms_for_usage(key.key_usage);
     let mut out = json!({
-        "KeyId": app.key_arn(&key.key_id),
+        "KeyId": app.key_arn(&key),
         "PublicKey": b64(&key.public_der),
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
@@ -76,7 +76,7 @@ fn check_sign_input(
     let app = c.app;
     app.require_enabled(&key)?;
     app.require_usage(&key, KeyUsage::SignVerify, operation)?;
-    let arn = app.key_arn(&key.key_id);
+    let arn = app.key_arn(&key);
     if !key.key_spec.signing_algorithms().contains(&alg) {
         return Err(KmsError::new(
             Code::InvalidKeyUsage,
@@ -117,9 +117,7 @@ pub(super) fn sign(c: &mut Call<'_>) -> OpResult<Value> {
     dry_run(r.dry_run)?;
     let pkey = app.private_key(&key.key_id)?;
     let signature = crypto::sign(&pkey, alg, mt, &message)?;
-    Ok(
-        json!({ "KeyId": app.key_arn(&key.key_id), "Signature": b64(&signature), "SigningAlgorithm": alg }),
-    )
+    Ok(json!({ "KeyId": app.key_arn(&key), "Signature": b64(&signature), "SigningAlgorithm": alg }))
 }
 
 /// Verify: a signature that does not verify is `KMSInvalidSignatureException`, never
@@ -136,13 +134,11 @@ pub(super) fn verify(c: &mut Call<'_>) -> OpResult<Value> {
             Code::KmsInvalidSignature,
             format!(
                 "The signature does not verify with {} and {alg} over this message.",
-                app.key_arn(&key.key_id)
+                app.key_arn(&key)
             ),
         ));
     }
-    Ok(
-        json!({ "KeyId": app.key_arn(&key.key_id), "SignatureValid": true, "SigningAlgorithm": alg }),
-    )
+    Ok(json!({ "KeyId": app.key_arn(&key), "SignatureValid": true, "SigningAlgorithm": alg }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,7 +193,7 @@ fn check_crypt(
             Code::InvalidKeyUsage,
             format!(
                 "Encryption algorithm {alg_str} is not valid for {}; a {} key encrypts with {}",
-                app.key_arn(&key.key_id),
+                app.key_arn(&key),
                 key.key_spec,
                 names(&allowed, EncryptionAlgorithm::as_str)
             ),
@@ -225,7 +221,7 @@ pub(super) fn encrypt(c: &mut Call<'_>) -> OpResult<Value> {
     dry_run(r.dry_run)?;
     let ct = crypto::encrypt(&pkey, alg, &plaintext)?;
     Ok(
-        json!({ "KeyId": app.key_arn(&key.key_id), "CiphertextBlob": b64(&ct), "EncryptionAlgorithm": alg }),
+        json!({ "KeyId": app.key_arn(&key), "CiphertextBlob": b64(&ct), "EncryptionAlgorithm": alg }),
     )
 }
 
@@ -250,7 +246,7 @@ pub(super) fn decrypt(c: &mut Call<'_>) -> OpResult<Value> {
     let pkey = app.private_key(&key.key_id)?;
     if let Some(pt) = crypto::decrypt(&pkey, alg, &ct)? {
         return Ok(
-            json!({ "KeyId": app.key_arn(&key.key_id), "Plaintext": b64(&pt), "EncryptionAlgorithm": alg }),
+            json!({ "KeyId": app.key_arn(&key), "Plaintext": b64(&pt), "EncryptionAlgorithm": alg }),
         );
     }
     if app.another_key_decrypts(&key, alg, &ct)? {
@@ -263,7 +259,7 @@ pub(super) fn decrypt(c: &mut Call<'_>) -> OpResult<Value> {
         Code::InvalidCiphertext,
         format!(
             "The ciphertext is not valid for {} with {alg}.",
-            app.key_arn(&key.key_id)
+            app.key_arn(&key)
         ),
     ))
 }
@@ -280,7 +276,7 @@ impl App {
         while probed < INCORRECT_KEY_PROBES {
             let ids = self
                 .store
-                .list_keys(after.as_deref(), 256)
+                .list_keys(&key.region, after.as_deref(), 256)
                 .map_err(store_err("list keys"))?;
             let Some(last) = ids.last().cloned() else {
                 break;
@@ -340,7 +336,7 @@ pub(super) fn derive_shared_secret(c: &mut Call<'_>) -> OpResult<Value> {
     let pkey = app.private_key(&key.key_id)?;
     let secret = crypto::derive(&pkey, key.key_spec, &peer)?;
     Ok(json!({
-        "KeyId": app.key_arn(&key.key_id),
+        "KeyId": app.key_arn(&key),
         "SharedSecret": b64(&secret),
         "KeyAgreementAlgorithm": KEY_AGREEMENT_ECDH,
         "KeyOrigin": "AWS_KMS",

@@ -52,7 +52,7 @@ pub(super) fn key_metadata(app: &App, k: &KeyRecord) -> KeyMetadata {
     KeyMetadata {
         aws_account_id: app.account_id.clone(),
         key_id: k.key_id.clone(),
-        arn: app.key_arn(&k.key_id),
+        arn: app.key_arn(k),
         creation_date: k.creation_date,
         enabled: k.state == KeyState::Enabled,
         description: k.description.clone(),
@@ -166,7 +166,7 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
             check_lockout(
                 &parsed,
                 c.principal(),
-                &app.key_arn(&key_id),
+                &crate::aws::arn::key_arn(c.region(), &app.account_id, &key_id),
                 r.bypass_policy_lockout_safety_check,
             )?;
             p
@@ -192,6 +192,7 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
         pending_window_days: None,
         policy,
         public_der,
+        region: c.region().to_string(),
     };
     app.store
         .insert_key(&record, &pkcs8, &tags)
@@ -225,18 +226,22 @@ pub(super) struct ListRequest {
 /// ListKeys: `Limit` 1–1000 (default 100), `Marker` = the `NextMarker` of the previous page.
 pub(super) fn list_keys(c: &mut Call<'_>) -> OpResult<Value> {
     let r: ListRequest = c.request()?;
-    let app = c.app;
+    let (app, region) = (c.app, c.region());
     let limit = page_limit(r.limit, 100, 1000)?;
     app.purge_expired()?;
     let mut ids = app
         .store
-        .list_keys(app.read_marker(r.marker.as_deref())?.as_deref(), limit + 1)
+        .list_keys(
+            region,
+            app.read_marker(r.marker.as_deref())?.as_deref(),
+            limit + 1,
+        )
         .map_err(store_err("list keys"))?;
     let truncated = ids.len() > limit;
     ids.truncate(limit);
     let keys: Vec<Value> = ids
         .iter()
-        .map(|id| json!({ "KeyId": id, "KeyArn": app.key_arn(id) }))
+        .map(|id| json!({ "KeyId": id, "KeyArn": crate::aws::arn::key_arn(region, &app.account_id, id) }))
         .collect();
     let mut out = json!({ "Keys": keys, "Truncated": truncated });
     if truncated {
@@ -300,7 +305,7 @@ pub(super) fn schedule_key_deletion(c: &mut Call<'_>) -> OpResult<Value> {
         )
         .map_err(store_err("set state"))?;
     Ok(json!({
-        "KeyId": app.key_arn(&key.key_id),
+        "KeyId": app.key_arn(&key),
         "DeletionDate": deletion,
         "KeyState": KeyState::PendingDeletion.as_str(),
         "PendingWindowInDays": days,
@@ -315,11 +320,11 @@ pub(super) fn cancel_key_deletion(c: &mut Call<'_>) -> OpResult<Value> {
     if key.state != KeyState::PendingDeletion {
         return Err(KmsError::new(
             Code::KmsInvalidState,
-            format!("{} is not pending deletion.", app.key_arn(&key.key_id)),
+            format!("{} is not pending deletion.", app.key_arn(&key)),
         ));
     }
     app.store
         .set_state(&key.key_id, KeyState::Disabled, None, None)
         .map_err(store_err("set state"))?;
-    Ok(json!({ "KeyId": app.key_arn(&key.key_id) }))
+    Ok(json!({ "KeyId": app.key_arn(&key) }))
 }

@@ -407,6 +407,11 @@ impl Call<'_> {
         &self.caller.principal
     }
 
+    /// The Region of the request (its SigV4 credential scope): keys and aliases live in one.
+    pub fn region(&self) -> &str {
+        &self.caller.region
+    }
+
     fn is_admin(&self) -> bool {
         *self.principal() == Principal::root(&self.app.account_id)
     }
@@ -427,7 +432,7 @@ impl Call<'_> {
         }
         let resource = match self.body.get("AliasName").and_then(Value::as_str) {
             Some(a) if self.op.name.contains("Alias") && self.op.name != "ListAliases" => {
-                alias_arn(&self.app.region, &self.app.account_id, a)
+                self.app.alias_arn(self.region(), a)
             }
             _ => "*".to_string(),
         };
@@ -461,7 +466,7 @@ impl Call<'_> {
                 format!("{} has no check for {member}", self.op.name),
             ));
         };
-        let key = self.app.resolve(key_id, aliases)?;
+        let key = self.app.resolve(key_id, aliases, self.region())?;
         if self.op.quota == Quota::Crypto {
             self.admit(quota::crypto_group(key.key_spec))?;
         }
@@ -484,7 +489,7 @@ impl Call<'_> {
         let Some(alias) = self
             .app
             .store
-            .get_alias(alias_name)
+            .get_alias(self.region(), alias_name)
             .map_err(store_err("alias lookup"))?
         else {
             return Ok(None);
@@ -504,7 +509,7 @@ impl Call<'_> {
     /// Evaluates `key`'s policy for `action` with the condition keys of this request and
     /// `kms:KeySpec` / `kms:KeyUsage` of the key: `AccessDeniedException` unless allowed.
     fn allow(&self, key: &KeyRecord, action: &str) -> OpResult<()> {
-        let arn = self.app.key_arn(&key.key_id);
+        let arn = self.app.key_arn(key);
         let parsed = match self.app.key_policy(key) {
             Ok(p) => p,
             // A policy stored before policies were validated this strictly: the administrator
@@ -616,30 +621,33 @@ fn store_err(what: &'static str) -> impl FnOnce(crate::Error) -> KmsError {
 // Key lookup, state and policy
 
 impl App {
-    /// `arn:aws:kms:<region>:<account>:key/<id>`.
-    pub fn key_arn(&self, key_id: &str) -> String {
-        key_arn(&self.region, &self.account_id, key_id)
+    /// `arn:aws:kms:<region>:<account>:key/<id>` of a key, in its Region.
+    pub fn key_arn(&self, key: &KeyRecord) -> String {
+        key_arn(&key.region, &self.account_id, &key.key_id)
     }
 
     /// `arn:aws:kms:<region>:<account>:alias/<name>` for `alias/<name>`.
-    pub fn alias_arn(&self, alias_name: &str) -> String {
-        alias_arn(&self.region, &self.account_id, alias_name)
+    pub fn alias_arn(&self, region: &str, alias_name: &str) -> String {
+        alias_arn(region, &self.account_id, alias_name)
     }
 
-    fn key_not_found(&self, key_id: &str) -> KmsError {
+    fn key_not_found(&self, region: &str, key_id: &str) -> KmsError {
         KmsError::new(
             Code::NotFound,
-            format!("Key '{}' does not exist", self.key_arn(key_id)),
+            format!(
+                "Key '{}' does not exist",
+                key_arn(region, &self.account_id, key_id)
+            ),
         )
     }
 
     /// Resolves a KeyId member (key id, key ARN, and where `allow_alias`, alias name or alias ARN)
-    /// to the key. A key whose deletion date has passed is deleted now and reported missing.
-    pub fn resolve(&self, key_id: &str, allow_alias: bool) -> OpResult<KeyRecord> {
+    /// to a key of `region` (keys of other Regions are `NotFoundException`, as in KMS). A key
+    /// whose deletion date has passed is deleted now and reported missing.
+    pub fn resolve(&self, key_id: &str, allow_alias: bool, region: &str) -> OpResult<KeyRecord> {
         check_len("KeyId", key_id.len(), 1, 2048)?;
         let invalid_arn = || KmsError::new(Code::InvalidArn, format!("Invalid arn {key_id}"));
-        let here =
-            |region: &str, account: &str| region == self.region && account == self.account_id;
+        let here = |r: &str, account: &str| r == region && account == self.account_id;
         let invalid_key_id = || KmsError::new(Code::NotFound, format!("Invalid keyId '{key_id}'"));
         let (id, alias) = match KeyRef::parse(key_id).ok_or_else(invalid_arn)? {
             KeyRef::KeyId(id) if !is_key_id(id) => return Err(invalid_key_id()),
@@ -678,12 +686,12 @@ impl App {
             Some(a) => {
                 let rec = self
                     .store
-                    .get_alias(a)
+                    .get_alias(region, a)
                     .map_err(store_err("alias lookup"))?
                     .ok_or_else(|| {
                         KmsError::new(
                             Code::NotFound,
-                            format!("Alias {} is not found.", self.alias_arn(a)),
+                            format!("Alias {} is not found.", self.alias_arn(region, a)),
                         )
                     })?;
                 rec.key_id
@@ -693,13 +701,14 @@ impl App {
             .store
             .get_key(&id)
             .map_err(store_err("key lookup"))?
-            .ok_or_else(|| self.key_not_found(&id))?;
+            .filter(|k| k.region == region)
+            .ok_or_else(|| self.key_not_found(region, &id))?;
         if key.state == KeyState::PendingDeletion && key.deletion_date.is_some_and(|d| d <= now()) {
             self.store
                 .delete_key(&key.key_id)
                 .map_err(store_err("key deletion"))?;
             self.forget_key(&key.key_id);
-            return Err(self.key_not_found(&key.key_id));
+            return Err(self.key_not_found(region, &key.key_id));
         }
         Ok(key)
     }
@@ -728,7 +737,7 @@ impl App {
             KeyState::Enabled => Ok(()),
             KeyState::Disabled => Err(KmsError::new(
                 Code::Disabled,
-                format!("{} is disabled.", self.key_arn(&key.key_id)),
+                format!("{} is disabled.", self.key_arn(key)),
             )),
             KeyState::PendingDeletion => Err(self.pending_deletion(key)),
         }
@@ -737,7 +746,7 @@ impl App {
     fn pending_deletion(&self, key: &KeyRecord) -> KmsError {
         KmsError::new(
             Code::KmsInvalidState,
-            format!("{} is pending deletion.", self.key_arn(&key.key_id)),
+            format!("{} is pending deletion.", self.key_arn(key)),
         )
     }
 
@@ -762,7 +771,7 @@ impl App {
             Code::InvalidKeyUsage,
             format!(
                 "{} key usage is {} which is not valid for {operation}.",
-                self.key_arn(&key.key_id),
+                self.key_arn(key),
                 key.key_usage
             ),
         ))

@@ -77,7 +77,7 @@ pub(super) fn put_key_policy(c: &mut Call<'_>) -> OpResult<Value> {
     check_lockout(
         &parsed,
         c.principal(),
-        &app.key_arn(&key.key_id),
+        &app.key_arn(&key),
         r.bypass_policy_lockout_safety_check,
     )?;
     app.store

@@ -64,6 +64,11 @@ fn app(dir: &std::path::Path) -> App {
     App::open(&crate::server::ServerConfig::ephemeral(dir)).unwrap()
 }
 
+/// The ARN of key `id` in the Region the test callers use.
+fn arn(app: &App, id: &str) -> String {
+    crate::aws::arn::key_arn("us-east-1", &app.account_id, id)
+}
+
 fn principal() -> Caller {
     caller("arn:aws:iam::111122223333:root")
 }
@@ -108,7 +113,7 @@ fn session_refused_keyless_operations_and_keys_its_policy_does_not_grant() {
         e.message,
         format!(
             "User: arn:aws:sts::111122223333:assumed-role/SignerRole/s1 is not authorized to perform: kms:DescribeKey on resource: {} because no resource-based policy allows the kms:DescribeKey action",
-            app.key_arn(&id)
+            arn(&app, &id)
         )
     );
 }
@@ -281,7 +286,9 @@ fn policy_for(principal: &str) -> String {
 fn sample_request(app: &App, op: &str, policy: Option<&str>) -> Value {
     let sign = || make_key(app, "ECC_NIST_P256", "SIGN_VERIFY", policy);
     let alias_to = |key: &str| {
-        app.store.insert_alias("alias/current", key).unwrap();
+        app.store
+            .insert_alias("us-east-1", "alias/current", key)
+            .unwrap();
     };
     match op {
         "CreateKey" => json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
@@ -384,7 +391,7 @@ fn update_alias_refused_when_the_alias_current_key_does_not_allow_it_alias_hijac
     );
     let own = make_key(&app, "ECC_NIST_P256", "SIGN_VERIFY", None);
     app.store
-        .insert_alias("alias/release-signing", &victim)
+        .insert_alias("us-east-1", "alias/release-signing", &victim)
         .unwrap();
     let e = dispatch(
         &app,
@@ -397,14 +404,14 @@ fn update_alias_refused_when_the_alias_current_key_does_not_allow_it_alias_hijac
     assert!(
         e.message.contains(&format!(
             "kms:UpdateAlias on resource: {}",
-            app.key_arn(&victim)
+            arn(&app, &victim)
         )),
         "{}",
         e.message
     );
     assert_eq!(
         app.store
-            .get_alias("alias/release-signing")
+            .get_alias("us-east-1", "alias/release-signing")
             .unwrap()
             .unwrap()
             .key_id,
@@ -424,7 +431,9 @@ fn update_alias_refused_when_the_new_target_key_does_not_allow_it() {
         "SIGN_VERIFY",
         Some(&policy_for("arn:aws:iam::111122223333:role/Other")),
     );
-    app.store.insert_alias("alias/a", &current).unwrap();
+    app.store
+        .insert_alias("us-east-1", "alias/a", &current)
+        .unwrap();
     let e = dispatch(
         &app,
         &principal(),
@@ -433,7 +442,7 @@ fn update_alias_refused_when_the_new_target_key_does_not_allow_it() {
     )
     .unwrap_err();
     assert_eq!(e.code, Code::AccessDenied);
-    assert!(e.message.contains(&app.key_arn(&locked)), "{}", e.message);
+    assert!(e.message.contains(&arn(&app, &locked)), "{}", e.message);
 }
 
 #[test]
@@ -454,7 +463,7 @@ fn alias_operations_refused_to_a_session_even_with_kms_star_on_every_key_iam_hal
         "SIGN_VERIFY",
         Some(&policy_for(role)),
     );
-    app.store.insert_alias("alias/x", &a).unwrap();
+    app.store.insert_alias("us-east-1", "alias/x", &a).unwrap();
     for (op, body) in [
         (
             "CreateAlias",
@@ -476,4 +485,64 @@ fn alias_operations_refused_to_a_session_even_with_kms_star_on_every_key_iam_hal
             e.message
         );
     }
+}
+
+#[test]
+fn a_key_lives_in_the_region_of_the_create_key_request_and_is_not_found_from_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let mut eu = principal();
+    eu.region = "eu-west-1".into();
+    let out = dispatch(
+        &app,
+        &eu,
+        "CreateKey",
+        &json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+    )
+    .unwrap();
+    let arn_eu = out["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    assert!(arn_eu.starts_with("arn:aws:kms:eu-west-1:"), "{arn_eu}");
+    let id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    dispatch(
+        &app,
+        &eu,
+        "CreateAlias",
+        &json!({"AliasName": "alias/eu", "TargetKeyId": id}),
+    )
+    .unwrap();
+    // From us-east-1 neither the key, its ARN nor its alias exists.
+    let us = principal();
+    for key in [id.as_str(), arn_eu.as_str(), "alias/eu"] {
+        let e = dispatch(&app, &us, "DescribeKey", &json!({"KeyId": key})).unwrap_err();
+        assert_eq!(e.code, Code::NotFound, "{key}");
+    }
+    let keys = dispatch(&app, &us, "ListKeys", &json!({})).unwrap();
+    assert_eq!(keys["Keys"].as_array().unwrap().len(), 0);
+    // The alias name is free in us-east-1.
+    let out = dispatch(
+        &app,
+        &us,
+        "CreateKey",
+        &json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+    )
+    .unwrap();
+    let us_id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    dispatch(
+        &app,
+        &us,
+        "CreateAlias",
+        &json!({"AliasName": "alias/eu", "TargetKeyId": us_id}),
+    )
+    .unwrap();
+    // An alias cannot point at a key of another Region.
+    let e = dispatch(
+        &app,
+        &us,
+        "UpdateAlias",
+        &json!({"AliasName": "alias/eu", "TargetKeyId": id}),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, Code::NotFound);
+    let d = dispatch(&app, &eu, "DescribeKey", &json!({"KeyId": "alias/eu"})).unwrap();
+    assert_eq!(d["KeyMetadata"]["KeyId"], json!(id));
 }

@@ -129,24 +129,68 @@ pub struct Cell {
     pub agree: bool,
     /// Verifier/input pairs that disagree, e.g. `openssl on tampered signature`.
     pub disagreements: Vec<String>,
+    /// The openssl commands run, on the files under the report's `cells/` (paths relative to the
+    /// report folder), for `reproduce.sh`; empty when the openssl binary could not check the cell.
+    pub reproduce: Vec<Reproduce>,
 }
 
-/// A key spec that produced no cells, and why.
+/// One openssl command of a cell and the answer it must give.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Reproduce {
+    /// `genuine`, `tampered message` or `tampered signature`.
+    pub input: &'static str,
+    /// Whether openssl must say `Verified OK` (exit 0) or reject (exit 1).
+    pub expect_verified: bool,
+    /// The openssl argv after the program name, paths relative to the report folder.
+    pub args: Vec<String>,
+}
+
+/// A key spec (or key spec / algorithm) that produced no cells: not checked, why, and how it
+/// could be.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Skipped {
     pub key_spec: String,
     pub reason: String,
+    pub how_to_check: String,
+}
+
+impl Skipped {
+    fn new(key_spec: KeySpec, algorithm: Option<SigningAlgorithm>, reason: String) -> Skipped {
+        let min = match algorithm {
+            Some(a) => a.params().min_openssl,
+            None => key_spec
+                .signing_algorithms()
+                .iter()
+                .map(|a| a.params().min_openssl)
+                .max_by_key(|v| v.number)
+                .unwrap_or(crate::core::spec::OPENSSL_3_0),
+        };
+        Skipped {
+            key_spec: match algorithm {
+                Some(a) => format!("{key_spec}/{a}"),
+                None => key_spec.to_string(),
+            },
+            reason,
+            how_to_check: format!(
+                "run interop-check against a KMS that has it (AWS KMS, or `kms-openssl serve` linked with OpenSSL >= {} — `cargo build --features vendored`), with --openssl naming an openssl >= {} binary",
+                min.name, min.name
+            ),
+        }
+    }
 }
 
 /// The whole report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Report {
     pub tool: String,
     pub openssl_library: String,
     pub openssl_binary: String,
     pub endpoint: String,
+    /// Whether the KMS side was AWS KMS or another endpoint (a local one such as `serve`).
+    pub kms_side: String,
     pub started_at: String,
     pub finished_at: String,
     pub cells: Vec<Cell>,
@@ -156,9 +200,47 @@ pub struct Report {
     pub disagreeing: usize,
     /// Verifier answers that could not be checked (never counted as passes).
     pub not_checkable: usize,
+    /// Cells with at least one verifier answer that could not be checked.
+    pub partly_checked: usize,
+    /// Where the cells' files are until [`write_reports`] moves them to `cells/`.
+    #[serde(skip)]
+    staged: Option<tempfile::TempDir>,
 }
 
 impl Report {
+    /// One line: agreement, what was not checked, and which KMS answered. Leads every output
+    /// (stdout, report.md, report.html, junit.xml) so a gap is never below the fold.
+    pub fn headline(&self) -> String {
+        let mut s = format!(
+            "{} of {} cells agree, {} disagree",
+            self.agreeing, self.total, self.disagreeing
+        );
+        if self.skipped.is_empty() && self.partly_checked == 0 {
+            s.push_str("; everything was checked");
+        } else {
+            s.push_str(&format!(
+                "; NOT CHECKED: {} key spec/algorithm(s){}, and {} cell(s) only partly ({} verifier answers not checkable)",
+                self.skipped.len(),
+                if self.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({})",
+                        self.skipped
+                            .iter()
+                            .map(|s| s.key_spec.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                self.partly_checked,
+                self.not_checkable
+            ));
+        }
+        s.push_str(&format!("; KMS side: {}", self.kms_side));
+        s
+    }
+
     /// Exit code: 0 every cell agrees, 1 any disagrees.
     pub fn exit_code(&self) -> u8 {
         if self.disagreeing == 0 && self.total > 0 {
@@ -188,12 +270,23 @@ pub struct Options {
     /// Test-only: invert this library's answer for the cell with this id (proves that a
     /// disagreement is caught and named).
     pub flip_cell: Option<String>,
+    /// The report folder: the cells' files are staged in it and moved to `cells/` by
+    /// [`write_reports`].
+    pub report_dir: PathBuf,
 }
+
+/// Folder of the report that holds each cell's files (message, signature, public key, tampered
+/// copies), one folder per cell.
+pub const CELLS_DIR: &str = "cells";
 
 /// Runs the matrix. `progress` is called with each finished cell id.
 pub async fn run(kms: &Kms, opts: &Options, progress: &(dyn Fn(&str) + Sync)) -> Result<Report> {
     let started_at = now();
-    let work = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    std::fs::create_dir_all(&opts.report_dir).map_err(|e| Error::io(&opts.report_dir, e))?;
+    let work = tempfile::Builder::new()
+        .prefix(".cells-")
+        .tempdir_in(&opts.report_dir)
+        .map_err(|e| Error::io(&opts.report_dir, e))?;
     let openssl_binary = openssl_binary_version(&opts.openssl);
     let mut cells = Vec::new();
     let mut skipped = Vec::new();
@@ -217,10 +310,7 @@ pub async fn run(kms: &Kms, opts: &Options, progress: &(dyn Fn(&str) + Sync)) ->
                         created.push(md.key_id.clone());
                         ids.push(md.key_id);
                     }
-                    Err(e) => skipped.push(Skipped {
-                        key_spec: spec.to_string(),
-                        reason: e.to_string(),
-                    }),
+                    Err(e) => skipped.push(Skipped::new(*spec, None, e.to_string())),
                 }
             }
             ids
@@ -255,10 +345,11 @@ pub async fn run(kms: &Kms, opts: &Options, progress: &(dyn Fn(&str) + Sync)) ->
                             // An endpoint that cannot sign an algorithm (e.g. a local KMS on an old
                             // OpenSSL): listed as skipped, never counted as a pass.
                             Err(e) if e.kms_error() == Some(ErrorCode::UnsupportedOperation) => {
-                                skipped.push(Skipped {
-                                    key_spec: format!("{}/{alg}", key.info.key_spec),
-                                    reason: e.to_string(),
-                                });
+                                skipped.push(Skipped::new(
+                                    key.info.key_spec,
+                                    Some(alg),
+                                    e.to_string(),
+                                ));
                                 continue 'algorithms;
                             }
                             Err(e) => return Err(e),
@@ -278,17 +369,30 @@ pub async fn run(kms: &Kms, opts: &Options, progress: &(dyn Fn(&str) + Sync)) ->
     result?;
     let total = cells.len();
     let agreeing = cells.iter().filter(|c| c.agree).count();
-    let not_checkable = cells
-        .iter()
-        .flat_map(|c| [&c.genuine, &c.tampered_message, &c.tampered_signature])
-        .flat_map(|t| t.each())
-        .filter(|(_, c)| c.status == CheckStatus::NotCheckable)
-        .count();
+    let unchecked = |c: &Cell| {
+        [&c.genuine, &c.tampered_message, &c.tampered_signature]
+            .into_iter()
+            .flat_map(|t| t.each())
+            .filter(|(_, c)| c.status == CheckStatus::NotCheckable)
+            .count()
+    };
+    let not_checkable = cells.iter().map(unchecked).sum();
+    let partly_checked = cells.iter().filter(|c| unchecked(c) > 0).count();
+    let endpoint = kms.endpoint().map(str::to_string);
+    let kms_side = match &endpoint {
+        None => format!(
+            "AWS KMS ({})",
+            kms.region().unwrap_or("Region from the SDK")
+        ),
+        Some(e) if e.contains(".amazonaws.com") => format!("AWS KMS ({e})"),
+        Some(e) => format!("{e}, a local or third-party endpoint, not AWS KMS"),
+    };
     Ok(Report {
         tool: crate::tool_version(),
         openssl_library: openssl::version::version().to_string(),
         openssl_binary: openssl_binary.0,
-        endpoint: kms.endpoint().unwrap_or("(AWS SDK default)").to_string(),
+        endpoint: endpoint.unwrap_or_else(|| "(AWS SDK default)".into()),
+        kms_side,
         started_at,
         finished_at: now(),
         cells,
@@ -297,6 +401,8 @@ pub async fn run(kms: &Kms, opts: &Options, progress: &(dyn Fn(&str) + Sync)) ->
         agreeing,
         disagreeing: total - agreeing,
         not_checkable,
+        partly_checked,
+        staged: Some(work),
     })
 }
 
@@ -370,7 +476,8 @@ async fn run_cell(
     openssl_bin: &(String, i64),
 ) -> Result<Cell> {
     let id = format!("{}/{}/{}/{}", key.info.key_spec, alg, mt, size);
-    let dir = work.join(id.replace('/', "_"));
+    let dir_name = id.replace('/', "_");
+    let dir = work.join(&dir_name);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let msg = message(&id, size);
     let mut tampered = msg.clone();
@@ -426,6 +533,7 @@ async fn run_cell(
                 disagreements: vec![format!(
                     "the signature KMS returned does not verify with the key's public key: {reason}"
                 )],
+                reproduce: Vec::new(),
             });
         }
         Err(e) => return Err(e),
@@ -470,12 +578,12 @@ async fn run_cell(
     } else {
         Over::Message
     };
-    let command_for = |data: &Path, s: &Path| -> Result<Vec<String>> {
+    let command_for_key = |pem: &Path, data: &Path, s: &Path| -> Result<Vec<String>> {
         openssl_cmd::verify_argv(
             alg,
             over,
             &Files {
-                public_key: &pem_path.to_string_lossy(),
+                public_key: &pem.to_string_lossy(),
                 public_key_der: false,
                 signature: &s.to_string_lossy(),
                 data: &data.to_string_lossy(),
@@ -483,6 +591,7 @@ async fn run_cell(
             None,
         )
     };
+    let command_for = |data: &Path, s: &Path| command_for_key(&pem_path, data, s);
     let theirs = |data: &Path, s: &Path| -> Check {
         if openssl_bin.1 < alg.params().min_openssl.number || public.is_none() {
             return Check::not_checkable(format!(
@@ -565,6 +674,29 @@ async fn run_cell(
     )
     .map(|a| openssl_cmd::shell_join(&a).replace(&*pem_path.to_string_lossy(), "$PUB"))
     .unwrap_or_else(|e| e.to_string());
+    // The same commands on the files where the report keeps them, for reproduce.sh.
+    let reproduce = if genuine.openssl.status == CheckStatus::NotCheckable {
+        Vec::new()
+    } else {
+        let rel = |name: &str| Path::new(CELLS_DIR).join(&dir_name).join(name);
+        let file = |p: &Path| rel(&p.file_name().unwrap_or_default().to_string_lossy());
+        [
+            ("genuine", true, data, &sig_path),
+            ("tampered message", false, bad_data, &sig_path),
+            ("tampered signature", false, data, &bad_sig_path),
+        ]
+        .into_iter()
+        .filter_map(|(input, expect_verified, d, s)| {
+            command_for_key(&rel("pub.pem"), &file(d), &file(s))
+                .ok()
+                .map(|argv| Reproduce {
+                    input,
+                    expect_verified,
+                    args: argv[1..].to_vec(),
+                })
+        })
+        .collect()
+    };
     Ok(Cell {
         id,
         key_id: key.info.key_id.clone(),
@@ -577,6 +709,7 @@ async fn run_cell(
         openssl_command,
         agree: disagreements.is_empty(),
         disagreements,
+        reproduce,
         genuine,
         tampered_message,
         tampered_signature,
