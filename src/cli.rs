@@ -125,6 +125,10 @@ pub enum Command {
     CreateKey(CreateKeyArgs),
     /// Create an alias for a key (CreateAlias).
     CreateAlias(CreateAliasArgs),
+    /// Bring an OpenSSL private key into KMS: CreateKey Origin=EXTERNAL (or an existing key),
+    /// GetParametersForImport, wrap the PKCS#8 key material, ImportKeyMaterial, then prove it by
+    /// using the KMS key and checking the answer with the original key.
+    ImportKey(ImportKeyArgs),
     /// Sign a file in KMS; write the raw signature bytes and a sidecar.
     Sign(SignArgs),
     /// Download a key's public key (GetPublicKey) as DER and/or PEM.
@@ -197,6 +201,7 @@ impl Command {
         match self {
             Command::CreateKey(a) => Some(&mut a.aws),
             Command::CreateAlias(a) => Some(&mut a.aws),
+            Command::ImportKey(a) => Some(&mut a.aws),
             Command::Sign(a) => Some(&mut a.aws),
             Command::GetPublicKey(a) => Some(&mut a.aws),
             Command::Verify(a) => Some(&mut a.aws),
@@ -235,6 +240,7 @@ impl Command {
         match self {
             Command::CreateKey(_) => "create-key",
             Command::CreateAlias(_) => "create-alias",
+            Command::ImportKey(_) => "import-key",
             Command::Sign(_) => "sign",
             Command::GetPublicKey(_) => "get-public-key",
             Command::Verify(_) => "verify",
@@ -292,6 +298,70 @@ pub struct CreateAliasArgs {
     pub target_key_id: String,
     #[command(flatten, next_help_heading = "AWS options")]
     pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportKeyArgs {
+    /// The private key, as openssl reads it: PEM or DER; PKCS#8, PKCS#1 or SEC1; encrypted with
+    /// --passin. Its KeySpec (RSA_2048, ECC_NIST_P256, ...) is read from it.
+    #[arg(long, value_name = "FILE")]
+    pub private_key: PathBuf,
+    /// The private key's passphrase, as `openssl -passin` takes it: pass:TEXT, env:VAR,
+    /// file:PATH, fd:N or stdin.
+    #[arg(long, value_name = "ARG")]
+    pub passin: Option<String>,
+    /// An existing Origin=EXTERNAL key, PendingImport, of the private key's spec: key id, key
+    /// ARN, alias name or alias ARN.
+    #[arg(
+        long,
+        value_name = "KEY",
+        required_unless_present = "create",
+        conflicts_with = "create"
+    )]
+    pub key_id: Option<String>,
+    /// Create the key (CreateKey Origin=EXTERNAL) with --key-usage.
+    #[arg(long, requires = "key_usage")]
+    pub create: bool,
+    /// KeyUsage of the new key: SIGN_VERIFY, ENCRYPT_DECRYPT or KEY_AGREEMENT.
+    #[arg(long, value_name = "KEY_USAGE", requires = "create")]
+    pub key_usage: Option<String>,
+    /// Also create this alias for the new key (checked to be free first).
+    #[arg(long, value_name = "ALIAS", requires = "create")]
+    pub alias: Option<String>,
+    /// Description of the new key.
+    #[arg(long, value_name = "TEXT", requires = "create")]
+    pub description: Option<String>,
+    /// WrappingAlgorithm: RSA_AES_KEY_WRAP_SHA_256 (any key; needed for RSA keys),
+    /// RSA_AES_KEY_WRAP_SHA_1, RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1 (ECC and SM2 keys).
+    #[arg(long, value_name = "ALG", default_value = "RSA_AES_KEY_WRAP_SHA_256")]
+    pub wrapping_algorithm: String,
+    /// WrappingKeySpec: RSA_4096 (KMS's preferred), RSA_3072 or RSA_2048.
+    #[arg(long, value_name = "SPEC", default_value = "RSA_4096")]
+    pub wrapping_key_spec: String,
+    /// The key material expires then (KEY_MATERIAL_EXPIRES): RFC 3339 time
+    /// (2027-06-30T00:00:00Z) or seconds since the epoch; at most 365 days ahead.
+    #[arg(long, value_name = "TIME", value_parser = timestamp, conflicts_with = "expiration_model")]
+    pub valid_to: Option<f64>,
+    /// KEY_MATERIAL_DOES_NOT_EXPIRE (the default here, said on stderr) or KEY_MATERIAL_EXPIRES
+    /// (give --valid-to instead).
+    #[arg(long, value_name = "MODEL")]
+    pub expiration_model: Option<String>,
+    /// Print the same import by hand (openssl and AWS CLI commands, as the KMS Developer Guide
+    /// gives them) instead of calling KMS.
+    #[arg(long)]
+    pub print_openssl: bool,
+    #[command(flatten, next_help_heading = "AWS options")]
+    pub aws: AwsArgs,
+}
+
+/// An RFC 3339 time or seconds since the epoch, as seconds since the epoch.
+fn timestamp(s: &str) -> Result<f64, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return Ok(secs);
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp() as f64)
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time (2027-06-30T00:00:00Z) or seconds since the epoch: {e}"))
 }
 
 #[derive(Debug, Args)]

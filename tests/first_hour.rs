@@ -9,45 +9,13 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::spawn::{self, Serve};
+use common::spawn::{self, shell};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kms-openssl");
 const SIGNER: &str = "arn:aws:iam::111122223333:role/SignerRole";
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Runs bash with `script` after `eval "$(kms-openssl serve --print-env ...)"` for `serve`, in a
-/// clean environment (PATH with our binary and the AWS CLI's folder, HOME = `dir`).
-fn shell(serve: &Serve, dir: &Path, script: &str) -> Output {
-    let endpoint = serve
-        .env
-        .iter()
-        .find(|(k, _)| k == "AWS_ENDPOINT_URL_KMS")
-        .map(|(_, v)| v.trim_start_matches("http://").to_string())
-        .unwrap();
-    let aws_dir = common::aws_cli().parent().unwrap().to_path_buf();
-    let path = format!(
-        "{}:{}:{}",
-        Path::new(BIN).parent().unwrap().display(),
-        aws_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "eval \"$(kms-openssl serve --print-env --listen {endpoint} --state-dir '{}')\"\n{script}",
-            serve.state_dir.display()
-        ))
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", path)
-        .env("HOME", dir)
-        // Off EC2 the SDKs would probe the instance-metadata service for a Region.
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap()
 }
 
 fn cli(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {

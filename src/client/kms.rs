@@ -8,7 +8,10 @@ use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types as t;
 
-use crate::core::spec::{EncryptionAlgorithm, KeySpec, KeyUsage, MessageType, SigningAlgorithm};
+use crate::core::spec::{
+    EncryptionAlgorithm, ExpirationModel, KeySpec, KeyUsage, MessageType, Origin, SigningAlgorithm,
+    WrappingAlgorithm, WrappingKeySpec,
+};
 use crate::error::{Error, Result};
 
 /// Where and as whom to call KMS. Unset fields fall back to the AWS SDK's usual sources
@@ -79,6 +82,16 @@ pub struct PublicKeyInfo {
     pub spki_der: Vec<u8>,
 }
 
+/// What GetParametersForImport returns.
+#[derive(Debug, Clone)]
+pub struct ImportParameters {
+    pub key_arn: String,
+    /// Opaque, 1–6144 bytes; goes back with ImportKeyMaterial.
+    pub import_token: Vec<u8>,
+    /// DER SubjectPublicKeyInfo of the RSA wrapping key.
+    pub wrapping_public_key: Vec<u8>,
+}
+
 /// The KeyMetadata fields this tool reports (CreateKey / DescribeKey), in KMS's JSON names.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -90,6 +103,8 @@ pub struct KeyMetadata {
     pub key_state: String,
     pub enabled: bool,
     pub description: String,
+    /// `AWS_KMS`, or `EXTERNAL` for imported key material.
+    pub origin: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signing_algorithms: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -249,11 +264,27 @@ impl Kms {
         tags: &[(String, String)],
         policy: Option<&str>,
     ) -> Result<KeyMetadata> {
+        self.create_key_of_origin(spec, usage, description, tags, policy, Origin::AwsKms)
+            .await
+    }
+
+    /// CreateKey with an `Origin`: `EXTERNAL` makes a key that waits for imported key material
+    /// (`PendingImport`).
+    pub async fn create_key_of_origin(
+        &self,
+        spec: KeySpec,
+        usage: KeyUsage,
+        description: Option<&str>,
+        tags: &[(String, String)],
+        policy: Option<&str>,
+        origin: Origin,
+    ) -> Result<KeyMetadata> {
         let mut req = self
             .client
             .create_key()
             .key_spec(t::KeySpec::from(spec.as_str()))
-            .key_usage(t::KeyUsageType::from(usage.as_str()));
+            .key_usage(t::KeyUsageType::from(usage.as_str()))
+            .origin(t::OriginType::from(origin.as_str()));
         if let Some(d) = description {
             req = req.description(d);
         }
@@ -299,6 +330,66 @@ impl Kms {
             .send()
             .await
             .map_err(|e| self.err("CreateAlias", e))?;
+        Ok(())
+    }
+
+    /// GetParametersForImport: the wrapping public key (DER SPKI) and import token for `key_id`
+    /// (a key id or key ARN; an alias is resolved first), valid 24 hours.
+    pub async fn get_parameters_for_import(
+        &self,
+        key_id: &str,
+        alg: WrappingAlgorithm,
+        spec: WrappingKeySpec,
+    ) -> Result<ImportParameters> {
+        let key_id = self.key_id_of(key_id).await?;
+        let out = self
+            .client
+            .get_parameters_for_import()
+            .key_id(key_id)
+            .wrapping_algorithm(t::AlgorithmSpec::from(alg.as_str()))
+            .wrapping_key_spec(t::WrappingKeySpec::from(spec.as_str()))
+            .send()
+            .await
+            .map_err(|e| self.err("GetParametersForImport", e))?;
+        Ok(ImportParameters {
+            key_arn: out.key_id().unwrap_or_default().to_string(),
+            import_token: out
+                .import_token()
+                .ok_or_else(|| missing("GetParametersForImport", "ImportToken"))?
+                .as_ref()
+                .to_vec(),
+            wrapping_public_key: out
+                .public_key()
+                .ok_or_else(|| missing("GetParametersForImport", "PublicKey"))?
+                .as_ref()
+                .to_vec(),
+        })
+    }
+
+    /// ImportKeyMaterial. `valid_to` (seconds since the epoch) with
+    /// `KEY_MATERIAL_EXPIRES` only.
+    pub async fn import_key_material(
+        &self,
+        key_id: &str,
+        import_token: Vec<u8>,
+        encrypted_key_material: Vec<u8>,
+        model: ExpirationModel,
+        valid_to: Option<f64>,
+    ) -> Result<()> {
+        let key_id = self.key_id_of(key_id).await?;
+        let mut req = self
+            .client
+            .import_key_material()
+            .key_id(key_id)
+            .import_token(Blob::new(import_token))
+            .encrypted_key_material(Blob::new(encrypted_key_material))
+            .expiration_model(t::ExpirationModelType::from(model.as_str()));
+        if let Some(v) = valid_to {
+            req = req.valid_to(aws_smithy_types::DateTime::from_secs_f64(v));
+        }
+        req.send()
+            .await
+            .map_err(|e| self.err("ImportKeyMaterial", e))?;
         Ok(())
     }
 
@@ -733,6 +824,10 @@ fn metadata(md: &t::KeyMetadata) -> KeyMetadata {
             .unwrap_or_default(),
         enabled: md.enabled(),
         description: md.description().unwrap_or_default().to_string(),
+        origin: md
+            .origin()
+            .map(|o| o.as_str().to_string())
+            .unwrap_or_default(),
         signing_algorithms: md
             .signing_algorithms()
             .iter()

@@ -5,6 +5,7 @@ mod create_key;
 mod demo;
 mod encrypt;
 mod get_public_key;
+mod import_key;
 mod interop_check;
 mod openssl_command;
 mod policy;
@@ -82,6 +83,7 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
     match cli.command {
         Command::CreateKey(a) => create_key::run_create_key(a, &ctx).await,
         Command::CreateAlias(a) => create_key::run_create_alias(a, &ctx).await,
+        Command::ImportKey(a) => import_key::run(a, &ctx).await,
         Command::Sign(a) => sign::run(a, &ctx).await,
         Command::GetPublicKey(a) => get_public_key::run(a, &ctx).await,
         Command::Verify(a) => verify::run(a, &ctx).await,

@@ -80,14 +80,10 @@ pub fn derive_ecdh(private: &PKey<Private>, peer: &PublicKey) -> Result<Vec<u8>>
     evp::derive(private, peer.pkey())
 }
 
-/// Reads a PEM or DER private key (for the peer's side of ECDH).
+/// Reads a PEM or DER private key (for the peer's side of ECDH), unencrypted
+/// ([`crate::core::keys::private_key_from_bytes`]).
 pub fn private_key_from_bytes(bytes: &[u8], origin: &std::path::Path) -> Result<PKey<Private>> {
-    PKey::private_key_from_pem(bytes)
-        .or_else(|_| PKey::private_key_from_der(bytes))
-        .map_err(|_| Error::BadInput {
-            path: origin.to_path_buf(),
-            reason: "not a PEM or DER private key".into(),
-        })
+    crate::core::keys::private_key_from_bytes(bytes, origin, None)
 }
 
 #[cfg(test)]

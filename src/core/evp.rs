@@ -269,15 +269,57 @@ pub fn verify_ml_dsa_mu<T: HasPublic>(key: &PKeyRef<T>, mu: &[u8], sig: &[u8]) -
 /// OAEP with the algorithm's hash for both the OAEP digest and MGF1, empty label (OpenSSL's
 /// default); SM2PKE needs nothing.
 fn apply_oaep<T>(ctx: &mut PkeyCtxRef<T>, alg: EncryptionAlgorithm) -> Result<()> {
-    if let Some(h) = alg.oaep_hash() {
-        ctx.set_rsa_padding(Padding::PKCS1_OAEP)
-            .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_padding"))?;
-        ctx.set_rsa_oaep_md(h.md())
-            .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_oaep_md"))?;
-        ctx.set_rsa_mgf1_md(h.md())
-            .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_mgf1_md"))?;
+    match alg.oaep_hash() {
+        Some(h) => apply_oaep_hash(ctx, h),
+        None => Ok(()),
     }
+}
+
+/// RSAES-OAEP with `h` as the OAEP hash and the MGF1 hash, empty label: KMS's OAEP everywhere
+/// (encryption and key-import wrapping).
+fn apply_oaep_hash<T>(ctx: &mut PkeyCtxRef<T>, h: crate::core::spec::Hash) -> Result<()> {
+    ctx.set_rsa_padding(Padding::PKCS1_OAEP)
+        .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_padding"))?;
+    ctx.set_rsa_oaep_md(h.md())
+        .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_oaep_md"))?;
+    ctx.set_rsa_mgf1_md(h.md())
+        .map_err(Error::openssl("EVP_PKEY_CTX_set_rsa_mgf1_md"))?;
     Ok(())
+}
+
+/// RSAES-OAEP encryption with hash `h` (OAEP and MGF1), empty label.
+pub fn oaep_encrypt<T: HasPublic>(
+    key: &PKeyRef<T>,
+    h: crate::core::spec::Hash,
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    let mut ctx = PkeyCtx::new(key).map_err(Error::openssl("EVP_PKEY_CTX_new"))?;
+    ctx.encrypt_init()
+        .map_err(Error::openssl("EVP_PKEY_encrypt_init"))?;
+    apply_oaep_hash(&mut ctx, h)?;
+    let mut out = Vec::new();
+    ctx.encrypt_to_vec(plaintext, &mut out)
+        .map_err(Error::openssl("EVP_PKEY_encrypt"))?;
+    Ok(out)
+}
+
+/// RSAES-OAEP decryption with hash `h`; `Ok(None)` when the block does not decrypt.
+pub fn oaep_decrypt<T: HasPrivate>(
+    key: &PKeyRef<T>,
+    h: crate::core::spec::Hash,
+    ciphertext: &[u8],
+) -> Result<Option<Vec<u8>>> {
+    if ciphertext.len() != key.size() {
+        return Ok(None);
+    }
+    let mut ctx = PkeyCtx::new(key).map_err(Error::openssl("EVP_PKEY_CTX_new"))?;
+    ctx.decrypt_init()
+        .map_err(Error::openssl("EVP_PKEY_decrypt_init"))?;
+    apply_oaep_hash(&mut ctx, h)?;
+    let mut out = Vec::new();
+    let r = ctx.decrypt_to_vec(ciphertext, &mut out);
+    let _ = openssl::error::ErrorStack::get();
+    Ok(r.ok().map(|_| out))
 }
 
 /// `EVP_PKEY_encrypt` with KMS's parameters: RSAES-OAEP (ciphertext = modulus length) or SM2PKE

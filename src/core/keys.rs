@@ -227,6 +227,95 @@ fn spec_of(pkey: &PKey<Public>, der: &[u8]) -> Option<KeySpec> {
     }
 }
 
+/// Where a passphrase comes from, as `openssl -passin` takes it (openssl-passphrase-options(1)):
+/// `pass:TEXT`, `env:VAR`, `file:PATH` (its first line), `fd:N` (the first line read from that
+/// descriptor) or `stdin`.
+///
+/// Errors: [`Error::Usage`] for another form, an unset variable or an unreadable source.
+pub fn read_passphrase(arg: &str) -> Result<Vec<u8>> {
+    use std::io::BufRead;
+    let first_line = |r: &mut dyn BufRead, what: &str| -> Result<Vec<u8>> {
+        let mut line = Vec::new();
+        r.read_until(b'\n', &mut line)
+            .map_err(|e| Error::Usage(format!("-passin {what}: {e}")))?;
+        while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            line.pop();
+        }
+        Ok(line)
+    };
+    match arg.split_once(':') {
+        Some(("pass", p)) => Ok(p.as_bytes().to_vec()),
+        Some(("env", var)) => std::env::var_os(var)
+            .map(|v| std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()).to_vec())
+            .ok_or_else(|| Error::Usage(format!("--passin env:{var}: the variable is not set"))),
+        Some(("file", path)) => {
+            let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            first_line(&mut std::io::BufReader::new(f), arg)
+        }
+        Some(("fd", n)) => {
+            let fd: i32 = n
+                .parse()
+                .map_err(|_| Error::Usage(format!("--passin {arg}: not a file descriptor")))?;
+            // Borrowed, not owned: the descriptor stays open for whoever passed it.
+            let f = std::mem::ManuallyDrop::new(unsafe {
+                <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd)
+            });
+            first_line(&mut std::io::BufReader::new(&*f), arg)
+        }
+        None if arg == "stdin" => first_line(&mut std::io::stdin().lock(), arg),
+        _ => Err(Error::Usage(format!(
+            "--passin `{arg}`: expected pass:TEXT, env:VAR, file:PATH, fd:N or stdin, as openssl takes it"
+        ))),
+    }
+}
+
+/// Reads a private key as openssl does: PEM (PKCS#8, encrypted PKCS#8, or the traditional
+/// PKCS#1 `RSA PRIVATE KEY` / SEC1 `EC PRIVATE KEY`, encrypted or not) or DER (PKCS#8,
+/// encrypted PKCS#8, PKCS#1, SEC1). An encrypted key needs `passphrase`; it is never asked on a
+/// terminal.
+///
+/// Errors: [`Error::BadInput`] naming `origin` for what is not a private key, or an encrypted
+/// key without (or with the wrong) passphrase.
+pub fn private_key_from_bytes(
+    bytes: &[u8],
+    origin: &Path,
+    passphrase: Option<&[u8]>,
+) -> Result<PKey<openssl::pkey::Private>> {
+    let bad = |reason: &str| Error::BadInput {
+        path: origin.to_path_buf(),
+        reason: reason.into(),
+    };
+    let is_pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
+    let parsed = if is_pem {
+        let encrypted = bytes.windows(9).any(|w| w == b"ENCRYPTED");
+        match passphrase {
+            Some(p) => PKey::private_key_from_pem_passphrase(bytes, p),
+            // A callback that refuses: OpenSSL must never prompt on the terminal.
+            None if encrypted => {
+                let _ = openssl::error::ErrorStack::get();
+                return Err(bad(
+                    "the private key is encrypted: give its passphrase with --passin (pass:, env:, file:, fd: or stdin)",
+                ));
+            }
+            None => PKey::private_key_from_pem_callback(bytes, |_| Ok(0)),
+        }
+    } else {
+        match passphrase {
+            Some(p) => PKey::private_key_from_pkcs8_passphrase(bytes, p)
+                .or_else(|_| PKey::private_key_from_der(bytes)),
+            None => PKey::private_key_from_der(bytes),
+        }
+    };
+    parsed.map_err(|_| {
+        let _ = openssl::error::ErrorStack::get();
+        bad(if passphrase.is_some() {
+            "not a PEM or DER private key, or the passphrase is wrong"
+        } else {
+            "not a PEM or DER private key (an encrypted DER key needs --passin)"
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod encrypt;
 pub mod evp;
 pub mod io;
 pub mod keys;
+pub mod keywrap;
 pub mod openssl_cmd;
 pub(crate) mod ossl;
 pub mod spec;

@@ -2,7 +2,10 @@
 //! that verifies offline (OpenSSL 3.x CLI; docs/openssl-parity.md, KMS "Example offline
 //! operations"), and the one that signs through the kms_openssl provider with the same options.
 
-use crate::core::spec::{OpensslTool, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm};
+use crate::core::spec::{
+    HYBRID_AES_KEY_LEN, OpensslTool, SM2_DEFAULT_DISTID, Scheme, SigningAlgorithm,
+    WrappingAlgorithm,
+};
 use crate::error::{Error, Result};
 
 /// What the signature is checked over.
@@ -208,6 +211,65 @@ pub fn provider_sign_argv(
         }
     }
     Ok(out)
+}
+
+/// The shell lines that wrap key material for KMS import by hand, as the KMS Developer Guide's
+/// "Step 3: Encrypt the key material" gives them: `material` (PKCS#8 DER) wrapped under
+/// `wrapping_key` (DER SPKI from GetParametersForImport) into `out`, through temporary
+/// `aes-key.bin` / `aes-key-wrapped.bin` / `key-material-wrapped.bin` for RSA_AES_KEY_WRAP_*.
+/// The AES key goes to `-K` as hex through `od` (the Guide uses `xxd`, which is not everywhere).
+///
+/// Errors: [`Error::Usage`] for an algorithm with no RSA-OAEP step (PKCS#1 v1.5, SM2PKE).
+pub fn import_wrap_lines(
+    alg: WrappingAlgorithm,
+    material: &str,
+    wrapping_key: &str,
+    out: &str,
+) -> Result<Vec<String>> {
+    let h = alg
+        .oaep_hash()
+        .ok_or_else(|| Error::Usage(format!("{alg}: no openssl commands for it")))?;
+    let md = h.openssl_name();
+    let oaep = |input: &str, output: &str| {
+        let mut argv: Vec<String> = [
+            "openssl",
+            "pkeyutl",
+            "-encrypt",
+            "-in",
+            input,
+            "-out",
+            output,
+            "-inkey",
+            wrapping_key,
+            "-keyform",
+            "DER",
+            "-pubin",
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        argv.extend(["-pkeyopt".into(), format!("rsa_oaep_md:{md}")]);
+        argv.extend(["-pkeyopt".into(), format!("rsa_mgf1_md:{md}")]);
+        shell_join(&argv)
+    };
+    if !alg.is_hybrid() {
+        return Ok(vec![oaep(material, out)]);
+    }
+    Ok(vec![
+        format!("openssl rand -out aes-key.bin {HYBRID_AES_KEY_LEN}"),
+        format!(
+            "openssl enc -id-aes256-wrap-pad -K \"$(od -An -v -tx1 aes-key.bin | tr -d ' \\n')\" -iv A65959A6 -in {} -out key-material-wrapped.bin",
+            shell_word(material)
+        ),
+        oaep("aes-key.bin", "aes-key-wrapped.bin"),
+        // The order KMS expects: the wrapped AES key first.
+        format!(
+            "cat aes-key-wrapped.bin key-material-wrapped.bin > {}",
+            shell_word(out)
+        ),
+    ])
 }
 
 /// Joins an argv for a POSIX shell, each word quoted as [`shell_word`] does.

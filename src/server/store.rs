@@ -12,14 +12,23 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::core::spec::{KeySpec, KeyUsage};
+use crate::core::spec::{ExpirationModel, KeySpec, KeyUsage, Origin, WrappingKeySpec};
 use crate::error::{Error, Result};
 
 /// File name of the database inside the state dir.
 pub const DB_FILE: &str = "kms.sqlite3";
 
-/// Schema version (`PRAGMA user_version`) this code writes. 2: keys and aliases have a Region.
-const SCHEMA_VERSION: i64 = 2;
+/// Schema version (`PRAGMA user_version`) this code writes. 2: keys and aliases have a Region;
+/// 3: keys have an origin and imported-material expiry, and the account has wrapping keys.
+const SCHEMA_VERSION: i64 = 3;
+
+/// Columns added to `keys` after version 2, added to an older database when missing (SQLite's
+/// `ALTER TABLE ADD COLUMN`, no rewrite): name and declaration.
+const KEY_COLUMNS_SINCE_V2: &[(&str, &str)] = &[
+    ("origin", "TEXT NOT NULL DEFAULT 'AWS_KMS'"),
+    ("expiration_model", "TEXT"),
+    ("valid_to", "REAL"),
+];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS keys (
@@ -34,7 +43,14 @@ CREATE TABLE IF NOT EXISTS keys (
     policy TEXT NOT NULL,
     public_der BLOB NOT NULL,
     private_pkcs8 BLOB NOT NULL,
-    region TEXT NOT NULL
+    region TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT 'AWS_KMS',
+    expiration_model TEXT,
+    valid_to REAL
+);
+CREATE TABLE IF NOT EXISTS wrapping_keys (
+    wrapping_key_spec TEXT PRIMARY KEY,
+    private_pkcs8 BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS aliases (
     region TEXT NOT NULL,
@@ -80,7 +96,7 @@ fn migrate_v1(conn: &mut Connection, region: &str) -> rusqlite::Result<()> {
         "DROP TABLE aliases; ALTER TABLE aliases_v2 RENAME TO aliases;
          CREATE INDEX IF NOT EXISTS aliases_by_key ON aliases(key_id);",
     )?;
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.pragma_update(None, "user_version", 2)?;
     tx.commit()
 }
 
@@ -90,6 +106,8 @@ pub enum KeyState {
     Enabled,
     Disabled,
     PendingDeletion,
+    /// An EXTERNAL key without key material (never imported, deleted, or expired).
+    PendingImport,
 }
 
 impl KeyState {
@@ -99,6 +117,7 @@ impl KeyState {
             KeyState::Enabled => "Enabled",
             KeyState::Disabled => "Disabled",
             KeyState::PendingDeletion => "PendingDeletion",
+            KeyState::PendingImport => "PendingImport",
         }
     }
 
@@ -106,6 +125,7 @@ impl KeyState {
         match s {
             "Enabled" => KeyState::Enabled,
             "PendingDeletion" => KeyState::PendingDeletion,
+            "PendingImport" => KeyState::PendingImport,
             _ => KeyState::Disabled,
         }
     }
@@ -132,6 +152,11 @@ pub struct KeyRecord {
     /// The Region the key lives in (the credential scope of the CreateKey request), as in KMS:
     /// a key is reachable only from its own Region.
     pub region: String,
+    /// `AWS_KMS`, or `EXTERNAL` for imported key material.
+    pub origin: Origin,
+    /// Imported material: its expiration model, and when it expires (seconds since the epoch).
+    pub expiration_model: Option<ExpirationModel>,
+    pub valid_to: Option<f64>,
 }
 
 /// An alias and the key it points at.
@@ -240,10 +265,23 @@ impl Store {
                 path.display()
             )));
         }
-        if version < SCHEMA_VERSION && v1_keys {
+        if version < 2 && v1_keys {
             migrate_v1(&mut conn, legacy_region).map_err(damaged)?;
         }
         conn.execute_batch(SCHEMA).map_err(damaged)?;
+        for (name, decl) in KEY_COLUMNS_SINCE_V2 {
+            let present: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM pragma_table_info('keys') WHERE name = ?1",
+                    params![name],
+                    |r| r.get(0),
+                )
+                .map_err(damaged)?;
+            if present == 0 {
+                conn.execute(&format!("ALTER TABLE keys ADD COLUMN {name} {decl}"), [])
+                    .map_err(damaged)?;
+            }
+        }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db_err)?;
         Ok(Store {
@@ -272,8 +310,8 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db_err)?;
         tx.execute(
-            "INSERT INTO keys (key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, private_pkcs8, region)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT INTO keys (key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, private_pkcs8, region, origin, expiration_model, valid_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             params![
                 k.key_id,
                 k.key_spec.as_str(),
@@ -286,7 +324,10 @@ impl Store {
                 k.policy,
                 k.public_der,
                 private_pkcs8,
-                k.region
+                k.region,
+                k.origin.as_str(),
+                k.expiration_model.map(|m| m.as_str()),
+                k.valid_to
             ],
         )
         .map_err(db_err)?;
@@ -305,7 +346,7 @@ impl Store {
         let conn = self.conn();
         // Cached statements: these reads run on every request (key lookup, private key, alias).
         let mut stmt = conn
-            .prepare_cached("SELECT key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, region FROM keys WHERE key_id = ?1")
+            .prepare_cached("SELECT key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, region, origin, expiration_model, valid_to FROM keys WHERE key_id = ?1")
             .map_err(db_err)?;
         stmt.query_row(params![key_id], |r| {
             let spec: String = r.get(1)?;
@@ -324,6 +365,13 @@ impl Store {
                     policy: r.get(8)?,
                     public_der: r.get(9)?,
                     region: r.get(10)?,
+                    origin: if r.get::<_, String>(11)? == Origin::External.as_str() {
+                        Origin::External
+                    } else {
+                        Origin::AwsKms
+                    },
+                    expiration_model: r.get::<_, Option<String>>(12)?.and_then(|m| m.parse().ok()),
+                    valid_to: r.get(13)?,
                 },
                 spec,
                 usage,
@@ -386,6 +434,78 @@ impl Store {
             )
             .map(drop)
             .map_err(db_err)
+    }
+
+    /// Stores imported key material (PKCS#8 DER) with its public key and expiry, and the state
+    /// it gives the key, in one statement.
+    pub fn set_material(
+        &self,
+        key_id: &str,
+        private_pkcs8: &[u8],
+        public_der: &[u8],
+        state: KeyState,
+        expiration_model: ExpirationModel,
+        valid_to: Option<f64>,
+    ) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE keys SET private_pkcs8 = ?2, public_der = ?3, state = ?4, expiration_model = ?5, valid_to = ?6 WHERE key_id = ?1",
+                params![
+                    key_id,
+                    private_pkcs8,
+                    public_der,
+                    state.as_str(),
+                    expiration_model.as_str(),
+                    valid_to
+                ],
+            )
+            .map(drop)
+            .map_err(db_err)
+    }
+
+    /// Deletes imported key material (DeleteImportedKeyMaterial, or expiry) and sets `state`.
+    /// The public key stays: material imported again must be the same.
+    pub fn clear_material(&self, key_id: &str, state: KeyState) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE keys SET private_pkcs8 = x'', state = ?2, expiration_model = NULL, valid_to = NULL WHERE key_id = ?1",
+                params![key_id, state.as_str()],
+            )
+            .map(drop)
+            .map_err(db_err)
+    }
+
+    /// The account's wrapping private key of `spec` (PKCS#8 DER), if made already.
+    pub fn wrapping_key(&self, spec: WrappingKeySpec) -> Result<Option<Vec<u8>>> {
+        self.conn()
+            .query_row(
+                "SELECT private_pkcs8 FROM wrapping_keys WHERE wrapping_key_spec = ?1",
+                params![spec.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)
+    }
+
+    /// Stores the account's wrapping key of `spec` unless one exists; returns the one stored
+    /// (two first requests at once agree on one key).
+    pub fn insert_wrapping_key(
+        &self,
+        spec: WrappingKeySpec,
+        private_pkcs8: &[u8],
+    ) -> Result<Vec<u8>> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR IGNORE INTO wrapping_keys (wrapping_key_spec, private_pkcs8) VALUES (?1, ?2)",
+            params![spec.as_str(), private_pkcs8],
+        )
+        .map_err(db_err)?;
+        conn.query_row(
+            "SELECT private_pkcs8 FROM wrapping_keys WHERE wrapping_key_spec = ?1",
+            params![spec.as_str()],
+            |r| r.get(0),
+        )
+        .map_err(db_err)
     }
 
     /// Deletes a key with its aliases and tags (deletion window over).
@@ -598,6 +718,9 @@ mod tests {
             policy: "{}".into(),
             public_der: vec![1, 2],
             region: "us-east-1".into(),
+            origin: Origin::AwsKms,
+            expiration_model: None,
+            valid_to: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! the batch-signing pipeline, the interop report.
 
 pub mod batch;
+pub mod import;
 pub mod interop;
 pub mod pipeline;
 pub mod sidecar;

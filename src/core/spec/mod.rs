@@ -17,6 +17,9 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use hash::Hash;
+pub use import::{
+    HYBRID_AES_KEY_LEN, IMPORT_PARAMETERS_VALID_SECONDS, MAX_IMPORT_BLOB, MAX_VALID_TO_DAYS,
+};
 pub use keys::{AlgorithmLists, KeyFamily};
 pub use signing::{
     ED25519_SIGNATURE_LEN, OpensslTool, SIGNING_TABLE, Scheme, SignatureEncoding, SignatureShape,
@@ -142,6 +145,49 @@ kms_enum!(
         RsaesOaepSha1 => "RSAES_OAEP_SHA_1",
         RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
         Sm2pke => "SM2PKE",
+    }
+);
+
+kms_enum!(
+    /// KMS `AlgorithmSpec` of GetParametersForImport: how key material is wrapped for import.
+    WrappingAlgorithm {
+        /// No longer accepted by KMS (since October 10, 2023).
+        RsaesPkcs1V15 => "RSAES_PKCS1_V1_5",
+        RsaesOaepSha1 => "RSAES_OAEP_SHA_1",
+        RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
+        RsaAesKeyWrapSha1 => "RSA_AES_KEY_WRAP_SHA_1",
+        RsaAesKeyWrapSha256 => "RSA_AES_KEY_WRAP_SHA_256",
+        /// China Regions only.
+        Sm2pke => "SM2PKE",
+    }
+);
+
+kms_enum!(
+    /// KMS `WrappingKeySpec` of GetParametersForImport: the wrapping public key's type.
+    WrappingKeySpec {
+        Rsa2048 => "RSA_2048",
+        Rsa3072 => "RSA_3072",
+        Rsa4096 => "RSA_4096",
+        /// China Regions only.
+        Sm2 => "SM2",
+    }
+);
+
+kms_enum!(
+    /// KMS `ExpirationModelType` of ImportKeyMaterial.
+    ExpirationModel {
+        KeyMaterialExpires => "KEY_MATERIAL_EXPIRES",
+        KeyMaterialDoesNotExpire => "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    }
+);
+
+kms_enum!(
+    /// KMS `OriginType` of CreateKey: where the key material comes from.
+    Origin {
+        AwsKms => "AWS_KMS",
+        External => "EXTERNAL",
+        AwsCloudhsm => "AWS_CLOUDHSM",
+        ExternalKeyStore => "EXTERNAL_KEY_STORE",
     }
 );
 
@@ -346,6 +392,8 @@ pub const ML_DSA: [MlDsaParams; 3] = [
 /// offset 17 and its content starts with one unused-bits byte (AWS "Example offline operations":
 /// `openssl asn1parse -strparse 17`).
 pub const ML_DSA_SPKI_KEY_OFFSET: usize = 22;
+
+mod import;
 
 #[cfg(test)]
 mod tests {

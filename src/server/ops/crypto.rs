@@ -14,7 +14,7 @@ use crate::core::spec::{
 use crate::server::App;
 use crate::server::error::{Code, KmsError, OpResult};
 use crate::server::keymaterial as crypto;
-use crate::server::store::KeyRecord;
+use crate::server::store::{KeyRecord, KeyState};
 
 /// GetPublicKey: DER SPKI plus the spec, usage and only the algorithm list of that usage.
 pub(super) fn get_public_key(c: &mut Call<'_>) -> OpResult<Value> {
@@ -285,7 +285,11 @@ impl App {
                 let Some(other) = self.store.get_key(&id).map_err(store_err("key lookup"))? else {
                     continue;
                 };
-                if other.key_spec != key.key_spec || other.key_usage != KeyUsage::EncryptDecrypt {
+                // Only keys with material: an EXTERNAL key pending import has none.
+                if other.key_spec != key.key_spec
+                    || other.key_usage != KeyUsage::EncryptDecrypt
+                    || other.state == KeyState::PendingImport
+                {
                     continue;
                 }
                 probed += 1;

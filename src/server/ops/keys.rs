@@ -8,8 +8,8 @@ use super::policies::{check_lockout, check_policy};
 use super::tags::{Tag, check_tags};
 use super::{Call, check_len, names, page_limit, parse_enum, required, store_err, to_value};
 use crate::core::spec::{
-    ALL_KEY_USAGE_NAMES, DEFAULT_KEY_USAGE, EncryptionAlgorithm, KeySpec, KeyUsage,
-    NON_ASYMMETRIC_KEY_SPECS, SigningAlgorithm,
+    ALL_KEY_USAGE_NAMES, DEFAULT_KEY_USAGE, EncryptionAlgorithm, ExpirationModel, KeySpec,
+    KeyUsage, NON_ASYMMETRIC_KEY_SPECS, Origin, SigningAlgorithm,
 };
 use crate::policy;
 use crate::server::App;
@@ -34,7 +34,12 @@ pub(super) struct KeyMetadata {
     deletion_date: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pending_deletion_window_in_days: Option<i64>,
-    origin: &'static str,
+    origin: Origin,
+    /// Imported material only, while there is some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_model: Option<ExpirationModel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid_to: Option<f64>,
     key_manager: &'static str,
     customer_master_key_spec: KeySpec,
     key_spec: KeySpec,
@@ -60,7 +65,9 @@ pub(super) fn key_metadata(app: &App, k: &KeyRecord) -> KeyMetadata {
         key_state: k.state.as_str(),
         deletion_date: k.deletion_date,
         pending_deletion_window_in_days: k.pending_window_days,
-        origin: "AWS_KMS",
+        origin: k.origin,
+        expiration_model: k.expiration_model,
+        valid_to: k.valid_to,
         key_manager: "CUSTOMER",
         // KMS answers both fields with the same value (docs/kms-facts.md §1).
         customer_master_key_spec: k.key_spec,
@@ -138,11 +145,26 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
                 names(spec.allowed_usages(), KeyUsage::as_str)
             ))
         })?;
-    if let Some(o) = r.origin.as_deref().filter(|o| *o != "AWS_KMS") {
-        return Err(KmsError::new(
-            Code::UnsupportedOperation,
-            format!("Origin {o} is not supported by this local KMS; only AWS_KMS"),
-        ));
+    let origin = match r.origin.as_deref() {
+        None => Origin::AwsKms,
+        Some(o) => parse_enum("Origin", o, Origin::ALL, Origin::as_str)?,
+    };
+    match origin {
+        Origin::AwsKms => {}
+        Origin::External => spec.check_importable().map_err(|why| {
+            KmsError::new(
+                Code::UnsupportedOperation,
+                format!("Origin EXTERNAL: {why}"),
+            )
+        })?,
+        Origin::AwsCloudhsm | Origin::ExternalKeyStore => {
+            return Err(KmsError::new(
+                Code::UnsupportedOperation,
+                format!(
+                    "Origin {origin} needs a custom key store, which this local KMS does not have"
+                ),
+            ));
+        }
     }
     if r.multi_region == Some(true) {
         return Err(KmsError::new(
@@ -174,25 +196,34 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
         None => policy::default_policy(&app.account_id),
     };
 
-    let pkey = keymaterial::generate(spec)?;
-    let pkcs8 = pkey
-        .private_key_to_pkcs8()
-        .map_err(|e| KmsError::internal("i2d_PKCS8PrivateKey", e))?;
-    let public_der = pkey
-        .public_key_to_der()
-        .map_err(|e| KmsError::internal("i2d_PUBKEY", e))?;
+    // An EXTERNAL key has no material until ImportKeyMaterial (state PendingImport).
+    let (pkcs8, public_der, state) = if origin == Origin::External {
+        (Vec::new(), Vec::new(), KeyState::PendingImport)
+    } else {
+        let pkey = keymaterial::generate(spec)?;
+        let pkcs8 = pkey
+            .private_key_to_pkcs8()
+            .map_err(|e| KmsError::internal("i2d_PKCS8PrivateKey", e))?;
+        let public_der = pkey
+            .public_key_to_der()
+            .map_err(|e| KmsError::internal("i2d_PUBKEY", e))?;
+        (pkcs8, public_der, KeyState::Enabled)
+    };
     let record = KeyRecord {
         key_id,
         key_spec: spec,
         key_usage: usage,
         description,
         creation_date: now(),
-        state: KeyState::Enabled,
+        state,
         deletion_date: None,
         pending_window_days: None,
         policy,
         public_der,
         region: c.region().to_string(),
+        origin,
+        expiration_model: None,
+        valid_to: None,
     };
     app.store
         .insert_key(&record, &pkcs8, &tags)
@@ -263,6 +294,7 @@ fn set_enabled(c: &mut Call<'_>, enabled: bool) -> OpResult<Value> {
     let r: KeyIdRequest = c.request()?;
     let key = c.key("KeyId", &required(r.key_id, "KeyId")?)?;
     c.app.require_not_pending_deletion(&key)?;
+    c.app.require_not_pending_import(&key)?;
     let state = if enabled {
         KeyState::Enabled
     } else {
@@ -323,8 +355,14 @@ pub(super) fn cancel_key_deletion(c: &mut Call<'_>) -> OpResult<Value> {
             format!("{} is not pending deletion.", app.key_arn(&key)),
         ));
     }
+    // A key whose imported material is gone comes back waiting for it.
+    let back = if key.origin == Origin::External && key.expiration_model.is_none() {
+        KeyState::PendingImport
+    } else {
+        KeyState::Disabled
+    };
     app.store
-        .set_state(&key.key_id, KeyState::Disabled, None, None)
+        .set_state(&key.key_id, back, None, None)
         .map_err(store_err("set state"))?;
     Ok(json!({ "KeyId": app.key_arn(&key) }))
 }

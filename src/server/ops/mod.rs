@@ -25,6 +25,7 @@
 
 mod aliases;
 mod crypto;
+mod import;
 mod keys;
 mod policies;
 mod tags;
@@ -112,8 +113,8 @@ const fn op(
     }
 }
 
-/// The operations, with their permissions as the KMS API reference documents them (docs/serve.md
-/// has the same table for readers).
+/// The operations, with their permissions as the KMS API reference documents them (the README's
+/// "The local KMS" section lists them for readers).
 pub static OPERATIONS: &[Operation] = &[
     op("CreateKey", &[Check::Iam], Quota::Own, |c| {
         keys::create_key(c)
@@ -248,6 +249,25 @@ pub static OPERATIONS: &[Operation] = &[
         Quota::Own,
         policies::list_key_policies,
     ),
+    // Key import (BYOK): the key's own policy; a key id or key ARN only.
+    op(
+        "GetParametersForImport",
+        &[key_id_only("kms:GetParametersForImport")],
+        Quota::Own,
+        import::get_parameters_for_import,
+    ),
+    op(
+        "ImportKeyMaterial",
+        &[key_id_only("kms:ImportKeyMaterial")],
+        Quota::Own,
+        import::import_key_material,
+    ),
+    op(
+        "DeleteImportedKeyMaterial",
+        &[key_id_only("kms:DeleteImportedKeyMaterial")],
+        Quota::Own,
+        import::delete_imported_key_material,
+    ),
     op(
         "TagResource",
         &[key_id_only("kms:TagResource")],
@@ -369,10 +389,15 @@ impl App {
 
     /// HMAC-SHA-256 over `item` keyed from the administrator's secret, 16 bytes in hex.
     fn marker_mac(&self, item: &[u8]) -> String {
-        let key = crate::server::auth::sigv4::hmac(
-            self.admin.secret_access_key.as_bytes(),
-            b"kms-openssl list marker",
-        );
+        self.mac(b"kms-openssl list marker", item)
+    }
+
+    /// HMAC-SHA-256 over `item` under a key derived from the administrator's secret for
+    /// `purpose`, 16 bytes in hex: what makes markers and import tokens this endpoint issued
+    /// unforgeable and valid across restarts of the same state.
+    pub(super) fn mac(&self, purpose: &[u8], item: &[u8]) -> String {
+        let key =
+            crate::server::auth::sigv4::hmac(self.admin.secret_access_key.as_bytes(), purpose);
         hex::encode(&crate::server::auth::sigv4::hmac(&key, item)[..16])
     }
 }
@@ -703,6 +728,7 @@ impl App {
             .map_err(store_err("key lookup"))?
             .filter(|k| k.region == region)
             .ok_or_else(|| self.key_not_found(region, &id))?;
+        let key = self.expire_material(key)?;
         if key.state == KeyState::PendingDeletion && key.deletion_date.is_some_and(|d| d <= now()) {
             self.store
                 .delete_key(&key.key_id)
@@ -731,7 +757,8 @@ impl App {
 
     /// Refuses a key that is not Enabled, as KMS does for cryptographic operations:
     /// Disabled → `DisabledException` `<arn> is disabled.`; PendingDeletion →
-    /// `KMSInvalidStateException` `<arn> is pending deletion.`.
+    /// `KMSInvalidStateException` `<arn> is pending deletion.`; PendingImport →
+    /// `KMSInvalidStateException` `<arn> is pending import.`.
     pub fn require_enabled(&self, key: &KeyRecord) -> OpResult<()> {
         match key.state {
             KeyState::Enabled => Ok(()),
@@ -740,6 +767,22 @@ impl App {
                 format!("{} is disabled.", self.key_arn(key)),
             )),
             KeyState::PendingDeletion => Err(self.pending_deletion(key)),
+            KeyState::PendingImport => Err(self.pending_import(key)),
+        }
+    }
+
+    fn pending_import(&self, key: &KeyRecord) -> KmsError {
+        KmsError::new(
+            Code::KmsInvalidState,
+            format!("{} is pending import.", self.key_arn(key)),
+        )
+    }
+
+    fn require_not_pending_import(&self, key: &KeyRecord) -> OpResult<()> {
+        if key.state == KeyState::PendingImport {
+            Err(self.pending_import(key))
+        } else {
+            Ok(())
         }
     }
 

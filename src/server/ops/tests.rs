@@ -314,6 +314,10 @@ fn sample_request(app: &App, op: &str, policy: Option<&str>) -> Value {
         "PutKeyPolicy" => json!({"KeyId": sign(), "Policy": policy_for(ROOT)}),
         "TagResource" => json!({"KeyId": sign(), "Tags": [{"TagKey": "k", "TagValue": "v"}]}),
         "UntagResource" => json!({"KeyId": sign(), "TagKeys": ["k"]}),
+        "GetParametersForImport" => json!({"KeyId": sign(),
+            "WrappingAlgorithm": "RSA_AES_KEY_WRAP_SHA_256", "WrappingKeySpec": "RSA_2048"}),
+        "ImportKeyMaterial" => json!({"KeyId": sign(), "ImportToken": "bQ==",
+            "EncryptedKeyMaterial": "bQ==", "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}),
         _ => json!({"KeyId": sign()}),
     }
 }
