@@ -323,13 +323,14 @@ pub struct ImportKeyArgs {
     #[arg(long, requires = "key_usage")]
     pub create: bool,
     /// KeyUsage of the new key: SIGN_VERIFY, ENCRYPT_DECRYPT or KEY_AGREEMENT.
-    #[arg(long, value_name = "KEY_USAGE", requires = "create")]
+    #[arg(long, value_name = "KEY_USAGE", conflicts_with = "key_id")]
     pub key_usage: Option<String>,
-    /// Also create this alias for the new key (checked to be free first).
-    #[arg(long, value_name = "ALIAS", requires = "create")]
+    /// Also create this alias for the new key (checked to be free first, created once the
+    /// material is imported and proven).
+    #[arg(long, value_name = "ALIAS", conflicts_with = "key_id")]
     pub alias: Option<String>,
     /// Description of the new key.
-    #[arg(long, value_name = "TEXT", requires = "create")]
+    #[arg(long, value_name = "TEXT", conflicts_with = "key_id")]
     pub description: Option<String>,
     /// WrappingAlgorithm: RSA_AES_KEY_WRAP_SHA_256 (any key; needed for RSA keys),
     /// RSA_AES_KEY_WRAP_SHA_1, RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1 (ECC and SM2 keys).

@@ -205,6 +205,15 @@ pub enum Error {
         cause: Box<Error>,
     },
 
+    /// `import-key` made or chose the key, then a later step failed: the key exists without
+    /// (proven) key material.
+    #[error("key {key_id} exists, but importing its {stage} failed: {cause}")]
+    ImportIncomplete {
+        key_id: String,
+        stage: &'static str,
+        cause: Box<Error>,
+    },
+
     /// No AWS Region from --region, the environment or the profile (nor, on EC2, the instance
     /// metadata service).
     #[error("no AWS Region is configured")]
@@ -306,6 +315,10 @@ impl Error {
             }
             Error::AliasNotCreated { key_id, alias, .. } => format!(
                 "the key is billed until deleted: alias it with `kms-openssl create-alias --alias-name {alias} --target-key-id {key_id}` (or another name), or delete it with `aws kms schedule-key-deletion --key-id {key_id} --pending-window-in-days 7`"
+            ),
+            Error::ImportIncomplete { key_id, cause, .. } => format!(
+                "{}run import-key again with --key-id {key_id} once the cause is fixed (a key takes only the same material), or delete the key: `aws kms schedule-key-deletion --key-id {key_id} --pending-window-in-days 7`",
+                cause.hint().map(|h| format!("{h}; ")).unwrap_or_default()
             ),
             Error::NoRegion => {
                 "pass --region, or set AWS_REGION (for `kms-openssl serve`, `eval \"$(kms-openssl serve --print-env)\"` sets it with the endpoints), or a region in the profile".into()

@@ -367,3 +367,123 @@ fn an_imported_key_agreement_key_derives_the_secret_openssl_derives_with_the_ori
     );
     assert!(out.ends_with("same\n"), "{out}");
 }
+
+#[test]
+fn a_forged_key_pair_a_bad_valid_to_and_key_id_with_create_options_are_refused_before_any_call() {
+    let serve = spawn::serve(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    // A P-256 key whose public half is another key's: `openssl pkey -check` calls it invalid.
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+    let (a, b) = (
+        openssl::ec::EcKey::generate(&group).unwrap(),
+        openssl::ec::EcKey::generate(&group).unwrap(),
+    );
+    let mixed =
+        openssl::ec::EcKey::from_private_components(&group, a.private_key(), b.public_key())
+            .unwrap();
+    let pem = openssl::pkey::PKey::from_ec_key(mixed)
+        .unwrap()
+        .private_key_to_pem_pkcs8()
+        .unwrap();
+    std::fs::write(dir.path().join("mixed.pem"), pem).unwrap();
+    let o = shell(
+        &serve,
+        dir.path(),
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ok.pem 2>/dev/null\n\
+         kms-openssl import-key --private-key mixed.pem --create --key-usage SIGN_VERIFY; echo \"exit=$?\"\n\
+         kms-openssl import-key --private-key ok.pem --create --key-usage SIGN_VERIFY --alias alias/never --valid-to 2020-01-01T00:00:00Z; echo \"exit=$?\"\n\
+         kms-openssl import-key --private-key ok.pem --key-id alias/never --key-usage SIGN_VERIFY 2>/dev/null; echo \"exit=$?\"\n\
+         aws kms list-keys --query 'length(Keys)'\n\
+         aws kms list-aliases --query 'length(Aliases)'",
+    );
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(out, "exit=2\nexit=2\nexit=2\n0\n0\n", "{err}");
+    assert!(
+        err.contains("the private key is not a valid key pair"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--valid-to must be in the future and at most 365 days from now"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failure_after_the_key_exists_names_the_key_on_stdout_and_how_to_finish_or_delete_it() {
+    let serve = spawn::serve(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    // This local KMS has no SM2 key agreement (AWS has it in China Regions only): the material
+    // imports, the proof cannot run.
+    let o = shell(
+        &serve,
+        dir.path(),
+        "openssl genpkey -algorithm SM2 -out sm2.pem 2>/dev/null\n\
+         kms-openssl import-key --private-key sm2.pem --create --key-usage KEY_AGREEMENT --alias alias/sm2-ka",
+    );
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    let key = out.trim();
+    assert!(
+        key.starts_with("arn:aws:kms:us-east-1:111122223333:key/"),
+        "{out}"
+    );
+    assert!(
+        err.contains(&format!(
+            "error: key {key} exists, but importing its key material failed: "
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("run import-key again with --key-id {key}"))
+            && err.contains("schedule-key-deletion"),
+        "{err}"
+    );
+    // The alias was not created for a key whose import is not proven.
+    assert!(!err.contains("alias/sm2-ka already"), "{err}");
+    let aliases = shell(
+        &serve,
+        dir.path(),
+        "aws kms list-aliases --query 'length(Aliases)'",
+    );
+    assert_eq!(text(&aliases.stdout), "0\n");
+}
+
+#[test]
+fn print_openssl_resolves_an_alias_runs_strict_with_private_files_and_imports_by_hand() {
+    let serve = spawn::serve(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let o = shell(
+        &serve,
+        dir.path(),
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out k.pem 2>/dev/null\n\
+         openssl pkcs8 -topk8 -in k.pem -v2 aes-256-cbc -passout pass:pw -out enc.pem\n\
+         kms-openssl import-key --private-key enc.pem --passin pass:pw --key-id alias/pending --print-openssl",
+    );
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            "set -euo pipefail",
+            "umask 077  # the plaintext key material and the AES key are secrets"
+        ]
+    );
+    assert!(out.contains("openssl pkcs8 -topk8 -outform der -nocrypt -in enc.pem -passin pass:pw -out PlaintextKeyMaterial.bin"), "{out}");
+    assert!(out.contains("KEY_ID=$(aws kms describe-key --key-id alias/pending --query KeyMetadata.Arn --output text)"), "{out}");
+    // Run by hand: an EXTERNAL key behind the alias takes the material.
+    let run = shell(
+        &serve,
+        dir.path(),
+        &format!(
+            "KEY=$(aws kms create-key --origin EXTERNAL --key-spec ECC_NIST_P256 --key-usage SIGN_VERIFY --query KeyMetadata.KeyId --output text)\n\
+             aws kms create-alias --alias-name alias/pending --target-key-id $KEY\n\
+             bash -c {}\n\
+             aws kms describe-key --key-id alias/pending --query KeyMetadata.KeyState --output text\n\
+             ls -l PlaintextKeyMaterial.bin 2>&1 | grep -c 'No such file'",
+            kms_openssl::core::openssl_cmd::shell_word(&out)
+        ),
+    );
+    let (rout, rerr) = (text(&run.stdout), text(&run.stderr));
+    assert!(rout.ends_with("Enabled\n1\n"), "{rout}\n{rerr}");
+}

@@ -26,14 +26,7 @@ pub async fn run(a: ImportKeyArgs, ctx: &Ctx) -> Result<u8> {
             }
             m
         }
-        (None, None) => {
-            if !a.print_openssl {
-                err_line(
-                    "note: no --valid-to: the key material does not expire (KEY_MATERIAL_DOES_NOT_EXPIRE)",
-                );
-            }
-            ExpirationModel::KeyMaterialDoesNotExpire
-        }
+        (None, None) => ExpirationModel::KeyMaterialDoesNotExpire,
     };
     let opts = Options {
         target: match &a.key_id {
@@ -53,20 +46,41 @@ pub async fn run(a: ImportKeyArgs, ctx: &Ctx) -> Result<u8> {
         expiration_model: model,
         valid_to: a.valid_to,
     };
-    if let Target::Create { usage, .. } = &opts.target {
-        local.key_spec.check_usage(*usage)?;
-    }
+    opts.check(&local)?;
     if a.print_openssl {
-        for line in import::by_hand(&a.private_key.to_string_lossy(), &local, &opts)? {
+        let lines = import::by_hand(
+            &a.private_key.to_string_lossy(),
+            a.passin.as_deref(),
+            &local,
+            &opts,
+        )?;
+        for line in lines {
             out(&line);
         }
         return Ok(EXIT_OK);
+    }
+    if a.valid_to.is_none() && a.expiration_model.is_none() {
+        err_line(
+            "note: no --valid-to: the key material does not expire (KEY_MATERIAL_DOES_NOT_EXPIRE)",
+        );
     }
     let kms = connect(&ctx.aws).await?;
     let done = import::import(&kms, &local, &opts, &|step| {
         tracing::info!("import-key: {step}");
     })
-    .await?;
+    .await;
+    let done = match done {
+        Ok(d) => d,
+        Err(e) => {
+            // The key id still goes to stdout: a script must learn which key now exists.
+            if let Error::ImportIncomplete { key_id, .. } | Error::AliasNotCreated { key_id, .. } =
+                &e
+            {
+                out(key_id);
+            }
+            return Err(e);
+        }
+    };
     match ctx.output {
         OutputFormat::Text => {
             out(&format!(

@@ -116,9 +116,25 @@ impl PublicKey {
 
     /// A short description for messages: the KMS key spec, or the OpenSSL key type and size.
     pub fn describe(&self) -> String {
-        match self.key_spec {
-            Some(s) => format!("a {s} key"),
-            None => format!("a {}-bit {:?} key", self.pkey.bits(), self.pkey.id()),
+        if let Some(s) = self.key_spec {
+            return format!("a {s} key");
+        }
+        let curve = self
+            .pkey
+            .ec_key()
+            .ok()
+            .and_then(|k| k.group().curve_name())
+            .and_then(|n| n.short_name().ok());
+        let _ = openssl::error::ErrorStack::get();
+        match curve {
+            Some(c) => format!("an EC key on curve {c}"),
+            None => {
+                let name = Nid::from_raw(self.pkey.id().as_raw())
+                    .short_name()
+                    .map(str::to_string)
+                    .unwrap_or_else(|_| format!("{:?}", self.pkey.id()));
+                format!("a {}-bit {name} key", self.pkey.bits())
+            }
         }
     }
 
@@ -227,9 +243,41 @@ fn spec_of(pkey: &PKey<Public>, der: &[u8]) -> Option<KeySpec> {
     }
 }
 
+/// Checks a private key the way `openssl pkey -check` does for the types KMS holds: RSA
+/// (`RSA_check_key`: p and q prime, n = p·q, d·e ≡ 1) and EC / SM2 (`EC_KEY_check_key`: the
+/// private scalar in [1, n−1], the public point on the curve, not at infinity, and equal to the
+/// private scalar times G). Ed25519 keys derive their public key and need no check.
+///
+/// Errors: why the key is not a usable key pair (a forged or damaged key: a zero scalar, a public
+/// key of another key, an n that is not p·q).
+pub fn check_private_key(pkey: &PKey<openssl::pkey::Private>) -> std::result::Result<(), String> {
+    let ok = match pkey.id() {
+        Id::RSA => pkey
+            .rsa()
+            .map_err(|e| e.to_string())?
+            .check_key()
+            .unwrap_or(false),
+        Id::EC | Id::SM2 => pkey
+            .ec_key()
+            .map_err(|e| e.to_string())?
+            .check_key()
+            .is_ok(),
+        _ => true,
+    };
+    let _ = openssl::error::ErrorStack::get();
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "the private key is not a valid key pair (openssl pkey -check says \"Key is invalid\": its private and public parts do not belong together, or a value is out of range)"
+                .into(),
+        )
+    }
+}
+
 /// Where a passphrase comes from, as `openssl -passin` takes it (openssl-passphrase-options(1)):
-/// `pass:TEXT`, `env:VAR`, `file:PATH` (its first line), `fd:N` (the first line read from that
-/// descriptor) or `stdin`.
+/// `pass:TEXT`, `env:VAR`, `file:PATH` (its first line, without the newline), `fd:N` (the first
+/// line read from that descriptor) or `stdin`.
 ///
 /// Errors: [`Error::Usage`] for another form, an unset variable or an unreadable source.
 pub fn read_passphrase(arg: &str) -> Result<Vec<u8>> {
@@ -237,8 +285,9 @@ pub fn read_passphrase(arg: &str) -> Result<Vec<u8>> {
     let first_line = |r: &mut dyn BufRead, what: &str| -> Result<Vec<u8>> {
         let mut line = Vec::new();
         r.read_until(b'\n', &mut line)
-            .map_err(|e| Error::Usage(format!("-passin {what}: {e}")))?;
-        while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            .map_err(|e| Error::Usage(format!("--passin {what}: {e}")))?;
+        // openssl drops the newline only (a CR stays part of the passphrase).
+        if line.last() == Some(&b'\n') {
             line.pop();
         }
         Ok(line)
@@ -308,6 +357,9 @@ pub fn private_key_from_bytes(
     };
     parsed.map_err(|_| {
         let _ = openssl::error::ErrorStack::get();
+        if PublicKey::from_bytes(bytes, origin).is_ok() {
+            return bad("this is a public key; give the private key");
+        }
         bad(if passphrase.is_some() {
             "not a PEM or DER private key, or the passphrase is wrong"
         } else {

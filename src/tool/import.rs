@@ -51,6 +51,10 @@ impl LocalKey {
             ),
         })?;
         key_spec.check_importable().map_err(Error::Usage)?;
+        crate::core::keys::check_private_key(&pkey).map_err(|reason| Error::BadInput {
+            path: origin.to_path_buf(),
+            reason,
+        })?;
         let pkcs8 = pkey
             .private_key_to_pkcs8()
             .map_err(Error::openssl("i2d_PKCS8PrivateKey"))?;
@@ -100,20 +104,46 @@ pub struct Imported {
     pub proof: String,
 }
 
+impl Options {
+    /// What KMS would refuse about these options, checked before any call: the wrapping choice
+    /// and the key usage for this key, and `valid_to` in the future and at most 365 days ahead.
+    pub fn check(&self, local: &LocalKey) -> Result<()> {
+        self.wrapping_algorithm
+            .check(local.key_spec, self.wrapping_key_spec)
+            .map_err(Error::Usage)?;
+        if let Target::Create { usage, .. } = &self.target {
+            local.key_spec.check_usage(*usage)?;
+        }
+        if let Some(t) = self.valid_to {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            let max = now + (crate::core::spec::MAX_VALID_TO_DAYS * 86_400) as f64;
+            if t <= now || t > max {
+                return Err(Error::Usage(format!(
+                    "--valid-to must be in the future and at most {} days from now (KMS ImportKeyMaterial ValidTo)",
+                    crate::core::spec::MAX_VALID_TO_DAYS
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Runs the import. `step` is told each step's name as it starts (KMS calls can take a while).
+/// A new key's alias is created last, once the material is imported and proven.
 ///
-/// Errors: the wrapping choice KMS would refuse ([`WrappingAlgorithm::check`]) before any call;
-/// an existing key of another spec, not EXTERNAL or not PendingImport; every KMS error; and
-/// [`Error::SelfVerifyFailed`] when KMS's use of the key does not match the local key.
+/// Errors: what [`Options::check`] refuses, before any call; an existing key of another spec, not
+/// EXTERNAL or not PendingImport; every KMS error; [`Error::ImportIncomplete`] (naming the key)
+/// for a failure once the key exists, including a proof that does not match the local key.
 pub async fn import(
     kms: &Kms,
     local: &LocalKey,
     opts: &Options,
     step: &(dyn Fn(&str) + Sync),
 ) -> Result<Imported> {
-    opts.wrapping_algorithm
-        .check(local.key_spec, opts.wrapping_key_spec)
-        .map_err(Error::Usage)?;
+    opts.check(local)?;
     let (key_id, usage, created) = match &opts.target {
         Target::Existing(k) => {
             step("DescribeKey");
@@ -138,7 +168,6 @@ pub async fn import(
             alias,
             description,
         } => {
-            local.key_spec.check_usage(*usage)?;
             if let Some(a) = alias {
                 crate::aws::alias::check_alias_name(a)?;
                 step("DescribeKey (is the alias free?)");
@@ -165,23 +194,51 @@ pub async fn import(
                     Origin::External,
                 )
                 .await?;
-            if let Some(a) = alias {
-                step("CreateAlias");
-                if let Err(cause) = kms.create_alias(a, &md.key_id).await {
-                    return Err(Error::AliasNotCreated {
-                        key_id: md.key_id,
-                        alias: a.clone(),
-                        cause: Box::new(cause),
-                    });
-                }
-            }
             let id = if md.arn.is_empty() { md.key_id } else { md.arn };
             (id, *usage, true)
         }
     };
+    // From here on the key exists: a failure names it, with how to finish or delete it.
+    let (key_arn, proof) = import_material(kms, &key_id, local, opts, usage, step)
+        .await
+        .map_err(|cause| Error::ImportIncomplete {
+            key_id: key_id.clone(),
+            stage: "key material",
+            cause: Box::new(cause),
+        })?;
+    if let Target::Create { alias: Some(a), .. } = &opts.target {
+        step("CreateAlias");
+        kms.create_alias(a, &key_arn)
+            .await
+            .map_err(|cause| Error::AliasNotCreated {
+                key_id: key_arn.clone(),
+                alias: a.clone(),
+                cause: Box::new(cause),
+            })?;
+    }
+    Ok(Imported {
+        key_id: key_arn.rsplit('/').next().unwrap_or(&key_arn).to_string(),
+        key_arn,
+        key_spec: local.key_spec,
+        key_usage: usage,
+        created,
+        proof,
+    })
+}
+
+/// GetParametersForImport, wrap, ImportKeyMaterial and the proof; returns the key ARN and what
+/// proved the import.
+async fn import_material(
+    kms: &Kms,
+    key_id: &str,
+    local: &LocalKey,
+    opts: &Options,
+    usage: KeyUsage,
+    step: &(dyn Fn(&str) + Sync),
+) -> Result<(String, String)> {
     step("GetParametersForImport");
     let params = kms
-        .get_parameters_for_import(&key_id, opts.wrapping_algorithm, opts.wrapping_key_spec)
+        .get_parameters_for_import(key_id, opts.wrapping_algorithm, opts.wrapping_key_spec)
         .await?;
     let wrapping =
         PKey::public_key_from_der(&params.wrapping_public_key).map_err(|_| Error::Kms {
@@ -192,7 +249,7 @@ pub async fn import(
     let blob = keywrap::wrap(&wrapping, opts.wrapping_algorithm, &local.pkcs8)?;
     step("ImportKeyMaterial");
     kms.import_key_material(
-        &key_id,
+        key_id,
         params.import_token,
         blob,
         opts.expiration_model,
@@ -200,20 +257,13 @@ pub async fn import(
     )
     .await?;
     step("proving the import");
-    let proof = prove(kms, &key_id, local, usage).await?;
+    let proof = prove(kms, key_id, local, usage).await?;
     let key_arn = if params.key_arn.is_empty() {
-        key_id.clone()
+        key_id.to_string()
     } else {
         params.key_arn
     };
-    Ok(Imported {
-        key_id: key_arn.rsplit('/').next().unwrap_or(&key_arn).to_string(),
-        key_arn,
-        key_spec: local.key_spec,
-        key_usage: usage,
-        created,
-        proof,
-    })
+    Ok((key_arn, proof))
 }
 
 /// Uses the imported key in KMS and checks the answer with the original local key: a signature
@@ -271,10 +321,14 @@ async fn prove(kms: &Kms, key_id: &str, local: &LocalKey, usage: KeyUsage) -> Re
             ))
         }
         KeyUsage::EncryptDecrypt => {
-            let alg = EncryptionAlgorithm::RsaesOaepSha256;
+            let alg = if local.key_spec == KeySpec::Sm2 {
+                EncryptionAlgorithm::Sm2pke
+            } else {
+                EncryptionAlgorithm::RsaesOaepSha256
+            };
             let mut secret = [0u8; 32];
             openssl::rand::rand_bytes(&mut secret).map_err(Error::openssl("RAND_bytes"))?;
-            let ct = encrypt::encrypt_oaep(&local.public, alg, &secret)?;
+            let ct = crate::core::evp::encrypt(local.public.pkey(), alg, &secret)?;
             let back = kms.decrypt(key_id, ct, alg).await?;
             if back != secret {
                 return Err(mismatch("decryption"));
@@ -319,30 +373,43 @@ fn proof_algorithm(spec: KeySpec) -> Result<SigningAlgorithm> {
 /// The same import by hand, as shell lines: openssl for the material and the wrapping (the KMS
 /// Developer Guide's commands), the AWS CLI for the KMS calls. `$KEY_ID` is the key; for
 /// `create` the first lines make it.
-pub fn by_hand(private_key: &str, local: &LocalKey, opts: &Options) -> Result<Vec<String>> {
-    opts.wrapping_algorithm
-        .check(local.key_spec, opts.wrapping_key_spec)
-        .map_err(Error::Usage)?;
+pub fn by_hand(
+    private_key: &str,
+    passin: Option<&str>,
+    local: &LocalKey,
+    opts: &Options,
+) -> Result<Vec<String>> {
+    opts.check(local)?;
+    let passin = passin
+        .map(|p| format!(" -passin {}", shell_word(p)))
+        .unwrap_or_default();
     let mut lines = vec![
-        "# 1. The key material: the private key as DER PKCS#8".to_string(),
+        "set -euo pipefail".to_string(),
+        "umask 077  # the plaintext key material and the AES key are secrets".into(),
+        "# 1. The key material: the private key as DER PKCS#8".into(),
         format!(
-            "openssl pkcs8 -topk8 -outform der -nocrypt -in {} -out PlaintextKeyMaterial.bin",
+            "openssl pkcs8 -topk8 -outform der -nocrypt -in {}{passin} -out PlaintextKeyMaterial.bin",
             shell_word(private_key)
         ),
         "# 2. The KMS key: Origin EXTERNAL, PendingImport until the material is imported".into(),
     ];
     match &opts.target {
-        Target::Existing(k) => lines.push(format!("KEY_ID={}", shell_word(k))),
-        Target::Create { usage, .. } => lines.push(format!(
-            "KEY_ID=$(aws kms create-key --origin EXTERNAL --key-spec {} --key-usage {usage} --query KeyMetadata.KeyId --output text)",
-            local.key_spec
+        // These calls take a key id or key ARN only: an alias is resolved first.
+        Target::Existing(k) if crate::aws::alias::is_alias_reference(k) => lines.push(format!(
+            "KEY_ID=$(aws kms describe-key --key-id {} --query KeyMetadata.Arn --output text)",
+            shell_word(k)
         )),
-    }
-    if let Target::Create { alias: Some(a), .. } = &opts.target {
-        lines.push(format!(
-            "aws kms create-alias --alias-name {} --target-key-id \"$KEY_ID\"",
-            shell_word(a)
-        ));
+        Target::Existing(k) => lines.push(format!("KEY_ID={}", shell_word(k))),
+        Target::Create {
+            usage, description, ..
+        } => lines.push(format!(
+            "KEY_ID=$(aws kms create-key --origin EXTERNAL --key-spec {} --key-usage {usage}{} --query KeyMetadata.KeyId --output text)",
+            local.key_spec,
+            description
+                .as_deref()
+                .map(|d| format!(" --description {}", shell_word(d)))
+                .unwrap_or_default()
+        )),
     }
     lines.push(
         "# 3. The wrapping public key and the import token: one set, from one call, valid 24 hours"
@@ -381,5 +448,11 @@ pub fn by_hand(private_key: &str, local: &LocalKey, opts: &Options) -> Result<Ve
         "aws kms import-key-material --key-id \"$KEY_ID\" --encrypted-key-material fileb://EncryptedKeyMaterial.bin --import-token fileb://ImportToken.bin{expiry}"
     ));
     lines.push("rm -f PlaintextKeyMaterial.bin aes-key.bin".into());
+    if let Target::Create { alias: Some(a), .. } = &opts.target {
+        lines.push(format!(
+            "aws kms create-alias --alias-name {} --target-key-id \"$KEY_ID\"",
+            shell_word(a)
+        ));
+    }
     Ok(lines)
 }

@@ -9,9 +9,13 @@
 //! deletion stays so).
 //!
 //! Judgement calls where KMS's words are not documented: an import token is this endpoint's own
-//! MAC'd record of (key, wrapping algorithm, wrapping key spec, expiry); ImportType,
-//! KeyMaterialId and KeyMaterialDescription (symmetric keys only) are `ValidationException` here;
-//! DeleteImportedKeyMaterial on a key with no material succeeds and changes nothing.
+//! MAC'd record of (key, wrapping algorithm, wrapping key spec, expiry); the wrapping key is one
+//! per account and spec ("unique to the account", Developer Guide), so a wrapping key of one
+//! response works with the token of another; ImportType, KeyMaterialId and
+//! KeyMaterialDescription (symmetric keys only) are `ValidationException` here;
+//! DeleteImportedKeyMaterial on a key that never had material is `KMSInvalidStateException`;
+//! key material that is not a valid key pair (`openssl pkey -check`) is
+//! `IncorrectKeyMaterialException`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -331,6 +335,9 @@ pub(super) fn import_key_material(c: &mut Call<'_>) -> OpResult<Value> {
         let _ = openssl::error::ErrorStack::get();
         incorrect("it is not a DER PKCS#8 PrivateKeyInfo (convert a PKCS#1 or SEC1 key with `openssl pkcs8 -topk8 -outform der -nocrypt`)".into())
     })?;
+    // A forged or damaged key pair (a zero scalar, another key's public half, n ≠ p·q) would let
+    // signatures verify that no private key made, or fail every operation.
+    crate::core::keys::check_private_key(&pkey).map_err(incorrect)?;
     let public_der = pkey
         .public_key_to_der()
         .map_err(|e| KmsError::internal("i2d_PUBKEY", e))?;
@@ -386,6 +393,15 @@ pub(super) fn delete_imported_key_material(c: &mut Call<'_>) -> OpResult<Value> 
     let key = c.key("KeyId", &required(r.key_id, "KeyId")?)?;
     let app = c.app;
     app.require_external(&key)?;
+    if key.public_der.is_empty() {
+        return Err(KmsError::new(
+            Code::KmsInvalidState,
+            format!(
+                "{} has no imported key material to delete.",
+                app.key_arn(&key)
+            ),
+        ));
+    }
     let id = key_material_id(&key.key_id, &key.public_der);
     if let Some(given) = r.key_material_id.filter(|g| *g != id) {
         return Err(KmsError::new(
@@ -709,5 +725,33 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, Code::UnsupportedOperation);
+    }
+
+    #[test]
+    fn material_whose_private_and_public_halves_do_not_belong_together_is_incorrect() {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = app(tmp.path());
+        let key = external_key(&app, "ECC_NIST_P256");
+        let (token, wrap_pub) = parameters(&app, &key, "RSAES_OAEP_SHA_256");
+        // A SEC1/PKCS#8 P-256 key whose embedded public key is another key's.
+        let (a, b) = (p256(), p256());
+        let (a_ec, b_ec) = (a.ec_key().unwrap(), b.ec_key().unwrap());
+        let mixed = openssl::ec::EcKey::from_private_components(
+            a_ec.group(),
+            a_ec.private_key(),
+            b_ec.public_key(),
+        )
+        .unwrap();
+        let mixed = PKey::from_ec_key(mixed).unwrap();
+        let blob = keywrap::wrap(
+            &wrap_pub,
+            WrappingAlgorithm::RsaesOaepSha256,
+            &mixed.private_key_to_pkcs8().unwrap(),
+        )
+        .unwrap();
+        let e = import(&app, &key, &token, &blob).unwrap_err();
+        assert_eq!(e.code, Code::IncorrectKeyMaterial, "{}", e.message);
+        let d = call(&app, "DescribeKey", json!({"KeyId": key})).unwrap();
+        assert_eq!(d["KeyMetadata"]["KeyState"], "PendingImport");
     }
 }
