@@ -59,8 +59,8 @@ pub struct AwsArgs {
     /// ExternalId for --role-arn.
     #[arg(long, value_name = "ID")]
     pub external_id: Option<String>,
-    /// Seconds each attempt of a KMS or STS call may take, connecting included (retries, up to 3
-    /// attempts, come on top); an endpoint that never answers fails after this, with exit 2
+    /// Seconds each attempt of a KMS or STS call may take, connecting included; a call makes up to
+    /// 3 attempts, so an endpoint that never answers fails (exit 2) after about 3 times this
     /// [default: 30].
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: Option<u64>,
@@ -835,6 +835,7 @@ pub struct ServeArgs {
         long,
         value_name = "AKID",
         env = "KMS_OPENSSL_ADMIN_ACCESS_KEY_ID",
+        hide_env_values = true,
         requires = "admin_secret_access_key"
     )]
     pub admin_access_key_id: Option<String>,

@@ -308,7 +308,7 @@ impl Error {
                 }
             }
             Error::Unreachable { .. } => {
-                "is the endpoint running? For an offline endpoint run `kms-openssl serve` or `interop-tests/local-kms.sh start`, then pass --endpoint-url".into()
+                "is the endpoint running? For a local one run `kms-openssl serve &` and `eval \"$(kms-openssl serve --print-env)\"` (or pass --endpoint-url)".into()
             }
             Error::AliasExists { .. } => {
                 "choose another --alias (or move the alias later with `aws kms update-alias`)".into()
@@ -356,7 +356,14 @@ impl Error {
                 "give --signing-algorithm a KMS name such as RSASSA_PKCS1_V1_5_SHA_512 (or a public key, so `-sha512` can be read as openssl dgst would)".into()
             }
             Error::RawOnlyMessageSize { .. } => {
-                "use ED25519_PH_SHA_512 for messages that are empty or larger than 4096 bytes".into()
+                let ph = SigningAlgorithm::Ed25519PhSha512;
+                match ph.require_linked_openssl() {
+                    Ok(()) => format!("use {ph} for messages that are empty or larger than 4096 bytes"),
+                    Err(_) => format!(
+                        "use {ph} for messages that are empty or larger than 4096 bytes (it needs OpenSSL {}: build kms-openssl with `--features vendored`)",
+                        ph.params().min_openssl.name
+                    ),
+                }
             }
             Error::PlaintextSize { .. } => {
                 "RSA encrypts a short secret (a data key), not a file: encrypt the file with a random AES key and encrypt that key".into()

@@ -386,6 +386,26 @@ fn aws_options_are_grouped_and_shown_only_where_they_apply() {
         text(&o.stderr),
         "error: `convert-key` calls no AWS service: --region, --profile is not one of its options\n"
     );
+    // verify takes them for --kms only.
+    let o = cli(
+        dir.path(),
+        &[],
+        &[
+            "verify",
+            "--region",
+            "eu-west-1",
+            "--public-key",
+            "k",
+            "--signature",
+            "s",
+            "f",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o.stderr),
+        "error: --region apply to `verify --kms` only: offline, `verify` calls no AWS service\n"
+    );
 }
 
 #[test]
@@ -615,4 +635,19 @@ fn demo_keep_serving_prints_an_environment_in_which_its_printed_commands_work() 
 unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[test]
+fn create_key_without_key_usage_on_a_spec_that_cannot_encrypt_names_the_usages_it_can_have() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = cli(
+        dir.path(),
+        &[],
+        &["create-key", "--key-spec", "ECC_NIST_P256"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o.stderr),
+        "error: no --key-usage given, and KMS's default ENCRYPT_DECRYPT does not fit ECC_NIST_P256: pass --key-usage SIGN_VERIFY or KEY_AGREEMENT\n"
+    );
 }

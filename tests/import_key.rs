@@ -463,10 +463,11 @@ fn print_openssl_resolves_an_alias_runs_strict_with_private_files_and_imports_by
     assert_eq!(o.status.code(), Some(0), "{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
-        lines[..2],
+        lines[..3],
         [
             "set -euo pipefail",
-            "umask 077  # the plaintext key material and the AES key are secrets"
+            "umask 077  # the plaintext key material and the AES key are secrets",
+            "trap 'rm -f PlaintextKeyMaterial.bin aes-key.bin' EXIT  # also when a step fails"
         ]
     );
     assert!(out.contains("openssl pkcs8 -topk8 -outform der -nocrypt -in enc.pem -passin pass:pw -out PlaintextKeyMaterial.bin"), "{out}");

@@ -12,6 +12,16 @@ pub async fn run_create_key(a: CreateKeyArgs, ctx: &Ctx) -> Result<u8> {
         Some(u) => u.parse()?,
         None => DEFAULT_KEY_USAGE,
     };
+    if a.key_usage.is_none() && spec.check_usage(usage).is_err() {
+        return Err(Error::Usage(format!(
+            "no --key-usage given, and KMS's default {usage} does not fit {spec}: pass --key-usage {}",
+            spec.allowed_usages()
+                .iter()
+                .map(|u| u.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )));
+    }
     spec.check_usage(usage)?;
     if let Some(alias) = &a.alias {
         check_alias_name(alias)?;

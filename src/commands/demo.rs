@@ -130,6 +130,7 @@ async fn workflow(
     child_env: &[(&'static str, String)],
 ) -> Result<u8> {
     let dir = &a.out_dir;
+    STEP.with(|c| c.set(0));
     let clients = Clients {
         admin: kms.clone(),
         roles: match local {
@@ -142,7 +143,7 @@ async fn workflow(
     };
 
     step(
-        "1. Create an asymmetric signing key",
+        "Create an asymmetric signing key",
         &format!(
             "kms-openssl create-key --key-spec {spec} --key-usage SIGN_VERIFY --description \"Sample Digital Signature Key Pair\""
         ),
@@ -165,9 +166,19 @@ async fn workflow(
         .await?;
     out(&format!("   KeyId: {}", md.key_id));
 
+    // The alias first, then the step: what is printed is the command that was run.
     let mut alias = a.alias.clone();
+    let mut note = None;
+    if let Err(e) = clients.admin.create_alias(&alias, &md.key_id).await {
+        if e.kms_error() != Some(ErrorCode::AlreadyExists) {
+            return Err(e);
+        }
+        alias = format!("{}-{}", a.alias, &md.key_id.replace('-', "")[..8]);
+        note = Some(format!("   {} exists; used {alias}", a.alias));
+        clients.admin.create_alias(&alias, &md.key_id).await?;
+    }
     step(
-        "2. Create an alias",
+        "Create an alias",
         &format!(
             "kms-openssl create-alias --alias-name {alias} --target-key-id {}",
             md.key_id
@@ -180,13 +191,8 @@ async fn workflow(
             ),
         )],
     );
-    if let Err(e) = clients.admin.create_alias(&alias, &md.key_id).await {
-        if e.kms_error() != Some(ErrorCode::AlreadyExists) {
-            return Err(e);
-        }
-        alias = format!("{}-{}", a.alias, &md.key_id.replace('-', "")[..8]);
-        out(&format!("   {} exists; using {alias}", a.alias));
-        clients.admin.create_alias(&alias, &md.key_id).await?;
+    if let Some(n) = note {
+        out(&n);
     }
     out(&format!("   {alias} -> {}", md.key_id));
 
@@ -194,7 +200,7 @@ async fn workflow(
     let (signer, verifier) = match &clients.roles {
         Some((signer, verifier)) => {
             step(
-                "3. Least privilege: a signer role may only sign, a verifier role may only download the public key",
+                "Least privilege: a signer role may only sign, a verifier role may only download the public key",
                 &format!(
                     "kms-openssl policy apply --key-id {alias} --signer-role {SIGNER_ROLE} --verifier-role {VERIFIER_ROLE}"
                 ),
@@ -241,7 +247,11 @@ async fn workflow(
     write_atomic(&text, SAMPLE_TEXT, Mode::Default)?;
 
     step(
-        "4. The verifier downloads the public key (DER) and converts it to PEM",
+        if clients.roles.is_some() {
+            "The verifier downloads the public key (DER) and converts it to PEM"
+        } else {
+            "Download the public key (DER) and convert it to PEM"
+        },
         &format!(
             "kms-openssl get-public-key{} --key-id {alias} --out-der {} --out-pem {}",
             role(VERIFIER_ROLE),
@@ -284,7 +294,11 @@ async fn workflow(
     out(&format!("   wrote {} and {}", der.display(), pem.display()));
 
     step(
-        "5. The signer signs the file in KMS (RAW, up to 4096 bytes), checked with the verifier's public key before it is written",
+        if clients.roles.is_some() {
+            "The signer signs the file in KMS (RAW, up to 4096 bytes), checked with the verifier's public key before it is written"
+        } else {
+            "Sign the file in KMS (RAW, up to 4096 bytes), checked with the public key before it is written"
+        },
         &format!(
             "kms-openssl sign{} --key-id {alias} --signing-algorithm {alg} --public-key {} --out {} {}",
             role(SIGNER_ROLE),
@@ -323,7 +337,7 @@ async fn workflow(
     let mut all_as_expected = true;
     if clients.roles.is_some() {
         step(
-            "6. Each role can do only its own part",
+            "Each role can do only its own part",
             &format!(
                 "kms-openssl get-public-key{} --key-id {alias}    # and: kms-openssl sign{} ...",
                 role(SIGNER_ROLE),
@@ -395,7 +409,7 @@ async fn workflow(
 
     let cmd = argv(&text)?;
     step(
-        "7. Verify offline, no KMS involved",
+        "Verify offline, no KMS involved",
         &ours_cmd(&text),
         &[("openssl", openssl_cmd::shell_join(&cmd))],
     );
@@ -410,7 +424,7 @@ async fn workflow(
     write_atomic(&tampered, &t, Mode::Default)?;
     let cmd_t = argv(&tampered)?;
     step(
-        "8. Tamper with the file (one byte appended) and verify again",
+        "Tamper with the file (one byte appended) and verify again",
         &ours_cmd(&tampered),
         &[("openssl", openssl_cmd::shell_join(&cmd_t))],
     );
@@ -444,7 +458,7 @@ async fn workflow(
             &pdir.path().to_string_lossy(),
         )?;
         step(
-            "9. The openssl half: openssl itself signs with the KMS key (kms_openssl provider)",
+            "The openssl half: openssl itself signs with the KMS key (kms_openssl provider)",
             &openssl_cmd::shell_join(&sign_cmd),
             &[],
         );
@@ -525,10 +539,20 @@ fn local_credentials() -> Credentials {
     )
 }
 
-/// Prints a step: its title, our command first, then the equivalents (`AWS CLI`, `openssl`).
+thread_local! {
+    /// The number of the last step printed.
+    static STEP: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Prints a step: its number and title, our command first, then the equivalents (`AWS CLI`,
+/// `openssl`).
 fn step(title: &str, ours: &str, equivalents: &[(&str, String)]) {
+    let n = STEP.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
     out("");
-    out(&format!("== {title}"));
+    out(&format!("== {n}. {title}"));
     out(&format!("   $ {ours}"));
     for (tool, command) in equivalents {
         out(&format!("     {tool}: {command}"));

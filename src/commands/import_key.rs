@@ -110,7 +110,7 @@ pub async fn run(a: ImportKeyArgs, ctx: &Ctx) -> Result<u8> {
                     None,
                 )?;
                 out(&format!(
-                    "the same with openssl: openssl pkey -in {} -pubout -out original-pub.pem && kms-openssl sign --key-id {} --signing-algorithm {alg} --public-key original-pub.pem f && {}",
+                    "check it yourself, openssl judging with the original key: printf 'test\\n' > f && openssl pkey -in {} -pubout -out original-pub.pem && kms-openssl sign --key-id {} --signing-algorithm {alg} --public-key original-pub.pem f && {}",
                     shell_word(&a.private_key.to_string_lossy()),
                     done.key_id,
                     shell_join(&verify)

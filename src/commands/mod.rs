@@ -51,6 +51,12 @@ impl Ctx {
                 )));
             }
         };
+        if cli.command.is_offline() && !aws.given().is_empty() {
+            return Err(Error::Usage(format!(
+                "{} apply to `{name} --kms` only: offline, `{name}` calls no AWS service",
+                aws.given().join(", ")
+            )));
+        }
         aws.check().map_err(Error::Usage)?;
         Ok(Ctx {
             output: cli.output,

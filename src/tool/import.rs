@@ -386,6 +386,7 @@ pub fn by_hand(
     let mut lines = vec![
         "set -euo pipefail".to_string(),
         "umask 077  # the plaintext key material and the AES key are secrets".into(),
+        "trap 'rm -f PlaintextKeyMaterial.bin aes-key.bin' EXIT  # also when a step fails".into(),
         "# 1. The key material: the private key as DER PKCS#8".into(),
         format!(
             "openssl pkcs8 -topk8 -outform der -nocrypt -in {}{passin} -out PlaintextKeyMaterial.bin",
@@ -447,7 +448,6 @@ pub fn by_hand(
     lines.push(format!(
         "aws kms import-key-material --key-id \"$KEY_ID\" --encrypted-key-material fileb://EncryptedKeyMaterial.bin --import-token fileb://ImportToken.bin{expiry}"
     ));
-    lines.push("rm -f PlaintextKeyMaterial.bin aes-key.bin".into());
     if let Target::Create { alias: Some(a), .. } = &opts.target {
         lines.push(format!(
             "aws kms create-alias --alias-name {} --target-key-id \"$KEY_ID\"",

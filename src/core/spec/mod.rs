@@ -232,7 +232,7 @@ pub enum SpecError {
 
     /// A key usage KMS does not allow for the key spec.
     #[error(
-        "key usage {key_spec}/{key_usage} is not allowed; a {key_spec} key may be: {}",
+        "KeyUsage {key_usage} does not fit KeySpec {key_spec}; a key of that spec may be: {}",
         join(allowed)
     )]
     UsageDoesNotFitKeySpec {

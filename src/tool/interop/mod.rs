@@ -142,6 +142,9 @@ pub struct Reproduce {
     pub input: &'static str,
     /// Whether openssl must say `Verified OK` (exit 0) or reject (exit 1).
     pub expect_verified: bool,
+    /// The line openssl must print for that answer (`Verified OK`, `Verification failure`, or
+    /// pkeyutl's words for EdDSA).
+    pub expect_line: &'static str,
     /// The openssl argv after the program name, paths relative to the report folder.
     pub args: Vec<String>,
 }
@@ -345,6 +348,13 @@ pub async fn run(kms: &Kms, opts: &Options, progress: &(dyn Fn(&str) + Sync)) ->
                             // An endpoint that cannot sign an algorithm (e.g. a local KMS on an old
                             // OpenSSL): listed as skipped, never counted as a pass.
                             Err(e) if e.kms_error() == Some(ErrorCode::UnsupportedOperation) => {
+                                // Nothing of the cell stays in the report's cells/.
+                                let _ = std::fs::remove_dir_all(
+                                    work.path().join(
+                                        format!("{}/{}/{}/{}", key.info.key_spec, alg, mt, size)
+                                            .replace('/', "_"),
+                                    ),
+                                );
                                 skipped.push(Skipped::new(
                                     key.info.key_spec,
                                     Some(alg),
@@ -605,29 +615,7 @@ async fn run_cell(
             Err(e) => return Check::not_checkable(e.to_string()),
         };
         match Command::new(&opts.openssl).args(&argv[1..]).output() {
-            Ok(o) => {
-                let line = String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                let code = o.status.code();
-                let v = if code == Some(0) {
-                    Verdict::Verified
-                } else {
-                    Verdict::Failure
-                };
-                let words = if line.is_empty() {
-                    String::from_utf8_lossy(&o.stderr)
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .to_string()
-                } else {
-                    line
-                };
-                Check::verdict(v, words, code)
-            }
+            Ok(o) => openssl_answer(alg, &o),
             Err(e) => Check::error(format!("cannot run {}: {e}", opts.openssl.display())),
         }
     };
@@ -664,15 +652,24 @@ async fn run_cell(
             }
         }
     }
-    let openssl_command = command_for(
-        &PathBuf::from(if over == Over::Digest {
-            "$DIGEST"
+    // `$PUB`, `$SIG`, `$MSG` / `$DIGEST` stand for the cell's files (README of the report); safe
+    // words are quoted by no one, then turned into double-quoted variables.
+    let openssl_command = command_for_key(
+        Path::new("PUB_FILE"),
+        Path::new(if over == Over::Digest {
+            "DIGEST_FILE"
         } else {
-            "$MSG"
+            "MSG_FILE"
         }),
-        Path::new("$SIG"),
+        Path::new("SIG_FILE"),
     )
-    .map(|a| openssl_cmd::shell_join(&a).replace(&*pem_path.to_string_lossy(), "$PUB"))
+    .map(|a| {
+        openssl_cmd::shell_join(&a)
+            .replace("PUB_FILE", "\"$PUB\"")
+            .replace("SIG_FILE", "\"$SIG\"")
+            .replace("MSG_FILE", "\"$MSG\"")
+            .replace("DIGEST_FILE", "\"$DIGEST\"")
+    })
     .unwrap_or_else(|e| e.to_string());
     // The same commands on the files where the report keeps them, for reproduce.sh.
     let reproduce = if genuine.openssl.status == CheckStatus::NotCheckable {
@@ -692,6 +689,11 @@ async fn run_cell(
                 .map(|argv| Reproduce {
                     input,
                     expect_verified,
+                    expect_line: if expect_verified {
+                        Verdict::Verified.line_for(alg)
+                    } else {
+                        Verdict::Failure.line_for(alg)
+                    },
                     args: argv[1..].to_vec(),
                 })
         })
@@ -714,6 +716,36 @@ async fn run_cell(
         tampered_message,
         tampered_signature,
     })
+}
+
+/// openssl's verdict, only from openssl's own words and exit code: `Verified OK` (or pkeyutl's
+/// line) with exit 0 is verified; the failure line on stdout, or `Error verifying data` (a
+/// signature that does not decode), with exit 1 is rejected; anything else — a missing file, an
+/// unknown option, a crash — is an error, never a rejection that would pass a tampered input.
+fn openssl_answer(alg: SigningAlgorithm, o: &std::process::Output) -> Check {
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let first = stdout.lines().next().unwrap_or_default().to_string();
+    let code = o.status.code();
+    let said = |line: &str| stdout.lines().chain(stderr.lines()).any(|l| l == line);
+    if code == Some(0) && first == Verdict::Verified.line_for(alg) {
+        return Check::verdict(Verdict::Verified, first, code);
+    }
+    let failure = Verdict::Failure.line_for(alg);
+    let malformed = Verdict::Malformed.line_for(alg);
+    if code == Some(1) && (said(failure) || said(malformed)) {
+        let words = if said(failure) { failure } else { malformed };
+        return Check::verdict(Verdict::Failure, words, code);
+    }
+    let last = stderr.lines().last().unwrap_or_default();
+    Check {
+        status: CheckStatus::Error,
+        output: format!(
+            "openssl answered neither a verdict line nor its exit code (exit {code:?}): {}",
+            if first.is_empty() { last } else { &first }
+        ),
+        exit_code: code,
+    }
 }
 
 async fn kms_check(
@@ -754,5 +786,36 @@ mod tests {
     fn openssl_version_parses() {
         let (_, n) = openssl_binary_version(Path::new("openssl"));
         assert!(n >= 0x3000_0000, "{n:x}");
+    }
+
+    fn sh(script: &str) -> std::process::Output {
+        Command::new("sh").args(["-c", script]).output().unwrap()
+    }
+
+    #[test]
+    fn only_openssl_own_verdict_lines_and_exit_codes_count_and_an_error_is_never_a_rejection() {
+        let alg = SigningAlgorithm::EcdsaSha256;
+        let ok = openssl_answer(alg, &sh("echo 'Verified OK'"));
+        assert_eq!(ok.status, CheckStatus::Verified);
+        let failed = openssl_answer(alg, &sh("echo 'Verification failure'; exit 1"));
+        assert_eq!(failed.status, CheckStatus::Rejected);
+        let malformed = openssl_answer(alg, &sh("echo 'Error verifying data' >&2; exit 1"));
+        assert_eq!(malformed.status, CheckStatus::Rejected);
+        for broken in [
+            "echo 'Invalid command' >&2; exit 1",
+            "echo 'Could not open file' >&2; exit 1",
+            "exit 1",
+            "echo 'Verified OK'; exit 1",
+            "echo 'Verification failure'; exit 2",
+        ] {
+            let c = openssl_answer(alg, &sh(broken));
+            assert_eq!(c.status, CheckStatus::Error, "{broken}");
+            assert_eq!(c.agrees(false), Some(false), "{broken}: never a pass");
+        }
+        let ed = openssl_answer(
+            SigningAlgorithm::Ed25519Sha512,
+            &sh("echo 'Signature Verification Failure'; exit 1"),
+        );
+        assert_eq!(ed.status, CheckStatus::Rejected);
     }
 }

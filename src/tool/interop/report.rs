@@ -54,15 +54,28 @@ fn reproduce_script(r: &Report) -> String {
         "#!/usr/bin/env bash\n\
          # Re-runs every openssl command of this interop report (kms-openssl interop-check) on the\n\
          # files under cells/, with no kms-openssl needed. OPENSSL=/path/to/openssl picks the binary.\n\
-         # Exit 0 when openssl gives every expected answer.\n\
+         # A command passes when openssl prints the expected line with the expected exit code (0 for\n\
+         # verified, 1 for rejected; a signature that does not decode may say MALFORMED instead).\n\
+         # Exit 0 when every command passes.\n\
          cd \"$(dirname \"$0\")\" || exit 2\n\
-         OPENSSL=${OPENSSL:-openssl}\n\
-         failed=0\n\
-         check() {  # CELL INPUT EXPECTED(verified|rejected) OPENSSL-ARGS...\n\
-         \x20 local cell=$1 input=$2 want=$3 got; shift 3\n\
-         \x20 if \"$OPENSSL\" \"$@\" >/dev/null 2>&1; then got=verified; else got=rejected; fi\n\
-         \x20 if [ \"$got\" = \"$want\" ]; then echo \"ok   $cell, $input: $got\"\n\
-         \x20 else echo \"FAIL $cell, $input: $got, expected $want\"; failed=1; fi\n\
+         OPENSSL=${OPENSSL:-openssl}\n",
+    );
+    s.push_str(&format!(
+        "MALFORMED={}\n",
+        shell_join(&[crate::core::verify::Verdict::Malformed
+            .dgst_line()
+            .to_string()])
+    ));
+    s.push_str(
+        "failed=0\n\
+         check() {  # CELL INPUT EXPECTED(verified|rejected) LINE OPENSSL-ARGS...\n\
+         \x20 local cell=$1 input=$2 want=$3 line=$4 out code wcode; shift 4\n\
+         \x20 out=$(\"$OPENSSL\" \"$@\" 2>&1); code=$?\n\
+         \x20 if [ \"$want\" = verified ]; then wcode=0; else wcode=1; fi\n\
+         \x20 if [ \"$code\" = \"$wcode\" ] && { printf '%s\\n' \"$out\" | grep -qxF -- \"$line\" ||\n\
+         \x20     { [ \"$want\" = rejected ] && printf '%s\\n' \"$out\" | grep -qxF -- \"$MALFORMED\"; }; }; then\n\
+         \x20   echo \"ok   $cell, $input: $want\"\n\
+         \x20 else echo \"FAIL $cell, $input: expected $want ($line), got exit $code: $(printf '%s' \"$out\" | head -1)\"; failed=1; fi\n\
          }\n",
     );
     s.push_str(&format!("# {}\n", r.headline()));
@@ -75,7 +88,7 @@ fn reproduce_script(r: &Report) -> String {
         }
         for step in &c.reproduce {
             s.push_str(&format!(
-                "check {} {} {} {}\n",
+                "check {} {} {} {} {}\n",
                 shell_join(std::slice::from_ref(&c.id)),
                 shell_join(&[step.input.to_string()]),
                 if step.expect_verified {
@@ -83,6 +96,7 @@ fn reproduce_script(r: &Report) -> String {
                 } else {
                     "rejected"
                 },
+                shell_join(&[step.expect_line.to_string()]),
                 shell_join(&step.args)
             ));
         }
@@ -189,7 +203,7 @@ fn mark(c: &Check, expect: bool) -> &'static str {
 
 fn markdown(r: &Report) -> String {
     let mut s = format!(
-        "# kms-openssl interop report\n\n**{}**\n\n- tool: {}\n- OpenSSL library: {}\n- openssl binary: {}\n- endpoint: {}\n- KMS side: {}\n- run: {} – {}\n- cells: {} total, {} agree, {} disagree; {} verifier answers not checkable (not counted as passes)\n- reproduce every openssl answer without kms-openssl: `bash reproduce.sh` (files in `cells/`)\n\n",
+        "# kms-openssl interop report\n\n**{}**\n\n- tool: {}\n- OpenSSL library: {}\n- openssl binary: {}\n- endpoint: {}\n- KMS side: {}\n- run: {} – {}\n- cells: {} total, {} agree, {} disagree; {} verifier answers not checkable (not counted as passes)\n- reproduce every openssl answer without kms-openssl: `bash reproduce.sh` (files in `cells/`)\n- in the openssl commands below, `$PUB`, `$SIG` and `$MSG` (or `$DIGEST`) are a cell's `cells/<cell>/pub.pem`, `msg.sig` and `msg.bin` (`msg.dgst`)\n\n",
         r.headline(),
         r.tool,
         r.openssl_library,
