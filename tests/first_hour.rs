@@ -111,7 +111,7 @@ fn a_key_created_in_one_region_is_not_found_from_another_and_found_from_its_own(
 fn a_missing_region_is_one_error_and_a_hint_without_instance_metadata_warnings() {
     let dir = tempfile::tempdir().unwrap();
     // A metadata endpoint that refuses connections: the SDK probes it and fails at once.
-    let closed = format!("http://127.0.0.1:{}", common_closed_port());
+    let closed = format!("http://127.0.0.1:{}", common::closed_port());
     let o = cli(
         dir.path(),
         &[
@@ -132,11 +132,6 @@ fn a_missing_region_is_one_error_and_a_hint_without_instance_metadata_warnings()
         ),
         "{err}"
     );
-}
-
-fn common_closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 #[test]
@@ -226,7 +221,7 @@ fn role_arn_with_only_the_kms_endpoint_redirected_names_aws_endpoint_url_sts() {
 #[test]
 fn whoami_errors_are_labelled_sts_and_name_the_sts_endpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let closed = format!("http://127.0.0.1:{}", common_closed_port());
+    let closed = format!("http://127.0.0.1:{}", common::closed_port());
     let o = cli(
         dir.path(),
         &[

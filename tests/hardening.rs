@@ -191,12 +191,6 @@ fn sign_without_public_key_refuses_by_default_and_records_unverified_when_allowe
     );
 }
 
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 // Item 3: `verify --kms` refuses a signature file holding base64 text before any call (the
 // endpoint here does not exist: a call would fail differently).
 #[test]
@@ -204,7 +198,7 @@ fn verify_kms_refuses_base64_text_signature_before_any_call() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("m.txt"), b"message").unwrap();
     std::fs::write(d.path().join("m.sig.b64"), b64(&[0x42; 256])).unwrap();
-    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    let endpoint = format!("http://127.0.0.1:{}", common::closed_port());
     let o = cli(
         &[
             "verify",
@@ -871,7 +865,7 @@ fn sign_refuses_out_with_several_files_and_zero_jobs_or_rate() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("a"), b"a").unwrap();
     std::fs::write(d.path().join("b"), b"b").unwrap();
-    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    let endpoint = format!("http://127.0.0.1:{}", common::closed_port());
     for extra in [
         vec!["--out", "x.sig", "a", "b"],
         vec!["--jobs", "0", "a", "b"],

@@ -670,7 +670,7 @@ impl SigCtx {
         let kms_key = data.kms()?;
         alg.check_key_spec(data.spec)?;
         if let Some(reason) = sign::why_unverifiable(Some(&kms_key.signing_key), alg) {
-            return Err(kms_openssl::Error::Unverifiable { reason }.into());
+            return Err(sign::unverifiable_error(alg, reason).into());
         }
         let rt = Runtime::current()?;
         let kms = rt.client(&kms_key.uri)?;

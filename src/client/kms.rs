@@ -321,6 +321,28 @@ impl Kms {
         Ok(metadata(md))
     }
 
+    /// Checks, before creating a key for it, that `alias` names no key yet (DescribeKey):
+    /// [`Error::AliasExists`] when it does. A caller not allowed to look (AccessDenied) passes:
+    /// CreateAlias decides then.
+    pub async fn require_alias_free(&self, alias: &str) -> Result<()> {
+        use crate::aws::ErrorCode;
+        match self.describe_key(alias).await {
+            Ok(md) => Err(Error::AliasExists {
+                alias: alias.to_string(),
+                target: md.key_id,
+            }),
+            Err(e)
+                if matches!(
+                    e.kms_error(),
+                    Some(ErrorCode::NotFound | ErrorCode::AccessDenied)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// CreateAlias. Validate the name first with [`crate::aws::alias::check_alias_name`].
     pub async fn create_alias(&self, alias_name: &str, target_key_id: &str) -> Result<()> {
         self.client

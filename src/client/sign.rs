@@ -60,9 +60,16 @@ impl SigningKey {
     ///
     /// Errors: an unreadable key, or one that is no KMS key spec.
     pub fn from_public_key_file(key_id: &str, path: &Path) -> Result<SigningKey> {
-        let public = PublicKey::from_file(path)?;
+        SigningKey::from_public_key(key_id, PublicKey::from_file(path)?, path)
+    }
+
+    /// A SIGN_VERIFY key known by its public key (from a file, or the private key it belongs
+    /// to) instead of GetPublicKey. `origin` names the key in errors.
+    ///
+    /// Errors: [`Error::BadPublicKey`] for a key of no KMS KeySpec.
+    pub fn from_public_key(key_id: &str, public: PublicKey, origin: &Path) -> Result<SigningKey> {
         let key_spec = public.key_spec().ok_or_else(|| Error::BadPublicKey {
-            path: path.to_path_buf(),
+            path: origin.to_path_buf(),
             reason: "not a key of a KMS KeySpec".into(),
         })?;
         let info = PublicKeyInfo {
@@ -432,6 +439,16 @@ pub fn why_unverifiable(key: Option<&SigningKey>, alg: SigningAlgorithm) -> Opti
         ));
     }
     alg.require_linked_openssl().err().map(|e| e.to_string())
+}
+
+/// The refusal of a signature [`why_unverifiable`] says cannot be checked: the linked OpenSSL
+/// lacking the algorithm is [`Error::Spec`] `OpensslTooOld` (its hint names the build that has
+/// it); otherwise [`Error::Unverifiable`] with `reason`.
+pub fn unverifiable_error(alg: SigningAlgorithm, reason: String) -> Error {
+    match alg.require_linked_openssl() {
+        Err(too_old) => too_old.into(),
+        Ok(()) => Error::Unverifiable { reason },
+    }
 }
 
 /// A signature KMS returned, checked.

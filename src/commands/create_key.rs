@@ -1,4 +1,3 @@
-use kms_openssl::aws::ErrorCode;
 use kms_openssl::aws::alias::check_alias_name;
 use kms_openssl::core::spec::{DEFAULT_KEY_USAGE, KeySpec, KeyUsage};
 use kms_openssl::{Error, Result};
@@ -50,18 +49,7 @@ pub async fn run_create_key(a: CreateKeyArgs, ctx: &Ctx) -> Result<u8> {
     let kms = connect(&ctx.aws).await?;
     // An alias that is taken would leave a key nobody asked for (billed until deleted).
     if let Some(alias) = &a.alias {
-        match kms.describe_key(alias).await {
-            Ok(md) => {
-                return Err(Error::AliasExists {
-                    alias: alias.clone(),
-                    target: md.key_id,
-                });
-            }
-            Err(e) if e.kms_error() == Some(ErrorCode::NotFound) => {}
-            // Not allowed to look (no kms:DescribeKey through the alias): CreateAlias decides.
-            Err(e) if e.kms_error() == Some(ErrorCode::AccessDenied) => {}
-            Err(e) => return Err(e),
-        }
+        kms.require_alias_free(alias).await?;
     }
     if a.key_usage.is_none() {
         err_line(&format!(

@@ -45,7 +45,7 @@ pub async fn run(a: DemoArgs, ctx: &Ctx) -> Result<u8> {
     if let Some((server, state)) = local {
         if a.keep_serving && code.is_ok() {
             let signals = kms_openssl::server::ShutdownSignals::install()?;
-            keep_serving(&server, &state)?;
+            keep_serving(&server, &state);
             // Flushed now: a reader of a pipe must see the environment before Ctrl-C.
             super::stdout_result().map_err(|e| Error::io("standard output", e))?;
             server.run_until_signal(signals).await?;
@@ -490,7 +490,7 @@ async fn workflow(
 
 /// Prints the environment for the demo's local KMS (as `serve --print-env` does) and that it
 /// serves until Ctrl-C, so the printed commands can be run against it.
-fn keep_serving(server: &RunningServer, state: &tempfile::TempDir) -> Result<()> {
+fn keep_serving(server: &RunningServer, state: &tempfile::TempDir) {
     let admin = kms_openssl::server::auth::admin::AdminCredentials {
         access_key_id: LOCAL_CREDENTIALS.0.into(),
         secret_access_key: LOCAL_CREDENTIALS.1.into(),
@@ -501,19 +501,11 @@ fn keep_serving(server: &RunningServer, state: &tempfile::TempDir) -> Result<()>
         server.endpoint_url(),
         state.path().display()
     ));
-    out(&format!(
-        "unset {}",
-        kms_openssl::server::CLIENT_ENVIRONMENT_UNSET.join(" ")
-    ));
-    for group in kms_openssl::server::client_environment(&server.addr, &server.app().region, &admin)
+    for line in
+        kms_openssl::server::client_environment_shell(&server.addr, &server.app().region, &admin)
     {
-        let vars: Vec<String> = group
-            .iter()
-            .map(|(k, v)| format!("{k}={}", openssl_cmd::shell_word(v)))
-            .collect();
-        out(&format!("export {}", vars.join(" ")));
+        out(&line);
     }
-    Ok(())
 }
 
 /// A client of the demo's local KMS acting as `role` (AssumeRole through the same endpoint's STS).

@@ -3,31 +3,10 @@
 use std::time::Duration;
 
 use kms_openssl::Result;
-use kms_openssl::core::openssl_cmd::shell_word;
 use kms_openssl::server::{self, ServerConfig};
 
 use super::{Ctx, EXIT_OK, err_line, out};
 use crate::cli::ServeArgs;
-
-/// `unset` and `export` lines for [`server::client_environment`].
-fn env_lines(
-    addr: &std::net::SocketAddr,
-    region: &str,
-    admin: &server::auth::admin::AdminCredentials,
-) -> Vec<String> {
-    let mut lines = vec![format!(
-        "unset {}",
-        server::CLIENT_ENVIRONMENT_UNSET.join(" ")
-    )];
-    for group in server::client_environment(addr, region, admin) {
-        let vars: Vec<String> = group
-            .iter()
-            .map(|(k, v)| format!("{k}={}", shell_word(v)))
-            .collect();
-        lines.push(format!("export {}", vars.join(" ")));
-    }
-    lines
-}
 
 pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
     let state_dir = server::state_dir_or_default(a.state_dir.as_deref())?;
@@ -57,7 +36,7 @@ pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
     if a.print_env {
         // The same state dir and credentials the serving process uses; nothing is served.
         let app = server::App::open(&config)?;
-        for line in env_lines(&config.listen, &config.region, &app.admin) {
+        for line in server::client_environment_shell(&config.listen, &config.region, &app.admin) {
             out(&line);
         }
         return Ok(EXIT_OK);
@@ -76,7 +55,9 @@ pub async fn run(a: ServeArgs, _ctx: &Ctx) -> Result<u8> {
         "use it as the account administrator (arn:aws:iam::{}:root) with:",
         running.app().account_id
     ));
-    for line in env_lines(&addr, &running.app().region, running.admin_credentials()) {
+    for line in
+        server::client_environment_shell(&addr, &running.app().region, running.admin_credentials())
+    {
         err_line(&line);
     }
     // The first stdout line is the contract scripts and tests read the port from.

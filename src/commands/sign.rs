@@ -83,7 +83,7 @@ pub async fn run(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     // Never write a signature nobody checked, unless asked to.
     if let Some(why) = sign::why_unverifiable(key.as_ref(), alg) {
         if !a.allow_unverified {
-            return Err(unverifiable(alg, why));
+            return Err(sign::unverifiable_error(alg, why));
         }
         err_line(&format!(
             "warning: {why}; the signature is checked for its structure only (--allow-unverified)"
@@ -228,7 +228,7 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     }
     if let Some(why) = sign::why_unverifiable(key.as_ref(), alg) {
         if !a.allow_unverified {
-            return Err(unverifiable(alg, why));
+            return Err(sign::unverifiable_error(alg, why));
         }
         err_line(&format!(
             "warning: {why}; every signature is checked for its structure only (--allow-unverified)"
@@ -310,13 +310,4 @@ async fn run_batch(a: SignArgs, ctx: &Ctx) -> Result<u8> {
     } else {
         super::EXIT_ERROR
     })
-}
-
-/// The refusal of a signature that cannot be checked: the linked OpenSSL lacking the algorithm
-/// is said as such (its hint names the build that has it); else there is no public key.
-fn unverifiable(alg: SigningAlgorithm, reason: String) -> Error {
-    match alg.require_linked_openssl() {
-        Err(too_old) => too_old.into(),
-        Ok(()) => Error::Unverifiable { reason },
-    }
 }

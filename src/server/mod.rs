@@ -79,6 +79,25 @@ pub fn client_environment(
     ]
 }
 
+/// [`client_environment`] as the lines a shell evaluates: `unset` [`CLIENT_ENVIRONMENT_UNSET`],
+/// then one `export` per group, values shell-quoted.
+pub fn client_environment_shell(
+    addr: &SocketAddr,
+    region: &str,
+    admin: &AdminCredentials,
+) -> Vec<String> {
+    use crate::core::openssl_cmd::shell_word;
+    let mut lines = vec![format!("unset {}", CLIENT_ENVIRONMENT_UNSET.join(" "))];
+    for group in client_environment(addr, region, admin) {
+        let vars: Vec<String> = group
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_word(v)))
+            .collect();
+        lines.push(format!("export {}", vars.join(" ")));
+    }
+    lines
+}
+
 /// Variables to unset with [`client_environment`]: a session token left from a real AWS session
 /// would be sent with the administrator's long-term key and refused.
 pub const CLIENT_ENVIRONMENT_UNSET: &[&str] = &["AWS_SESSION_TOKEN"];

@@ -171,17 +171,7 @@ pub async fn import(
             if let Some(a) = alias {
                 crate::aws::alias::check_alias_name(a)?;
                 step("DescribeKey (is the alias free?)");
-                match kms.describe_key(a).await {
-                    Ok(md) => {
-                        return Err(Error::AliasExists {
-                            alias: a.clone(),
-                            target: md.key_id,
-                        });
-                    }
-                    Err(e) if e.kms_error() == Some(crate::aws::ErrorCode::NotFound) => {}
-                    Err(e) if e.kms_error() == Some(crate::aws::ErrorCode::AccessDenied) => {}
-                    Err(e) => return Err(e),
-                }
+                kms.require_alias_free(a).await?;
             }
             step("CreateKey Origin=EXTERNAL");
             let md = kms
@@ -277,18 +267,11 @@ async fn prove(kms: &Kms, key_id: &str, local: &LocalKey, usage: KeyUsage) -> Re
         KeyUsage::SignVerify => {
             let alg = proof_algorithm(local.key_spec)?;
             let message = b"kms-openssl import-key proof\n".to_vec();
-            let key = SigningKey {
-                info: crate::client::kms::PublicKeyInfo {
-                    key_id: key_id.to_string(),
-                    key_spec: local.key_spec,
-                    key_usage: usage,
-                    signing_algorithms: local.key_spec.signing_algorithms(),
-                    encryption_algorithms: Vec::new(),
-                    key_agreement_algorithms: Vec::new(),
-                    spki_der: local.public.spki_der().to_vec(),
-                },
-                public: Some(local.public.clone()),
-            };
+            let key = SigningKey::from_public_key(
+                key_id,
+                local.public.clone(),
+                Path::new("the private key"),
+            )?;
             let mut preparer = sign::MessagePreparer::new(
                 alg,
                 MessageTypeChoice::Auto,

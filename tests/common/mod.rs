@@ -323,3 +323,9 @@ pub fn openssl_binary_version() -> i64 {
     let get = |i: usize| nums.get(i).copied().unwrap_or(0);
     (get(0) << 28) | (get(1) << 20) | (get(2) << 4)
 }
+
+/// A loopback port nothing listens on (bound, then released): connections are refused at once.
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
