@@ -28,6 +28,12 @@ impl PrincipalSpec {
     }
 }
 
+/// Whether a grantee principal ARN (a grant's `GranteePrincipal` or `RetiringPrincipal`) names
+/// caller `p`: the same rules as a key policy's `Principal.AWS` entry, without IAM delegation.
+pub fn principal_matches(entry: &str, p: &Principal) -> bool {
+    principal_entry_matches(entry, p, false)
+}
+
 /// One `Principal.AWS` entry against a caller.
 fn principal_entry_matches(entry: &str, p: &Principal, iam_delegation: bool) -> bool {
     if entry == "*" {
@@ -279,13 +285,29 @@ pub fn request_context(
             }
             ctx = ctx.with("kms:MessageType", member("MessageType").unwrap_or("RAW"));
         }
-        "Encrypt" | "Decrypt" | "ReEncrypt" => {
+        "Encrypt" | "Decrypt" => {
             ctx = ctx.with(
                 "kms:EncryptionAlgorithm",
                 member("EncryptionAlgorithm").unwrap_or("SYMMETRIC_DEFAULT"),
             );
         }
+        "GenerateMac" | "VerifyMac" => {
+            if let Some(a) = member("MacAlgorithm") {
+                ctx = ctx.with("kms:MacAlgorithm", a);
+            }
+        }
         _ => {}
+    }
+    // kms:EncryptionContext:<key> for every pair of the request's encryption context.
+    if let Some(ec) = super::grant::encryption_context_member(operation)
+        .and_then(|m| request.get(m))
+        .and_then(Value::as_object)
+    {
+        for (k, v) in ec {
+            if let Some(v) = v.as_str() {
+                ctx = ctx.with(&format!("kms:EncryptionContext:{k}"), v);
+            }
+        }
     }
     if let Some(k) = member("KeyId").filter(|k| k.starts_with("alias/")) {
         ctx = ctx.with("kms:RequestAlias", k);

@@ -12,6 +12,7 @@
 pub mod author;
 pub mod eval;
 pub mod grammar;
+pub mod grant;
 pub mod lint;
 
 use crate::aws::ErrorCode;

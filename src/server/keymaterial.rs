@@ -118,6 +118,43 @@ pub fn derive(key: &PKeyRef<Private>, spec: KeySpec, peer_spki: &[u8]) -> OpResu
     evp::derive(key, &peer).map_err(|e| bad_peer(e.to_string()))
 }
 
+/// `n` bytes from OpenSSL's CSPRNG (`RAND_bytes`), for key material, data keys and
+/// GenerateRandom.
+pub fn random_bytes(n: usize) -> OpResult<Vec<u8>> {
+    let mut out = vec![0u8; n];
+    openssl::rand::rand_bytes(&mut out).map_err(|e| KmsError::internal("RAND_bytes", e))?;
+    Ok(out)
+}
+
+/// A new `KeyMaterialId`: 32 random bytes, 64 hex characters (the shape KMS returns).
+pub fn new_material_id() -> OpResult<String> {
+    random_bytes(32).map(hex::encode)
+}
+
+/// HMAC (RFC 2104) of `message` under `key` with `alg`'s hash, as KMS GenerateMac computes it and
+/// as `openssl mac -digest SHA256 -macopt hexkey:KEY HMAC` does.
+pub fn hmac(alg: crate::core::spec::MacAlgorithm, key: &[u8], message: &[u8]) -> OpResult<Vec<u8>> {
+    use openssl::sign::Signer;
+    let internal = |e: openssl::error::ErrorStack| KmsError::internal("HMAC", e);
+    let pkey = PKey::hmac(key).map_err(internal)?;
+    let mut signer = Signer::new(alg.md(), &pkey).map_err(internal)?;
+    signer.update(message).map_err(internal)?;
+    signer.sign_to_vec().map_err(internal)
+}
+
+/// A DER PKCS#8 PrivateKeyInfo and DER SPKI of a fresh key pair of `spec`, for
+/// GenerateDataKeyPair (RFC 5958, RFC 5280).
+pub fn generate_pair_der(spec: KeySpec) -> OpResult<(Vec<u8>, Vec<u8>)> {
+    let pkey = generate(spec)?;
+    let private = pkey
+        .private_key_to_pkcs8()
+        .map_err(|e| KmsError::internal("i2d_PKCS8PrivateKey", e))?;
+    let public = pkey
+        .public_key_to_der()
+        .map_err(|e| KmsError::internal("i2d_PUBKEY", e))?;
+    Ok((private, public))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::error::Code;

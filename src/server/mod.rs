@@ -19,6 +19,7 @@
 //! administrator's credentials).
 
 pub mod auth;
+pub mod ciphertext;
 pub mod error;
 mod http;
 pub mod keymaterial;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::core::spec::{KeyFamily, KeySpec};
+use crate::core::spec::{KeyFamily, KeySpec, KmsKeySpec};
 
 /// A KMS request-quota group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,12 +19,22 @@ pub enum Group {
     CryptoEccSm2,
     /// Sign, Verify on ML-DSA keys (shared).
     CryptoMlDsa,
+    /// Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateMac, VerifyMac, GenerateRandom on
+    /// symmetric and HMAC keys (shared: "Cryptographic operations (symmetric)").
+    CryptoSymmetric,
     /// Every other operation has a quota of its own.
     Operation(&'static str),
 }
 
 /// The shared cryptographic group of a key spec (KMS "Request quotas").
-pub fn crypto_group(spec: KeySpec) -> Group {
+pub fn crypto_group(spec: KmsKeySpec) -> Group {
+    match spec {
+        KmsKeySpec::Asymmetric(spec) => asymmetric_group(spec),
+        KmsKeySpec::Symmetric(_) => Group::CryptoSymmetric,
+    }
+}
+
+fn asymmetric_group(spec: KeySpec) -> Group {
     match spec.family() {
         KeyFamily::Rsa { .. } => Group::CryptoRsa,
         KeyFamily::MlDsa { .. } => Group::CryptoMlDsa,
@@ -81,14 +91,14 @@ mod tests {
 
     #[test]
     fn crypto_operations_share_a_group_by_key_family() {
-        assert_eq!(crypto_group(KeySpec::Rsa2048), Group::CryptoRsa);
-        assert_eq!(crypto_group(KeySpec::Rsa4096), Group::CryptoRsa);
-        assert_eq!(crypto_group(KeySpec::EccNistP256), Group::CryptoEccSm2);
+        assert_eq!(asymmetric_group(KeySpec::Rsa2048), Group::CryptoRsa);
+        assert_eq!(asymmetric_group(KeySpec::Rsa4096), Group::CryptoRsa);
+        assert_eq!(asymmetric_group(KeySpec::EccNistP256), Group::CryptoEccSm2);
         assert_eq!(
-            crypto_group(KeySpec::EccNistEdwards25519),
+            asymmetric_group(KeySpec::EccNistEdwards25519),
             Group::CryptoEccSm2
         );
-        assert_eq!(crypto_group(KeySpec::MlDsa65), Group::CryptoMlDsa);
+        assert_eq!(asymmetric_group(KeySpec::MlDsa65), Group::CryptoMlDsa);
     }
 
     #[test]

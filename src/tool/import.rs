@@ -14,7 +14,7 @@ use crate::client::sign::{self, MessageTypeChoice, SigningKey};
 use crate::core::keys::PublicKey;
 use crate::core::openssl_cmd::{self, shell_word};
 use crate::core::spec::{
-    EncryptionAlgorithm, ExpirationModel, KeySpec, KeyUsage, Origin, SigningAlgorithm,
+    EncryptionAlgorithm, ExpirationModel, KeySpec, KeyUsage, Origin, SigningAlgorithm, SpecError,
     WrappingAlgorithm, WrappingKeySpec,
 };
 use crate::core::verify::{self, Verdict, VerifyOptions};
@@ -340,6 +340,12 @@ async fn prove(kms: &Kms, key_id: &str, local: &LocalKey, usage: KeyUsage) -> Re
                     .into(),
             )
         }
+        // Local OpenSSL keys are asymmetric: the spec check refused this usage already.
+        KeyUsage::GenerateVerifyMac => Err(Error::Spec(SpecError::UsageDoesNotFitKeySpec {
+            key_spec: local.key_spec,
+            key_usage: usage,
+            allowed: local.key_spec.allowed_usages().to_vec(),
+        })),
     }
 }
 

@@ -175,6 +175,7 @@ impl KeySpec {
                 key_agreement: vec![KEY_AGREEMENT_ECDH],
                 ..Default::default()
             },
+            KeyUsage::GenerateVerifyMac => AlgorithmLists::default(),
         }
     }
 
@@ -194,7 +195,7 @@ impl KeySpec {
     /// Parses a spec, explaining that symmetric and HMAC specs are outside this tool.
     pub fn parse_asymmetric(s: &str) -> Result<KeySpec, SpecError> {
         let up = s.trim().to_ascii_uppercase();
-        if NON_ASYMMETRIC_KEY_SPECS.contains(&up.as_str()) {
+        if SymmetricKeySpec::ALL.iter().any(|k| k.as_str() == up) {
             return Err(SpecError::SymmetricKeySpec { key_spec: up });
         }
         s.parse()

@@ -25,6 +25,10 @@ pub use signing::{
     ED25519_SIGNATURE_LEN, OpensslTool, SIGNING_TABLE, Scheme, SignatureEncoding, SignatureShape,
     SigningParams,
 };
+pub use symmetric::{
+    DATA_KEY_PAIR_SPECS, DataKeySpec, KmsKeySpec, MAX_MAC_MESSAGE, MAX_RANDOM_BYTES, MacAlgorithm,
+    SYMMETRIC_DEFAULT_ALGORITHM, SymmetricKeySpec,
+};
 
 /// Declares a KMS enum whose variants map 1:1 to the API's wire names.
 macro_rules! kms_enum {
@@ -100,11 +104,13 @@ kms_enum!(
 );
 
 kms_enum!(
-    /// KMS `KeyUsage` of an asymmetric key.
+    /// KMS `KeyUsage`.
     KeyUsage {
         SignVerify => "SIGN_VERIFY",
         EncryptDecrypt => "ENCRYPT_DECRYPT",
         KeyAgreement => "KEY_AGREEMENT",
+        /// HMAC keys only.
+        GenerateVerifyMac => "GENERATE_VERIFY_MAC",
     }
 );
 
@@ -280,21 +286,6 @@ pub const SM2_DEFAULT_DISTID: &str = "1234567812345678";
 pub const SM2PKE_MAX_PLAINTEXT: usize = 1024;
 /// Key-policy size limit, in bytes (KMS resource quota, not adjustable).
 pub const MAX_KEY_POLICY_BYTES: usize = 32 * 1024;
-/// KMS `KeySpec` values that are not asymmetric (symmetric encryption and HMAC keys).
-pub const NON_ASYMMETRIC_KEY_SPECS: &[&str] = &[
-    "SYMMETRIC_DEFAULT",
-    "HMAC_224",
-    "HMAC_256",
-    "HMAC_384",
-    "HMAC_512",
-];
-/// Every KMS `KeyUsageType` value (API model), asymmetric or not.
-pub const ALL_KEY_USAGE_NAMES: &[&str] = &[
-    "ENCRYPT_DECRYPT",
-    "SIGN_VERIFY",
-    "GENERATE_VERIFY_MAC",
-    "KEY_AGREEMENT",
-];
 /// KeyUsage CreateKey assumes when none is given (API model `CreateKeyRequest.KeyUsage`).
 pub const DEFAULT_KEY_USAGE: KeyUsage = KeyUsage::EncryptDecrypt;
 /// The only `KeyAgreementAlgorithmSpec` (API model): cofactor ECDH, NIST SP 800-56A.
@@ -394,6 +385,7 @@ pub const ML_DSA: [MlDsaParams; 3] = [
 pub const ML_DSA_SPKI_KEY_OFFSET: usize = 22;
 
 mod import;
+mod symmetric;
 
 #[cfg(test)]
 mod tests {

@@ -8,10 +8,12 @@ use serde_json::{Map, Value, json};
 use super::keys::KeyIdRequest;
 use super::{Blob, Call, b64, check_len, dry_run, names, parse_enum, required, store_err};
 use crate::core::spec::{
-    EncryptionAlgorithm, KEY_AGREEMENT_ECDH, KeyUsage, MAX_CIPHERTEXT_BLOB, MAX_PLAINTEXT,
-    MAX_PUBLIC_KEY, MAX_RAW_MESSAGE, MIN_RAW_MESSAGE, MessageType, SigningAlgorithm,
+    EncryptionAlgorithm, KEY_AGREEMENT_ECDH, KeySpec, KeyUsage, MAX_CIPHERTEXT_BLOB, MAX_PLAINTEXT,
+    MAX_PUBLIC_KEY, MAX_RAW_MESSAGE, MIN_RAW_MESSAGE, MessageType, SYMMETRIC_DEFAULT_ALGORITHM,
+    SigningAlgorithm,
 };
 use crate::server::App;
+use crate::server::ciphertext::{self, EncryptionContext};
 use crate::server::error::{Code, KmsError, OpResult};
 use crate::server::keymaterial as crypto;
 use crate::server::store::{KeyRecord, KeyState};
@@ -22,7 +24,17 @@ pub(super) fn get_public_key(c: &mut Call<'_>) -> OpResult<Value> {
     let key = c.key("KeyId", &required(r.key_id, "KeyId")?)?;
     let app = c.app;
     app.require_enabled(&key)?;
-    let lists = key.key_spec.algorithms_for_usage(key.key_usage);
+    let Some(spec) = key.key_spec.asymmetric() else {
+        return Err(KmsError::new(
+            Code::UnsupportedOperation,
+            format!(
+                "{} is a {} key, which has no public key",
+                app.key_arn(&key),
+                key.key_spec
+            ),
+        ));
+    };
+    let lists = spec.algorithms_for_usage(key.key_usage);
     let mut out = json!({
         "KeyId": app.key_arn(&key),
         "PublicKey": b64(&key.public_der),
@@ -34,6 +46,7 @@ pub(super) fn get_public_key(c: &mut Call<'_>) -> OpResult<Value> {
         KeyUsage::SignVerify => out["SigningAlgorithms"] = json!(lists.signing),
         KeyUsage::EncryptDecrypt => out["EncryptionAlgorithms"] = json!(lists.encryption),
         KeyUsage::KeyAgreement => out["KeyAgreementAlgorithms"] = json!(lists.key_agreement),
+        KeyUsage::GenerateVerifyMac => {}
     }
     Ok(out)
 }
@@ -77,13 +90,13 @@ fn check_sign_input(
     app.require_enabled(&key)?;
     app.require_usage(&key, KeyUsage::SignVerify, operation)?;
     let arn = app.key_arn(&key);
-    if !key.key_spec.signing_algorithms().contains(&alg) {
+    let spec = asymmetric(&key)?;
+    if !spec.signing_algorithms().contains(&alg) {
         return Err(KmsError::new(
             Code::InvalidKeyUsage,
             format!(
-                "Signing algorithm {alg} is not valid for {arn}; a {} key signs with {}",
-                key.key_spec,
-                names(&key.key_spec.signing_algorithms(), SigningAlgorithm::as_str)
+                "Signing algorithm {alg} is not valid for {arn}; a {spec} key signs with {}",
+                names(&spec.signing_algorithms(), SigningAlgorithm::as_str)
             ),
         ));
     }
@@ -156,112 +169,320 @@ struct CryptRequest {
     dry_run: Option<bool>,
 }
 
-/// The key (Enabled, ENCRYPT_DECRYPT) and an algorithm in its list. `SYMMETRIC_DEFAULT` (the
-/// default when none is given) never fits an asymmetric key: `InvalidKeyUsageException`.
-fn check_crypt(
-    c: &mut Call<'_>,
-    r: &CryptRequest,
-    operation: &str,
-) -> OpResult<(KeyRecord, EncryptionAlgorithm)> {
-    let alg_str = r
-        .encryption_algorithm
-        .clone()
-        .unwrap_or_else(|| "SYMMETRIC_DEFAULT".into());
-    let alg = if alg_str == "SYMMETRIC_DEFAULT" {
-        None
-    } else {
-        Some(parse_enum(
-            "EncryptionAlgorithm",
-            &alg_str,
-            EncryptionAlgorithm::ALL,
-            EncryptionAlgorithm::as_str,
-        )?)
-    };
-    if r.encryption_context.as_ref().is_some_and(|c| !c.is_empty()) {
+/// An `EncryptionAlgorithm` member: `None` for SYMMETRIC_DEFAULT (also when absent), else an
+/// asymmetric algorithm; any other value is `ValidationException` (enum).
+pub(super) fn parse_encryption_algorithm(
+    field: &str,
+    value: Option<&str>,
+) -> OpResult<Option<EncryptionAlgorithm>> {
+    match value {
+        None | Some(SYMMETRIC_DEFAULT_ALGORITHM) => Ok(None),
+        Some(v) => EncryptionAlgorithm::ALL
+            .iter()
+            .copied()
+            .find(|a| a.as_str() == v)
+            .map(Some)
+            .ok_or_else(|| {
+                let mut all = vec![SYMMETRIC_DEFAULT_ALGORITHM];
+                all.extend(EncryptionAlgorithm::ALL.iter().map(|a| a.as_str()));
+                KmsError::not_in_enum(field, v, &all)
+            }),
+    }
+}
+
+/// The asymmetric algorithm to use with ENCRYPT_DECRYPT `key` (Enabled), which must be in the
+/// key's list (`InvalidKeyUsageException`; SYMMETRIC_DEFAULT never fits an asymmetric key); an
+/// encryption context is `ValidationException` (asymmetric keys take none).
+pub(super) fn asymmetric_algorithm(
+    app: &App,
+    key: &KeyRecord,
+    alg: Option<EncryptionAlgorithm>,
+    context: Option<&Map<String, Value>>,
+) -> OpResult<(KeySpec, EncryptionAlgorithm)> {
+    let spec = asymmetric(key)?;
+    if context.is_some_and(|c| !c.is_empty()) {
         return Err(KmsError::validation(
             "EncryptionContext is not supported with asymmetric KMS keys.",
         ));
     }
-    let key = c.key("KeyId", &required(r.key_id.clone(), "KeyId")?)?;
-    let app = c.app;
-    app.require_enabled(&key)?;
-    app.require_usage(&key, KeyUsage::EncryptDecrypt, operation)?;
-    let allowed = key.key_spec.encryption_algorithms();
+    let allowed = spec.encryption_algorithms();
     match alg.filter(|a| allowed.contains(a)) {
-        Some(a) => Ok((key, a)),
+        Some(a) => Ok((spec, a)),
         None => Err(KmsError::new(
             Code::InvalidKeyUsage,
             format!(
-                "Encryption algorithm {alg_str} is not valid for {}; a {} key encrypts with {}",
-                app.key_arn(&key),
-                key.key_spec,
+                "Encryption algorithm {} is not valid for {}; a {spec} key encrypts with {}",
+                alg.map_or(SYMMETRIC_DEFAULT_ALGORITHM, |a| a.as_str()),
+                app.key_arn(key),
                 names(&allowed, EncryptionAlgorithm::as_str)
             ),
         )),
     }
 }
 
-/// Encrypt: RSAES-OAEP (OAEP hash = MGF1 hash, empty label) or SM2PKE. Plaintext 1–4096 bytes and
-/// at most [`EncryptionAlgorithm::max_plaintext`] (`ValidationException` naming the limit).
+/// Encrypt. A symmetric key: AES-256-GCM with the encryption context as AAD, into a blob that
+/// names the key ([`crate::server::ciphertext`]). An asymmetric key: RSAES-OAEP (OAEP hash = MGF1
+/// hash, empty label) or SM2PKE, at most [`EncryptionAlgorithm::max_plaintext`] bytes
+/// (`ValidationException` naming the limit). Plaintext 1–4096 bytes.
 pub(super) fn encrypt(c: &mut Call<'_>) -> OpResult<Value> {
     let r: CryptRequest = c.request()?;
+    let key_id = required(r.key_id.clone(), "KeyId")?;
     let plaintext = required(r.plaintext.clone(), "Plaintext")?.0;
     check_len("Plaintext", plaintext.len(), 1, MAX_PLAINTEXT)?;
-    let (key, alg) = check_crypt(c, &r, "Encrypt")?;
+    let alg = parse_encryption_algorithm("EncryptionAlgorithm", r.encryption_algorithm.as_deref())?;
+    let key = c.key("KeyId", &key_id)?;
     let app = c.app;
+    app.require_enabled(&key)?;
+    app.require_usage(&key, KeyUsage::EncryptDecrypt, "Encrypt")?;
+    let sealed = encrypt_with(
+        app,
+        &key,
+        alg,
+        r.encryption_context.as_ref(),
+        &plaintext,
+        r.dry_run,
+    )?;
+    let mut out = json!({
+        "KeyId": app.key_arn(&key),
+        "CiphertextBlob": b64(&sealed.blob),
+        "EncryptionAlgorithm": sealed.algorithm,
+    });
+    if let Some(m) = sealed.material_id {
+        out["KeyMaterialId"] = json!(m);
+    }
+    Ok(out)
+}
+
+/// A ciphertext made by [`encrypt_with`].
+pub(super) struct Sealed {
+    pub blob: Vec<u8>,
+    pub algorithm: &'static str,
+    /// Symmetric keys: the material that encrypted.
+    pub material_id: Option<String>,
+}
+
+/// Encrypts `plaintext` with `key` (Enabled, ENCRYPT_DECRYPT: the caller checked), symmetric or
+/// asymmetric, after the key-specific checks; `DryRunOperationException` after them when asked.
+pub(super) fn encrypt_with(
+    app: &App,
+    key: &KeyRecord,
+    alg: Option<EncryptionAlgorithm>,
+    context: Option<&Map<String, Value>>,
+    plaintext: &[u8],
+    dry: Option<bool>,
+) -> OpResult<Sealed> {
+    if key.key_spec.symmetric().is_some() {
+        require_symmetric_default(app, key, alg)?;
+        let context = encryption_context(context)?;
+        dry_run(dry)?;
+        let (blob, material_id) = app.seal(key, &context, plaintext)?;
+        return Ok(Sealed {
+            blob,
+            algorithm: SYMMETRIC_DEFAULT_ALGORITHM,
+            material_id: Some(material_id),
+        });
+    }
+    let (spec, alg) = asymmetric_algorithm(app, key, alg, context)?;
     let pkey = app.private_key(&key.key_id)?;
     let max = alg.max_plaintext(pkey.size()).unwrap_or(0);
     if plaintext.len() > max {
         return Err(KmsError::validation(format!(
-            "Plaintext is {} bytes; {alg} with a {} key takes at most {max} bytes.",
-            plaintext.len(),
-            key.key_spec
+            "Algorithm {alg} and key spec {spec} cannot encrypt data larger than {max} bytes."
         )));
     }
-    dry_run(r.dry_run)?;
-    let ct = crypto::encrypt(&pkey, alg, &plaintext)?;
-    Ok(
-        json!({ "KeyId": app.key_arn(&key), "CiphertextBlob": b64(&ct), "EncryptionAlgorithm": alg }),
-    )
+    dry_run(dry)?;
+    Ok(Sealed {
+        blob: crypto::encrypt(&pkey, alg, plaintext)?,
+        algorithm: alg.as_str(),
+        material_id: None,
+    })
+}
+
+/// A symmetric key takes only SYMMETRIC_DEFAULT: anything else is `InvalidKeyUsageException`.
+fn require_symmetric_default(
+    app: &App,
+    key: &KeyRecord,
+    alg: Option<EncryptionAlgorithm>,
+) -> OpResult<()> {
+    match alg {
+        None => Ok(()),
+        Some(a) => Err(KmsError::new(
+            Code::InvalidKeyUsage,
+            format!(
+                "Encryption algorithm {a} is not valid for {}; a symmetric key encrypts with {SYMMETRIC_DEFAULT_ALGORITHM}",
+                app.key_arn(key)
+            ),
+        )),
+    }
+}
+
+/// The request's encryption context as string pairs (JSON values that are not strings are taken
+/// as their JSON text, as KMS treats them as strings).
+pub(super) fn encryption_context(
+    context: Option<&Map<String, Value>>,
+) -> OpResult<EncryptionContext> {
+    Ok(context
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect())
 }
 
 /// How many other keys Decrypt tries when telling `IncorrectKeyException` from
 /// `InvalidCiphertextException` (bounds the cost of a failed Decrypt).
 const INCORRECT_KEY_PROBES: usize = 32;
 
-/// Decrypt. Asymmetric ciphertext carries no key id, so `KeyId` is required.
+/// The message KMS gives when the KeyId of a Decrypt or ReEncrypt is not the ciphertext's key.
+const INCORRECT_KEY: &str =
+    "The key ID in the request does not identify a CMK that can perform this operation.";
+
+/// Decrypt. Symmetric ciphertext names its key, so `KeyId` is optional (and, when given, must be
+/// that key: `IncorrectKeyException`); a wrong encryption context or a changed blob is
+/// `InvalidCiphertextException` with an empty message, as in KMS. Asymmetric ciphertext carries
+/// no key id: `KeyId` and `EncryptionAlgorithm` are required.
 pub(super) fn decrypt(c: &mut Call<'_>) -> OpResult<Value> {
     let r: CryptRequest = c.request()?;
     let ct = required(r.ciphertext_blob.clone(), "CiphertextBlob")?.0;
     check_len("CiphertextBlob", ct.len(), 1, MAX_CIPHERTEXT_BLOB)?;
-    if r.key_id.is_none() {
-        return Err(KmsError::new(
+    let alg = parse_encryption_algorithm("EncryptionAlgorithm", r.encryption_algorithm.as_deref())?;
+    let key_id = ciphertext_key_id(r.key_id.as_deref(), &ct, alg)?;
+    let key = c.key("KeyId", &key_id)?;
+    let app = c.app;
+    let opened = decrypt_with(
+        app,
+        &key,
+        alg,
+        r.encryption_context.as_ref(),
+        &ct,
+        r.dry_run,
+    )?;
+    let mut out = json!({
+        "KeyId": app.key_arn(&key),
+        "Plaintext": b64(&opened.plaintext),
+        "EncryptionAlgorithm": opened.algorithm,
+    });
+    if let Some(m) = opened.material_id {
+        out["KeyMaterialId"] = json!(m);
+    }
+    Ok(out)
+}
+
+/// The key a Decrypt or ReEncrypt names: the request's `KeyId`, else the key id in a symmetric
+/// blob. A blob without one and no KeyId is `InvalidCiphertextException`.
+pub(super) fn ciphertext_key_id(
+    given: Option<&str>,
+    ct: &[u8],
+    alg: Option<EncryptionAlgorithm>,
+) -> OpResult<String> {
+    if let Some(k) = given {
+        return Ok(k.to_string());
+    }
+    match ciphertext::header(ct) {
+        Some(h) if alg.is_none() => Ok(h.key_id),
+        _ if alg.is_some() => Err(KmsError::new(
             Code::InvalidCiphertext,
             "Ciphertext of an asymmetric KMS key carries no key id: specify KeyId and EncryptionAlgorithm.",
-        ));
+        )),
+        _ => Err(ciphertext::invalid_ciphertext()),
     }
-    let (key, alg) = check_crypt(c, &r, "Decrypt")?;
-    let app = c.app;
-    dry_run(r.dry_run)?;
+}
+
+/// A plaintext recovered by [`decrypt_with`].
+pub(super) struct Opened {
+    pub plaintext: Vec<u8>,
+    pub algorithm: &'static str,
+    pub material_id: Option<String>,
+}
+
+/// Decrypts `ct` with `key` (any state: checked here), symmetric or asymmetric.
+pub(super) fn decrypt_with(
+    app: &App,
+    key: &KeyRecord,
+    alg: Option<EncryptionAlgorithm>,
+    context: Option<&Map<String, Value>>,
+    ct: &[u8],
+    dry: Option<bool>,
+) -> OpResult<Opened> {
+    app.require_enabled(key)?;
+    app.require_usage(key, KeyUsage::EncryptDecrypt, "Decrypt")?;
+    if key.key_spec.symmetric().is_some() {
+        require_symmetric_default(app, key, alg)?;
+        let context = encryption_context(context)?;
+        let header = ciphertext::header(ct).ok_or_else(ciphertext::invalid_ciphertext)?;
+        if header.key_id != key.key_id {
+            return Err(KmsError::new(Code::IncorrectKey, INCORRECT_KEY));
+        }
+        dry_run(dry)?;
+        let material = app
+            .store
+            .material(&key.key_id, &header.material_id)
+            .map_err(store_err("key material"))?
+            .ok_or_else(ciphertext::invalid_ciphertext)?;
+        return Ok(Opened {
+            plaintext: ciphertext::open(ct, &material.material, &context)?,
+            algorithm: SYMMETRIC_DEFAULT_ALGORITHM,
+            material_id: Some(material.material_id),
+        });
+    }
+    let (_, alg) = asymmetric_algorithm(app, key, alg, context)?;
+    dry_run(dry)?;
     let pkey = app.private_key(&key.key_id)?;
-    if let Some(pt) = crypto::decrypt(&pkey, alg, &ct)? {
-        return Ok(
-            json!({ "KeyId": app.key_arn(&key), "Plaintext": b64(&pt), "EncryptionAlgorithm": alg }),
-        );
+    if let Some(pt) = crypto::decrypt(&pkey, alg, ct)? {
+        return Ok(Opened {
+            plaintext: pt,
+            algorithm: alg.as_str(),
+            material_id: None,
+        });
     }
-    if app.another_key_decrypts(&key, alg, &ct)? {
-        return Err(KmsError::new(
-            Code::IncorrectKey,
-            "The key ID in the request does not identify a KMS key that can perform this operation.",
-        ));
+    if app.another_key_decrypts(key, alg, ct)? {
+        return Err(KmsError::new(Code::IncorrectKey, INCORRECT_KEY));
     }
     Err(KmsError::new(
         Code::InvalidCiphertext,
         format!(
             "The ciphertext is not valid for {} with {alg}.",
-            app.key_arn(&key)
+            app.key_arn(key)
         ),
     ))
+}
+
+/// The asymmetric spec of a key the usage checks let through to asymmetric-only code.
+pub(super) fn asymmetric(key: &KeyRecord) -> OpResult<KeySpec> {
+    key.key_spec.asymmetric().ok_or_else(|| {
+        KmsError::internal("key spec", format!("{} is not asymmetric", key.key_spec))
+    })
+}
+
+impl App {
+    /// Encrypts under the current material of symmetric `key`: the blob and the material id.
+    pub(super) fn seal(
+        &self,
+        key: &KeyRecord,
+        context: &EncryptionContext,
+        plaintext: &[u8],
+    ) -> OpResult<(Vec<u8>, String)> {
+        let material = self
+            .store
+            .current_material(&key.key_id)
+            .map_err(store_err("key material"))?
+            .ok_or_else(|| {
+                KmsError::internal("key material", format!("none for {}", key.key_id))
+            })?;
+        let blob = ciphertext::seal(
+            &key.key_id,
+            &material.material_id,
+            &material.material,
+            context,
+            plaintext,
+        )?;
+        Ok((blob, material.material_id))
+    }
 }
 
 impl App {
@@ -338,7 +559,7 @@ pub(super) fn derive_shared_secret(c: &mut Call<'_>) -> OpResult<Value> {
     app.require_usage(&key, KeyUsage::KeyAgreement, "DeriveSharedSecret")?;
     dry_run(r.dry_run)?;
     let pkey = app.private_key(&key.key_id)?;
-    let secret = crypto::derive(&pkey, key.key_spec, &peer)?;
+    let secret = crypto::derive(&pkey, asymmetric(&key)?, &peer)?;
     Ok(json!({
         "KeyId": app.key_arn(&key),
         "SharedSecret": b64(&secret),

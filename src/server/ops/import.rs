@@ -205,7 +205,7 @@ pub(super) fn get_parameters_for_import(c: &mut Call<'_>) -> OpResult<Value> {
     let app = c.app;
     app.require_external(&key)?;
     app.require_not_pending_deletion(&key)?;
-    alg.check(key.key_spec, spec)
+    alg.check(super::crypto::asymmetric(&key)?, spec)
         .map_err(|why| KmsError::new(Code::UnsupportedOperation, why))?;
     let wrapping = app.wrapping_key(spec)?;
     let public = wrapping
@@ -344,7 +344,7 @@ pub(super) fn import_key_material(c: &mut Call<'_>) -> OpResult<Value> {
     let material_spec = PublicKey::from_spki_der(&public_der, std::path::Path::new("key material"))
         .ok()
         .and_then(|p| p.key_spec());
-    if material_spec != Some(key.key_spec) {
+    if material_spec != key.key_spec.asymmetric() {
         return Err(incorrect(format!(
             "it is {}, not a {} private key",
             material_spec.map_or("a key of no KMS key spec".to_string(), |s| format!(

@@ -1,6 +1,8 @@
 //! Keys: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey, ScheduleKeyDeletion,
 //! CancelKeyDeletion, and the KeyMetadata every key-returning answer carries.
 
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -8,8 +10,8 @@ use super::policies::{check_lockout, check_policy};
 use super::tags::{Tag, check_tags};
 use super::{Call, check_len, names, page_limit, parse_enum, required, store_err, to_value};
 use crate::core::spec::{
-    ALL_KEY_USAGE_NAMES, DEFAULT_KEY_USAGE, EncryptionAlgorithm, ExpirationModel, KeySpec,
-    KeyUsage, NON_ASYMMETRIC_KEY_SPECS, Origin, SigningAlgorithm,
+    DEFAULT_KEY_USAGE, ExpirationModel, KeyUsage, KmsKeySpec, MacAlgorithm, Origin,
+    SYMMETRIC_DEFAULT_ALGORITHM, SigningAlgorithm, SymmetricKeySpec,
 };
 use crate::policy;
 use crate::server::App;
@@ -41,19 +43,66 @@ pub(super) struct KeyMetadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     valid_to: Option<f64>,
     key_manager: &'static str,
-    customer_master_key_spec: KeySpec,
-    key_spec: KeySpec,
+    customer_master_key_spec: KmsKeySpec,
+    key_spec: KmsKeySpec,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    encryption_algorithms: Vec<EncryptionAlgorithm>,
+    encryption_algorithms: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     signing_algorithms: Vec<SigningAlgorithm>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     key_agreement_algorithms: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mac_algorithms: Vec<MacAlgorithm>,
+    /// Symmetric encryption keys: the material new ciphertexts use (64 hex characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_key_material_id: Option<String>,
     multi_region: bool,
 }
 
+/// A key's algorithm lists by kind, as DescribeKey and GetPublicKey report them (only the list
+/// of the key's usage is non-empty).
+pub(super) struct AlgorithmNames {
+    pub encryption: Vec<&'static str>,
+    pub signing: Vec<SigningAlgorithm>,
+    pub key_agreement: Vec<&'static str>,
+    pub mac: Vec<MacAlgorithm>,
+}
+
+pub(super) fn algorithm_names(k: &KeyRecord) -> AlgorithmNames {
+    match k.key_spec {
+        KmsKeySpec::Asymmetric(spec) => {
+            let lists = spec.algorithms_for_usage(k.key_usage);
+            AlgorithmNames {
+                encryption: lists.encryption.iter().map(|a| a.as_str()).collect(),
+                signing: lists.signing,
+                key_agreement: lists.key_agreement,
+                mac: Vec::new(),
+            }
+        }
+        KmsKeySpec::Symmetric(spec) => AlgorithmNames {
+            encryption: match spec {
+                SymmetricKeySpec::SymmetricDefault => vec![SYMMETRIC_DEFAULT_ALGORITHM],
+                _ => Vec::new(),
+            },
+            signing: Vec::new(),
+            key_agreement: Vec::new(),
+            mac: spec.mac_algorithm().into_iter().collect(),
+        },
+    }
+}
+
 pub(super) fn key_metadata(app: &App, k: &KeyRecord) -> KeyMetadata {
-    let lists = k.key_spec.algorithms_for_usage(k.key_usage);
+    let lists = algorithm_names(k);
+    let current_key_material_id =
+        if k.key_spec == KmsKeySpec::Symmetric(SymmetricKeySpec::SymmetricDefault) {
+            app.store
+                .current_material(&k.key_id)
+                .ok()
+                .flatten()
+                .map(|m| m.material_id)
+        } else {
+            None
+        };
     KeyMetadata {
         aws_account_id: app.account_id.clone(),
         key_id: k.key_id.clone(),
@@ -75,6 +124,8 @@ pub(super) fn key_metadata(app: &App, k: &KeyRecord) -> KeyMetadata {
         encryption_algorithms: lists.encryption,
         signing_algorithms: lists.signing,
         key_agreement_algorithms: lists.key_agreement,
+        mac_algorithms: lists.mac,
+        current_key_material_id,
         multi_region: false,
     }
 }
@@ -97,7 +148,7 @@ struct CreateKeyRequest {
 /// CreateKey. KeySpec (or the deprecated CustomerMasterKeySpec) defaults to SYMMETRIC_DEFAULT,
 /// which like the HMAC specs is `UnsupportedOperationException` here: this local KMS does
 /// asymmetric keys only. KeyUsage defaults to ENCRYPT_DECRYPT and must fit the spec
-/// ([`KeySpec::check_usage`], else `ValidationException`). Specs the linked OpenSSL cannot hold
+/// ([`crate::core::spec::KeySpec::check_usage`], else `ValidationException`). Specs the linked OpenSSL cannot hold
 /// (ML-DSA before 3.5) are `UnsupportedOperationException` naming the version needed.
 pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
     let r: CreateKeyRequest = c.request()?;
@@ -117,46 +168,39 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
     } else {
         "CustomerMasterKeySpec"
     };
-    if NON_ASYMMETRIC_KEY_SPECS.contains(&spec_str) {
-        return Err(KmsError::new(
-            Code::UnsupportedOperation,
-            format!(
-                "KeySpec {spec_str} is a symmetric key spec; this local KMS does asymmetric keys only (KeySpec one of: {})",
-                names(KeySpec::ALL, KeySpec::as_str)
-            ),
-        ));
-    }
-    let spec = parse_enum(field, spec_str, KeySpec::ALL, KeySpec::as_str)?;
-    let usage_str = r.key_usage.as_deref().unwrap_or(DEFAULT_KEY_USAGE.as_str());
-    if !ALL_KEY_USAGE_NAMES.contains(&usage_str) {
-        return Err(KmsError::not_in_enum(
-            "KeyUsage",
-            usage_str,
-            ALL_KEY_USAGE_NAMES,
-        ));
-    }
-    let usage = usage_str
-        .parse::<KeyUsage>()
-        .ok()
-        .filter(|u| spec.check_usage(*u).is_ok())
-        .ok_or_else(|| {
-            KmsError::validation(format!(
-                "KeyUsage {usage_str} is not compatible with KeySpec {spec}; a {spec} key may have KeyUsage {}",
-                names(spec.allowed_usages(), KeyUsage::as_str)
-            ))
-        })?;
+    let spec = KmsKeySpec::from_str(spec_str).map_err(|_| {
+        KmsError::not_in_enum(
+            field,
+            spec_str,
+            &KmsKeySpec::all()
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>(),
+        )
+    })?;
+    let usage = create_key_usage(spec, r.key_usage.as_deref())?;
     let origin = match r.origin.as_deref() {
         None => Origin::AwsKms,
         Some(o) => parse_enum("Origin", o, Origin::ALL, Origin::as_str)?,
     };
     match origin {
         Origin::AwsKms => {}
-        Origin::External => spec.check_importable().map_err(|why| {
-            KmsError::new(
-                Code::UnsupportedOperation,
-                format!("Origin EXTERNAL: {why}"),
-            )
-        })?,
+        Origin::External => match spec {
+            KmsKeySpec::Asymmetric(spec) => spec.check_importable().map_err(|why| {
+                KmsError::new(
+                    Code::UnsupportedOperation,
+                    format!("Origin EXTERNAL: {why}"),
+                )
+            })?,
+            KmsKeySpec::Symmetric(_) => {
+                return Err(KmsError::new(
+                    Code::UnsupportedOperation,
+                    format!(
+                        "Origin EXTERNAL with KeySpec {spec}: this local KMS imports asymmetric key material only"
+                    ),
+                ));
+            }
+        },
         Origin::AwsCloudhsm | Origin::ExternalKeyStore => {
             return Err(KmsError::new(
                 Code::UnsupportedOperation,
@@ -196,39 +240,82 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
         None => policy::default_policy(&app.account_id),
     };
 
-    // An EXTERNAL key has no material until ImportKeyMaterial (state PendingImport).
-    let (pkcs8, public_der, state) = if origin == Origin::External {
-        (Vec::new(), Vec::new(), KeyState::PendingImport)
-    } else {
-        let pkey = keymaterial::generate(spec)?;
-        let pkcs8 = pkey
-            .private_key_to_pkcs8()
-            .map_err(|e| KmsError::internal("i2d_PKCS8PrivateKey", e))?;
-        let public_der = pkey
-            .public_key_to_der()
-            .map_err(|e| KmsError::internal("i2d_PUBKEY", e))?;
-        (pkcs8, public_der, KeyState::Enabled)
-    };
-    let record = KeyRecord {
+    let mut record = KeyRecord {
         key_id,
         key_spec: spec,
         key_usage: usage,
         description,
         creation_date: now(),
-        state,
+        state: KeyState::Enabled,
         deletion_date: None,
         pending_window_days: None,
         policy,
-        public_der,
+        public_der: Vec::new(),
         region: c.region().to_string(),
         origin,
         expiration_model: None,
         valid_to: None,
+        rotation_period_days: None,
+        next_rotation: None,
     };
-    app.store
-        .insert_key(&record, &pkcs8, &tags)
-        .map_err(store_err("insert key"))?;
+    match spec {
+        KmsKeySpec::Symmetric(sym) => {
+            let material = keymaterial::random_bytes(sym.key_len())?;
+            app.store
+                .insert_symmetric_key(&record, &keymaterial::new_material_id()?, &material, &tags)
+                .map_err(store_err("insert key"))?;
+        }
+        // An EXTERNAL key has no material until ImportKeyMaterial (state PendingImport).
+        KmsKeySpec::Asymmetric(_) if origin == Origin::External => {
+            record.state = KeyState::PendingImport;
+            app.store
+                .insert_key(&record, &[], &tags)
+                .map_err(store_err("insert key"))?;
+        }
+        KmsKeySpec::Asymmetric(asym) => {
+            let pkey = keymaterial::generate(asym)?;
+            let pkcs8 = pkey
+                .private_key_to_pkcs8()
+                .map_err(|e| KmsError::internal("i2d_PKCS8PrivateKey", e))?;
+            record.public_der = pkey
+                .public_key_to_der()
+                .map_err(|e| KmsError::internal("i2d_PUBKEY", e))?;
+            app.store
+                .insert_key(&record, &pkcs8, &tags)
+                .map_err(store_err("insert key"))?;
+        }
+    }
     to_value(json!({ "KeyMetadata": key_metadata(app, &record) }))
+}
+
+/// The KeyUsage of a new key of `spec` given request member `given`: SYMMETRIC_DEFAULT is
+/// ENCRYPT_DECRYPT; an HMAC key must name GENERATE_VERIFY_MAC; an asymmetric key defaults to
+/// ENCRYPT_DECRYPT and must fit its spec ([`crate::core::spec::KeySpec::check_usage`]). Else `ValidationException`.
+fn create_key_usage(spec: KmsKeySpec, given: Option<&str>) -> OpResult<KeyUsage> {
+    let usage_names = || KeyUsage::ALL.iter().map(|u| u.as_str()).collect::<Vec<_>>();
+    let usage = match given {
+        None => match spec {
+            KmsKeySpec::Symmetric(s) if s.mac_algorithm().is_some() => {
+                return Err(KmsError::validation(
+                    "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.",
+                ));
+            }
+            _ => DEFAULT_KEY_USAGE,
+        },
+        Some(u) => parse_enum("KeyUsage", u, KeyUsage::ALL, KeyUsage::as_str)
+            .map_err(|_| KmsError::not_in_enum("KeyUsage", u, &usage_names()))?,
+    };
+    let allowed: Vec<KeyUsage> = match spec {
+        KmsKeySpec::Asymmetric(s) => s.allowed_usages().to_vec(),
+        KmsKeySpec::Symmetric(s) => vec![s.key_usage()],
+    };
+    if allowed.contains(&usage) {
+        return Ok(usage);
+    }
+    Err(KmsError::validation(format!(
+        "KeyUsage {usage} is not compatible with KeySpec {spec}; a {spec} key may have KeyUsage {}",
+        names(&allowed, KeyUsage::as_str)
+    )))
 }
 
 /// A request whose only members are `KeyId` (and grant tokens).
@@ -365,4 +452,27 @@ pub(super) fn cancel_key_deletion(c: &mut Call<'_>) -> OpResult<Value> {
         .set_state(&key.key_id, back, None, None)
         .map_err(store_err("set state"))?;
     Ok(json!({ "KeyId": app.key_arn(&key) }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DescriptionRequest {
+    key_id: Option<String>,
+    description: Option<String>,
+}
+
+/// UpdateKeyDescription: Description 0–8192 characters; not while PendingDeletion
+/// (`KMSInvalidStateException`).
+pub(super) fn update_key_description(c: &mut Call<'_>) -> OpResult<Value> {
+    let r: DescriptionRequest = c.request()?;
+    let key_id = required(r.key_id, "KeyId")?;
+    let description = required(r.description, "Description")?;
+    check_len("Description", description.chars().count(), 0, 8192)?;
+    let key = c.key("KeyId", &key_id)?;
+    let app = c.app;
+    app.require_not_pending_deletion(&key)?;
+    app.store
+        .set_description(&key.key_id, &description)
+        .map_err(store_err("description"))?;
+    Ok(json!({}))
 }

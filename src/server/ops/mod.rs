@@ -25,10 +25,17 @@
 
 mod aliases;
 mod crypto;
+mod datakeys;
+mod grants;
 mod import;
+mod key_stores;
 mod keys;
+mod mac;
 mod policies;
+mod rotation;
 mod tags;
+
+use key_stores::custom_key_store_not_found;
 
 use std::sync::Arc;
 
@@ -61,6 +68,9 @@ pub enum Check {
     },
     /// The key policy of the key the request's `AliasName` points to now, for `action`.
     AliasTarget { action: &'static str },
+    /// RetireGrant: decided by the grant (its retiring principal; its grantee when it allows
+    /// RetireGrant; the account that created it), not by a key policy.
+    Grant,
 }
 
 /// Which request quota an operation counts against (KMS "Request quotas").
@@ -86,6 +96,14 @@ pub struct Operation {
 const fn key(action: &'static str) -> Check {
     Check::Key {
         member: "KeyId",
+        action,
+        aliases: true,
+    }
+}
+
+const fn member(member: &'static str, action: &'static str) -> Check {
+    Check::Key {
+        member,
         action,
         aliases: true,
     }
@@ -232,6 +250,161 @@ pub static OPERATIONS: &[Operation] = &[
         crypto::derive_shared_secret,
     ),
     op(
+        "GenerateDataKey",
+        &[key("kms:GenerateDataKey")],
+        Quota::Crypto,
+        datakeys::generate_data_key,
+    ),
+    op(
+        "GenerateDataKeyWithoutPlaintext",
+        &[key("kms:GenerateDataKeyWithoutPlaintext")],
+        Quota::Crypto,
+        datakeys::generate_data_key,
+    ),
+    op(
+        "GenerateDataKeyPair",
+        &[key("kms:GenerateDataKeyPair")],
+        Quota::Crypto,
+        datakeys::generate_data_key_pair,
+    ),
+    op(
+        "GenerateDataKeyPairWithoutPlaintext",
+        &[key("kms:GenerateDataKeyPairWithoutPlaintext")],
+        Quota::Crypto,
+        datakeys::generate_data_key_pair,
+    ),
+    // ReEncrypt: kms:ReEncryptFrom on the source key and kms:ReEncryptTo on the destination.
+    op(
+        "ReEncrypt",
+        &[
+            member("SourceKeyId", "kms:ReEncryptFrom"),
+            member("DestinationKeyId", "kms:ReEncryptTo"),
+        ],
+        Quota::Crypto,
+        datakeys::re_encrypt,
+    ),
+    op(
+        "GenerateRandom",
+        &[Check::Iam],
+        Quota::Own,
+        datakeys::generate_random,
+    ),
+    op(
+        "GenerateMac",
+        &[key("kms:GenerateMac")],
+        Quota::Crypto,
+        mac::generate_mac,
+    ),
+    op(
+        "VerifyMac",
+        &[key("kms:VerifyMac")],
+        Quota::Crypto,
+        mac::verify_mac,
+    ),
+    op(
+        "EnableKeyRotation",
+        &[key_id_only("kms:EnableKeyRotation")],
+        Quota::Own,
+        rotation::enable_key_rotation,
+    ),
+    op(
+        "DisableKeyRotation",
+        &[key_id_only("kms:DisableKeyRotation")],
+        Quota::Own,
+        rotation::disable_key_rotation,
+    ),
+    op(
+        "GetKeyRotationStatus",
+        &[key_id_only("kms:GetKeyRotationStatus")],
+        Quota::Own,
+        rotation::get_key_rotation_status,
+    ),
+    op(
+        "RotateKeyOnDemand",
+        &[key_id_only("kms:RotateKeyOnDemand")],
+        Quota::Own,
+        rotation::rotate_key_on_demand,
+    ),
+    op(
+        "ListKeyRotations",
+        &[key_id_only("kms:ListKeyRotations")],
+        Quota::Own,
+        rotation::list_key_rotations,
+    ),
+    op(
+        "CreateGrant",
+        &[key_id_only("kms:CreateGrant")],
+        Quota::Own,
+        grants::create_grant,
+    ),
+    op(
+        "ListGrants",
+        &[key_id_only("kms:ListGrants")],
+        Quota::Own,
+        grants::list_grants,
+    ),
+    op(
+        "ListRetirableGrants",
+        &[Check::Iam],
+        Quota::Own,
+        grants::list_retirable_grants,
+    ),
+    op(
+        "RetireGrant",
+        &[Check::Grant],
+        Quota::Own,
+        grants::retire_grant,
+    ),
+    op(
+        "RevokeGrant",
+        &[key_id_only("kms:RevokeGrant")],
+        Quota::Own,
+        grants::revoke_grant,
+    ),
+    op(
+        "UpdateKeyDescription",
+        &[key_id_only("kms:UpdateKeyDescription")],
+        Quota::Own,
+        keys::update_key_description,
+    ),
+    // Custom key stores: IAM permissions; none exist here.
+    op(
+        "CreateCustomKeyStore",
+        &[Check::Iam],
+        Quota::Own,
+        key_stores::create_custom_key_store,
+    ),
+    op(
+        "DescribeCustomKeyStores",
+        &[Check::Iam],
+        Quota::Own,
+        key_stores::describe_custom_key_stores,
+    ),
+    op(
+        "ConnectCustomKeyStore",
+        &[Check::Iam],
+        Quota::Own,
+        key_stores::on_custom_key_store,
+    ),
+    op(
+        "DisconnectCustomKeyStore",
+        &[Check::Iam],
+        Quota::Own,
+        key_stores::on_custom_key_store,
+    ),
+    op(
+        "UpdateCustomKeyStore",
+        &[Check::Iam],
+        Quota::Own,
+        key_stores::on_custom_key_store,
+    ),
+    op(
+        "DeleteCustomKeyStore",
+        &[Check::Iam],
+        Quota::Own,
+        key_stores::on_custom_key_store,
+    ),
+    op(
         "GetKeyPolicy",
         &[key_id_only("kms:GetKeyPolicy")],
         Quota::Own,
@@ -339,8 +512,8 @@ const MAX_GRANT_TOKEN_LEN: usize = 8192;
 
 impl App {
     /// `GrantTokens`: at most 10 strings of 1–8192 characters (`ValidationException`), each a
-    /// token this endpoint issued (`InvalidGrantTokenException`; it issues none yet: grants are
-    /// not modelled).
+    /// token this endpoint issued (`InvalidGrantTokenException`). Grants take effect at once
+    /// here, so a valid token adds no permission of its own.
     fn check_grant_tokens(&self, tokens: &Value) -> OpResult<()> {
         let list = tokens
             .as_array()
@@ -351,14 +524,9 @@ impl App {
                 .as_str()
                 .ok_or_else(|| KmsError::new(Code::Serialization, "a grant token is a string"))?;
             check_len("GrantTokens", t.chars().count(), 1, MAX_GRANT_TOKEN_LEN)?;
+            self.read_grant_token(t)?;
         }
-        if list.is_empty() {
-            return Ok(());
-        }
-        Err(KmsError::new(
-            Code::InvalidGrantToken,
-            "The grant token is not valid: this local KMS issued no such token.",
-        ))
+        Ok(())
     }
 
     /// The `NextMarker` for a page that ends at `last`: the item and a MAC over it, so a marker
@@ -554,7 +722,47 @@ impl Call<'_> {
         let ctx = policy::request_context(self.principal(), operation, &arn, self.body)
             .with("kms:KeySpec", key.key_spec.as_str())
             .with("kms:KeyUsage", key.key_usage.as_str());
-        policy::authorize(&parsed, &ctx).map_err(|e| KmsError::access_denied(e.message()))
+        // Grants are read only when the key policy alone does not allow (the common case of an
+        // allowed request costs no grant lookup).
+        let grants = match policy::evaluate(&parsed, &ctx) {
+            policy::Decision::Allow => return Ok(()),
+            policy::Decision::ExplicitDeny => Vec::new(),
+            policy::Decision::ImplicitDeny => self
+                .app
+                .store
+                .grants_of_key(&key.key_id)
+                .map_err(store_err("grants"))?,
+        };
+        let grants: Vec<_> = grants
+            .iter()
+            .map(|g| policy::grant::Grant {
+                grantee: &g.grantee,
+                operations: &g.operations,
+                constraints: g.constraints.as_ref(),
+            })
+            .collect();
+        policy::grant::authorize(&parsed, &grants, &ctx, self.body)
+            .map_err(|e| KmsError::access_denied(e.message()))
+    }
+
+    /// RetireGrant's check ([`Check::Grant`]): the grant's retiring principal, its grantee when
+    /// the grant allows RetireGrant, or the account administrator (the account that created
+    /// it). `AccessDeniedException` otherwise.
+    pub fn may_retire(&self, grant: &crate::server::store::GrantRecord) -> OpResult<()> {
+        let p = self.principal();
+        let retiring = grant
+            .retiring
+            .as_deref()
+            .is_some_and(|r| policy::eval::principal_matches(r, p));
+        let grantee = grant.operations.iter().any(|o| o == "RetireGrant")
+            && policy::eval::principal_matches(&grant.grantee, p);
+        if self.is_admin() || retiring || grantee {
+            return Ok(());
+        }
+        Err(KmsError::access_denied(format!(
+            "User: {p} is not authorized to perform: kms:RetireGrant on grant {}: only its retiring principal, its grantee (when the grant allows RetireGrant) or its account may retire it",
+            grant.grant_id
+        )))
     }
 }
 
@@ -728,7 +936,7 @@ impl App {
             .map_err(store_err("key lookup"))?
             .filter(|k| k.region == region)
             .ok_or_else(|| self.key_not_found(region, &id))?;
-        let key = self.expire_material(key)?;
+        let key = self.rotate_if_due(self.expire_material(key)?)?;
         if key.state == KeyState::PendingDeletion && key.deletion_date.is_some_and(|d| d <= now()) {
             self.store
                 .delete_key(&key.key_id)
@@ -834,3 +1042,5 @@ impl App {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_symmetric;

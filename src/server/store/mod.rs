@@ -12,15 +12,22 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::core::spec::{ExpirationModel, KeySpec, KeyUsage, Origin, WrappingKeySpec};
+mod grants;
+mod materials;
+
+pub use grants::GrantRecord;
+pub use materials::Material;
+
+use crate::core::spec::{ExpirationModel, KeyUsage, KmsKeySpec, Origin, WrappingKeySpec};
 use crate::error::{Error, Result};
 
 /// File name of the database inside the state dir.
 pub const DB_FILE: &str = "kms.sqlite3";
 
 /// Schema version (`PRAGMA user_version`) this code writes. 2: keys and aliases have a Region;
-/// 3: keys have an origin and imported-material expiry, and the account has wrapping keys.
-const SCHEMA_VERSION: i64 = 3;
+/// 3: keys have an origin and imported-material expiry, and the account has wrapping keys;
+/// 4: symmetric key material (with rotations), automatic-rotation settings, grants.
+const SCHEMA_VERSION: i64 = 4;
 
 /// Columns added to `keys` after version 2, added to an older database when missing (SQLite's
 /// `ALTER TABLE ADD COLUMN`, no rewrite): name and declaration.
@@ -28,6 +35,8 @@ const KEY_COLUMNS_SINCE_V2: &[(&str, &str)] = &[
     ("origin", "TEXT NOT NULL DEFAULT 'AWS_KMS'"),
     ("expiration_model", "TEXT"),
     ("valid_to", "REAL"),
+    ("rotation_period_days", "INTEGER"),
+    ("next_rotation", "REAL"),
 ];
 
 const SCHEMA: &str = "
@@ -46,8 +55,32 @@ CREATE TABLE IF NOT EXISTS keys (
     region TEXT NOT NULL,
     origin TEXT NOT NULL DEFAULT 'AWS_KMS',
     expiration_model TEXT,
-    valid_to REAL
+    valid_to REAL,
+    rotation_period_days INTEGER,
+    next_rotation REAL
 );
+CREATE TABLE IF NOT EXISTS key_materials (
+    key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    material_id TEXT NOT NULL,
+    material BLOB NOT NULL,
+    created REAL NOT NULL,
+    rotation_type TEXT,
+    PRIMARY KEY (key_id, seq)
+);
+CREATE TABLE IF NOT EXISTS grants (
+    grant_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    name TEXT,
+    grantee TEXT NOT NULL,
+    retiring TEXT,
+    operations TEXT NOT NULL,
+    constraints TEXT,
+    issuing_account TEXT NOT NULL,
+    creation_date REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS grants_by_key ON grants(key_id);
+CREATE INDEX IF NOT EXISTS grants_by_retiring ON grants(retiring);
 CREATE TABLE IF NOT EXISTS wrapping_keys (
     wrapping_key_spec TEXT PRIMARY KEY,
     private_pkcs8 BLOB NOT NULL
@@ -136,7 +169,7 @@ impl KeyState {
 pub struct KeyRecord {
     /// UUID v4.
     pub key_id: String,
-    pub key_spec: KeySpec,
+    pub key_spec: KmsKeySpec,
     pub key_usage: KeyUsage,
     pub description: String,
     /// Seconds since the Unix epoch.
@@ -157,6 +190,10 @@ pub struct KeyRecord {
     /// Imported material: its expiration model, and when it expires (seconds since the epoch).
     pub expiration_model: Option<ExpirationModel>,
     pub valid_to: Option<f64>,
+    /// Automatic rotation of a symmetric encryption key: the period in days when enabled, and
+    /// when the next rotation is due (seconds since the epoch).
+    pub rotation_period_days: Option<i64>,
+    pub next_rotation: Option<f64>,
 }
 
 /// An alias and the key it points at.
@@ -309,35 +346,22 @@ impl Store {
     ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db_err)?;
-        tx.execute(
-            "INSERT INTO keys (key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, private_pkcs8, region, origin, expiration_model, valid_to)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            params![
-                k.key_id,
-                k.key_spec.as_str(),
-                k.key_usage.as_str(),
-                k.description,
-                k.creation_date,
-                k.state.as_str(),
-                k.deletion_date,
-                k.pending_window_days,
-                k.policy,
-                k.public_der,
-                private_pkcs8,
-                k.region,
-                k.origin.as_str(),
-                k.expiration_model.map(|m| m.as_str()),
-                k.valid_to
-            ],
-        )
-        .map_err(db_err)?;
-        for (tk, tv) in tags {
-            tx.execute(
-                "INSERT OR REPLACE INTO tags (key_id, tag_key, tag_value) VALUES (?1, ?2, ?3)",
-                params![k.key_id, tk, tv],
-            )
-            .map_err(db_err)?;
-        }
+        insert_key_row(&tx, k, private_pkcs8, tags)?;
+        tx.commit().map_err(db_err)
+    }
+
+    /// Inserts a new symmetric key with its first key material and tags, in one transaction.
+    pub fn insert_symmetric_key(
+        &self,
+        k: &KeyRecord,
+        material_id: &str,
+        material: &[u8],
+        tags: &[(String, String)],
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db_err)?;
+        insert_key_row(&tx, k, &[], tags)?;
+        materials::insert(&tx, &k.key_id, material_id, material, None)?;
         tx.commit().map_err(db_err)
     }
 
@@ -346,7 +370,7 @@ impl Store {
         let conn = self.conn();
         // Cached statements: these reads run on every request (key lookup, private key, alias).
         let mut stmt = conn
-            .prepare_cached("SELECT key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, region, origin, expiration_model, valid_to FROM keys WHERE key_id = ?1")
+            .prepare_cached("SELECT key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, region, origin, expiration_model, valid_to, rotation_period_days, next_rotation FROM keys WHERE key_id = ?1")
             .map_err(db_err)?;
         stmt.query_row(params![key_id], |r| {
             let spec: String = r.get(1)?;
@@ -355,7 +379,9 @@ impl Store {
             Ok((
                 KeyRecord {
                     key_id: r.get(0)?,
-                    key_spec: KeySpec::Rsa2048,
+                    key_spec: KmsKeySpec::Symmetric(
+                        crate::core::spec::SymmetricKeySpec::SymmetricDefault,
+                    ),
                     key_usage: KeyUsage::SignVerify,
                     description: r.get(3)?,
                     creation_date: r.get(4)?,
@@ -372,6 +398,8 @@ impl Store {
                     },
                     expiration_model: r.get::<_, Option<String>>(12)?.and_then(|m| m.parse().ok()),
                     valid_to: r.get(13)?,
+                    rotation_period_days: r.get(14)?,
+                    next_rotation: r.get(15)?,
                 },
                 spec,
                 usage,
@@ -691,6 +719,46 @@ impl Store {
     }
 }
 
+fn insert_key_row(
+    tx: &rusqlite::Transaction<'_>,
+    k: &KeyRecord,
+    private_pkcs8: &[u8],
+    tags: &[(String, String)],
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO keys (key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, private_pkcs8, region, origin, expiration_model, valid_to, rotation_period_days, next_rotation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        params![
+            k.key_id,
+            k.key_spec.as_str(),
+            k.key_usage.as_str(),
+            k.description,
+            k.creation_date,
+            k.state.as_str(),
+            k.deletion_date,
+            k.pending_window_days,
+            k.policy,
+            k.public_der,
+            private_pkcs8,
+            k.region,
+            k.origin.as_str(),
+            k.expiration_model.map(|m| m.as_str()),
+            k.valid_to,
+            k.rotation_period_days,
+            k.next_rotation
+        ],
+    )
+    .map_err(db_err)?;
+    for (tk, tv) in tags {
+        tx.execute(
+            "INSERT OR REPLACE INTO tags (key_id, tag_key, tag_value) VALUES (?1, ?2, ?3)",
+            params![k.key_id, tk, tv],
+        )
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 fn alias_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRecord> {
     Ok(AliasRecord {
         region: r.get(0)?,
@@ -704,11 +772,12 @@ fn alias_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::spec::KeySpec;
 
     fn record(id: &str) -> KeyRecord {
         KeyRecord {
             key_id: id.into(),
-            key_spec: KeySpec::EccNistP256,
+            key_spec: KmsKeySpec::Asymmetric(KeySpec::EccNistP256),
             key_usage: KeyUsage::SignVerify,
             description: "d".into(),
             creation_date: now(),
@@ -721,6 +790,8 @@ mod tests {
             origin: Origin::AwsKms,
             expiration_model: None,
             valid_to: None,
+            rotation_period_days: None,
+            next_rotation: None,
         }
     }
 
@@ -749,7 +820,7 @@ mod tests {
         );
         let s = Store::open(&dir, "us-east-1").unwrap();
         let k = s.get_key("k1").unwrap().unwrap();
-        assert_eq!(k.key_spec, KeySpec::EccNistP256);
+        assert_eq!(k.key_spec, KmsKeySpec::Asymmetric(KeySpec::EccNistP256));
         assert_eq!(s.private_pkcs8("k1").unwrap().unwrap(), b"secret");
         assert_eq!(
             s.get_alias("us-east-1", "alias/x").unwrap().unwrap().key_id,

@@ -1,0 +1,141 @@
+//! Key material of symmetric keys (SYMMETRIC_DEFAULT and HMAC): one row per material, the first
+//! from CreateKey and one more per rotation. The newest is current; older ones only decrypt
+//! (KMS Developer Guide "Rotating AWS KMS keys").
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, db_err};
+use crate::error::Result;
+
+/// One key material of a symmetric key.
+#[derive(Debug, Clone)]
+pub struct Material {
+    /// Order of creation, from 0.
+    pub seq: i64,
+    /// `KeyMaterialId`: 64 hex characters.
+    pub material_id: String,
+    /// The raw key: 32 bytes (AES-256) or the HMAC key length.
+    pub material: Vec<u8>,
+    /// When it was made, seconds since the epoch.
+    pub created: f64,
+    /// `AUTOMATIC` or `ON_DEMAND` for a rotation; `None` for the key's first material.
+    pub rotation_type: Option<String>,
+}
+
+pub(super) fn insert(
+    tx: &rusqlite::Connection,
+    key_id: &str,
+    material_id: &str,
+    material: &[u8],
+    rotation_type: Option<&str>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO key_materials (key_id, seq, material_id, material, created, rotation_type)
+         VALUES (?1, (SELECT COALESCE(MAX(seq) + 1, 0) FROM key_materials WHERE key_id = ?1), ?2, ?3, ?4, ?5)",
+        params![key_id, material_id, material, super::now(), rotation_type],
+    )
+    .map(drop)
+    .map_err(db_err)
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Material> {
+    Ok(Material {
+        seq: r.get(0)?,
+        material_id: r.get(1)?,
+        material: r.get(2)?,
+        created: r.get(3)?,
+        rotation_type: r.get(4)?,
+    })
+}
+
+const COLUMNS: &str = "seq, material_id, material, created, rotation_type";
+
+impl Store {
+    /// Adds a rotation's material, which becomes current; `next_rotation` is the next automatic
+    /// rotation (unchanged by on-demand rotations, as in KMS). One transaction.
+    pub fn rotate(
+        &self,
+        key_id: &str,
+        material_id: &str,
+        material: &[u8],
+        rotation_type: &str,
+        next_rotation: Option<f64>,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db_err)?;
+        insert(&tx, key_id, material_id, material, Some(rotation_type))?;
+        tx.execute(
+            "UPDATE keys SET next_rotation = ?2 WHERE key_id = ?1",
+            params![key_id, next_rotation],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+
+    /// Every material of a key, oldest first.
+    pub fn materials(&self, key_id: &str) -> Result<Vec<Material>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM key_materials WHERE key_id = ?1 ORDER BY seq"
+            ))
+            .map_err(db_err)?;
+        stmt.query_map(params![key_id], row)
+            .map_err(db_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_err)
+    }
+
+    /// The current (newest) material of a key.
+    pub fn current_material(&self, key_id: &str) -> Result<Option<Material>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM key_materials WHERE key_id = ?1 ORDER BY seq DESC LIMIT 1"
+            ))
+            .map_err(db_err)?;
+        stmt.query_row(params![key_id], row)
+            .optional()
+            .map_err(db_err)
+    }
+
+    /// A material of a key by its id.
+    pub fn material(&self, key_id: &str, material_id: &str) -> Result<Option<Material>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM key_materials WHERE key_id = ?1 AND material_id = ?2"
+            ))
+            .map_err(db_err)?;
+        stmt.query_row(params![key_id, material_id], row)
+            .optional()
+            .map_err(db_err)
+    }
+
+    /// Sets automatic rotation: `period_days` `None` disables it.
+    pub fn set_rotation(
+        &self,
+        key_id: &str,
+        period_days: Option<i64>,
+        next_rotation: Option<f64>,
+    ) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE keys SET rotation_period_days = ?2, next_rotation = ?3 WHERE key_id = ?1",
+                params![key_id, period_days, next_rotation],
+            )
+            .map(drop)
+            .map_err(db_err)
+    }
+
+    /// Replaces a key's description (UpdateKeyDescription).
+    pub fn set_description(&self, key_id: &str, description: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE keys SET description = ?2 WHERE key_id = ?1",
+                params![key_id, description],
+            )
+            .map(drop)
+            .map_err(db_err)
+    }
+}
