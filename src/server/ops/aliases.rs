@@ -160,7 +160,7 @@ pub(super) fn list_aliases(c: &mut Call<'_>) -> OpResult<Value> {
             json!({
                 "AliasName": a.alias_name,
                 "AliasArn": app.alias_arn(region, &a.alias_name),
-                "TargetKeyId": a.key_id,
+                "TargetKeyId": a.key_id.split('@').next().unwrap_or(&a.key_id),
                 "CreationDate": a.creation_date,
                 "LastUpdatedDate": a.last_updated,
             })

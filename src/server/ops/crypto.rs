@@ -415,7 +415,7 @@ pub(super) fn decrypt_with(
         require_symmetric_default(app, key, alg)?;
         let context = encryption_context(context)?;
         let header = ciphertext::header(ct).ok_or_else(ciphertext::invalid_ciphertext)?;
-        if header.key_id != key.key_id {
+        if header.key_id != key.kms_key_id() {
             return Err(KmsError::new(Code::IncorrectKey, INCORRECT_KEY));
         }
         dry_run(dry)?;
@@ -475,7 +475,7 @@ impl App {
                 KmsError::internal("key material", format!("none for {}", key.key_id))
             })?;
         let blob = ciphertext::seal(
-            &key.key_id,
+            key.kms_key_id(),
             &material.material_id,
             &material.material,
             context,

@@ -257,7 +257,7 @@ pub(super) fn create_grant(c: &mut Call<'_>) -> OpResult<Value> {
 /// A `GrantListEntry`.
 fn entry(app: &App, g: &GrantRecord, region: &str) -> Value {
     let mut e = json!({
-        "KeyId": crate::aws::arn::key_arn(region, &app.account_id, &g.key_id),
+        "KeyId": crate::aws::arn::key_arn(region, &app.account_id, g.key_id.split('@').next().unwrap_or(&g.key_id)),
         "GrantId": g.grant_id,
         "CreationDate": g.creation_date,
         "GranteePrincipal": g.grantee,

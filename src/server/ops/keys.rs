@@ -17,7 +17,7 @@ use crate::policy;
 use crate::server::App;
 use crate::server::error::{Code, KmsError, OpResult};
 use crate::server::keymaterial;
-use crate::server::store::{KeyRecord, KeyState, now};
+use crate::server::store::{KeyRecord, KeyState, multi_region_row_id, now};
 
 /// KeyMetadata (API model `KeyMetadata`), in KMS's JSON names.
 #[derive(Serialize)]
@@ -57,6 +57,29 @@ pub(super) struct KeyMetadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     current_key_material_id: Option<String>,
     multi_region: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    multi_region_configuration: Option<Value>,
+}
+
+/// `MultiRegionConfiguration` of a multi-Region key: its type, the primary and the replicas
+/// (API model `MultiRegionConfiguration`), read from the related keys as stored now.
+fn multi_region_configuration(app: &App, k: &KeyRecord) -> Option<Value> {
+    let primary = k.primary_region.as_deref()?;
+    let arn = |region: &str| crate::aws::arn::key_arn(region, &app.account_id, k.kms_key_id());
+    let replicas: Vec<Value> = app
+        .store
+        .related_keys(k.kms_key_id())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|row| row.split_once('@').map(|(_, region)| region.to_string()))
+        .filter(|region| region != primary)
+        .map(|region| json!({ "Arn": arn(&region), "Region": region }))
+        .collect();
+    Some(json!({
+        "MultiRegionKeyType": if k.region == primary { "PRIMARY" } else { "REPLICA" },
+        "PrimaryKey": { "Arn": arn(primary), "Region": primary },
+        "ReplicaKeys": replicas,
+    }))
 }
 
 /// A key's algorithm lists by kind, as DescribeKey and GetPublicKey report them (only the list
@@ -105,7 +128,7 @@ pub(super) fn key_metadata(app: &App, k: &KeyRecord) -> KeyMetadata {
         };
     KeyMetadata {
         aws_account_id: app.account_id.clone(),
-        key_id: k.key_id.clone(),
+        key_id: k.kms_key_id().to_string(),
         arn: app.key_arn(k),
         creation_date: k.creation_date,
         enabled: k.state == KeyState::Enabled,
@@ -126,7 +149,8 @@ pub(super) fn key_metadata(app: &App, k: &KeyRecord) -> KeyMetadata {
         key_agreement_algorithms: lists.key_agreement,
         mac_algorithms: lists.mac,
         current_key_material_id,
-        multi_region: false,
+        multi_region: k.primary_region.is_some(),
+        multi_region_configuration: multi_region_configuration(app, k),
     }
 }
 
@@ -210,12 +234,6 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
             ));
         }
     }
-    if r.multi_region == Some(true) {
-        return Err(KmsError::new(
-            Code::UnsupportedOperation,
-            "multi-Region keys are not supported by this local KMS",
-        ));
-    }
     if r.custom_key_store_id.is_some() {
         return Err(KmsError::new(
             Code::UnsupportedOperation,
@@ -225,14 +243,22 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
     let description = r.description.unwrap_or_default();
     check_len("Description", description.chars().count(), 0, 8192)?;
     let tags = check_tags(r.tags.unwrap_or_default(), &[])?;
-    let key_id = uuid::Uuid::new_v4().to_string();
+    let multi_region = r.multi_region == Some(true);
+    // A multi-Region key id is `mrk-` and 32 hex digits; it is stored per Region.
+    let (key_id, kms_key_id) = if multi_region {
+        let id = format!("mrk-{}", uuid::Uuid::new_v4().simple());
+        (multi_region_row_id(&id, c.region()), id)
+    } else {
+        let id = uuid::Uuid::new_v4().to_string();
+        (id.clone(), id)
+    };
     let policy = match r.policy {
         Some(p) => {
             let parsed = check_policy(&p)?;
             check_lockout(
                 &parsed,
                 c.principal(),
-                &crate::aws::arn::key_arn(c.region(), &app.account_id, &key_id),
+                &crate::aws::arn::key_arn(c.region(), &app.account_id, &kms_key_id),
                 r.bypass_policy_lockout_safety_check,
             )?;
             p
@@ -257,6 +283,7 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
         valid_to: None,
         rotation_period_days: None,
         next_rotation: None,
+        primary_region: multi_region.then(|| c.region().to_string()),
     };
     match spec {
         KmsKeySpec::Symmetric(sym) => {
@@ -359,7 +386,10 @@ pub(super) fn list_keys(c: &mut Call<'_>) -> OpResult<Value> {
     ids.truncate(limit);
     let keys: Vec<Value> = ids
         .iter()
-        .map(|id| json!({ "KeyId": id, "KeyArn": crate::aws::arn::key_arn(region, &app.account_id, id) }))
+        .map(|row| {
+            let id = row.split('@').next().unwrap_or(row);
+            json!({ "KeyId": id, "KeyArn": crate::aws::arn::key_arn(region, &app.account_id, id) })
+        })
         .collect();
     let mut out = json!({ "Keys": keys, "Truncated": truncated });
     if truncated {

@@ -31,6 +31,7 @@ mod import;
 mod key_stores;
 mod keys;
 mod mac;
+mod multi_region;
 mod policies;
 mod rotation;
 mod tags;
@@ -68,6 +69,9 @@ pub enum Check {
     },
     /// The key policy of the key the request's `AliasName` points to now, for `action`.
     AliasTarget { action: &'static str },
+    /// The key policy of the related multi-Region key in the Region named by request member
+    /// `PrimaryRegion`, for `action` (UpdatePrimaryRegion's second key).
+    Replica { action: &'static str },
     /// RetireGrant: decided by the grant (its retiring principal; its grantee when it allows
     /// RetireGrant; the account that created it), not by a key policy.
     Grant,
@@ -360,6 +364,26 @@ pub static OPERATIONS: &[Operation] = &[
         &[key_id_only("kms:RevokeGrant")],
         Quota::Own,
         grants::revoke_grant,
+    ),
+    // ReplicateKey: kms:ReplicateKey on the primary (key policy) and kms:CreateKey in the replica
+    // Region (IAM).
+    op(
+        "ReplicateKey",
+        &[Check::Iam, key_id_only("kms:ReplicateKey")],
+        Quota::Own,
+        multi_region::replicate_key,
+    ),
+    // UpdatePrimaryRegion: kms:UpdatePrimaryRegion on the primary and on the replica promoted.
+    op(
+        "UpdatePrimaryRegion",
+        &[
+            key_id_only("kms:UpdatePrimaryRegion"),
+            Check::Replica {
+                action: "kms:UpdatePrimaryRegion",
+            },
+        ],
+        Quota::Own,
+        multi_region::update_primary_region,
     ),
     op(
         "UpdateKeyDescription",
@@ -745,6 +769,23 @@ impl Call<'_> {
             .map_err(|e| KmsError::access_denied(e.message()))
     }
 
+    /// The related multi-Region key of `kms_key_id` in `region` ([`Check::Replica`]), with its key
+    /// policy evaluated for the table's action; `NotFoundException` when there is none.
+    pub fn replica(&mut self, kms_key_id: &str, region: &str) -> OpResult<KeyRecord> {
+        let Some(action) = self.op.checks.iter().find_map(|c| match c {
+            Check::Replica { action } => Some(*action),
+            _ => None,
+        }) else {
+            return Err(KmsError::internal(
+                "operation table",
+                format!("{} has no replica check", self.op.name),
+            ));
+        };
+        let key = self.app.resolve(kms_key_id, false, region)?;
+        self.allow(&key, action)?;
+        Ok(key)
+    }
+
     /// RetireGrant's check ([`Check::Grant`]): the grant's retiring principal, its grantee when
     /// the grant allows RetireGrant, or the account administrator (the account that created
     /// it). `AccessDeniedException` otherwise.
@@ -856,7 +897,18 @@ fn store_err(what: &'static str) -> impl FnOnce(crate::Error) -> KmsError {
 impl App {
     /// `arn:aws:kms:<region>:<account>:key/<id>` of a key, in its Region.
     pub fn key_arn(&self, key: &KeyRecord) -> String {
-        key_arn(&key.region, &self.account_id, &key.key_id)
+        key_arn(&key.region, &self.account_id, key.kms_key_id())
+    }
+
+    /// The storage ids of the keys that share `key`'s material: the key itself, or every related
+    /// multi-Region key.
+    pub(super) fn material_sharers(&self, key: &KeyRecord) -> OpResult<Vec<String>> {
+        if key.primary_region.is_none() {
+            return Ok(vec![key.key_id.clone()]);
+        }
+        self.store
+            .related_keys(key.kms_key_id())
+            .map_err(store_err("related keys"))
     }
 
     /// `arn:aws:kms:<region>:<account>:alias/<name>` for `alias/<name>`.
@@ -930,19 +982,25 @@ impl App {
                 rec.key_id
             }
         };
+        // A multi-Region key is stored once per Region under `<key id>@<region>`.
+        let row = if id.starts_with("mrk-") && !id.contains('@') {
+            crate::server::store::multi_region_row_id(&id, region)
+        } else {
+            id.clone()
+        };
         let key = self
             .store
-            .get_key(&id)
+            .get_key(&row)
             .map_err(store_err("key lookup"))?
             .filter(|k| k.region == region)
-            .ok_or_else(|| self.key_not_found(region, &id))?;
+            .ok_or_else(|| self.key_not_found(region, id.split('@').next().unwrap_or(&id)))?;
         let key = self.rotate_if_due(self.expire_material(key)?)?;
         if key.state == KeyState::PendingDeletion && key.deletion_date.is_some_and(|d| d <= now()) {
             self.store
                 .delete_key(&key.key_id)
                 .map_err(store_err("key deletion"))?;
             self.forget_key(&key.key_id);
-            return Err(self.key_not_found(region, &key.key_id));
+            return Err(self.key_not_found(region, key.kms_key_id()));
         }
         Ok(key)
     }

@@ -57,6 +57,21 @@ fn rotatable_key(c: &mut Call<'_>, r: &RotationRequest) -> OpResult<KeyRecord> {
     Ok(key)
 }
 
+/// Rotation of a multi-Region key is set and started on its primary key only (Developer Guide
+/// "Rotating multi-Region keys"): a replica is `UnsupportedOperationException`.
+fn require_primary(app: &App, key: &KeyRecord) -> OpResult<()> {
+    match key.primary_region.as_deref() {
+        Some(primary) if primary != key.region => Err(KmsError::new(
+            Code::UnsupportedOperation,
+            format!(
+                "{} is a multi-Region replica key; rotate its primary key in {primary}.",
+                app.key_arn(key)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// EnableKeyRotation: the key must be Enabled; RotationPeriodInDays 90–2560 (default 365).
 pub(super) fn enable_key_rotation(c: &mut Call<'_>) -> OpResult<Value> {
     let r: RotationRequest = c.request()?;
@@ -68,9 +83,14 @@ pub(super) fn enable_key_rotation(c: &mut Call<'_>) -> OpResult<Value> {
     }
     let key = rotatable_key(c, &r)?;
     let app = c.app;
+    require_primary(app, &key)?;
     app.require_enabled(&key)?;
     app.store
-        .set_rotation(&key.key_id, Some(days), Some(now() + days as f64 * DAY))
+        .set_rotation(
+            &app.material_sharers(&key)?,
+            Some(days),
+            Some(now() + days as f64 * DAY),
+        )
         .map_err(store_err("rotation"))?;
     Ok(json!({}))
 }
@@ -80,9 +100,10 @@ pub(super) fn disable_key_rotation(c: &mut Call<'_>) -> OpResult<Value> {
     let r: RotationRequest = c.request()?;
     let key = rotatable_key(c, &r)?;
     let app = c.app;
+    require_primary(app, &key)?;
     app.require_enabled(&key)?;
     app.store
-        .set_rotation(&key.key_id, None, None)
+        .set_rotation(&app.material_sharers(&key)?, None, None)
         .map_err(store_err("rotation"))?;
     Ok(json!({}))
 }
@@ -110,6 +131,7 @@ pub(super) fn rotate_key_on_demand(c: &mut Call<'_>) -> OpResult<Value> {
     let r: RotationRequest = c.request()?;
     let key = rotatable_key(c, &r)?;
     let app = c.app;
+    require_primary(app, &key)?;
     app.require_enabled(&key)?;
     let done = app
         .store
@@ -202,7 +224,7 @@ impl App {
         let material = keymaterial::random_bytes(spec.key_len())?;
         self.store
             .rotate(
-                &key.key_id,
+                &self.material_sharers(key)?,
                 &keymaterial::new_material_id()?,
                 &material,
                 rotation_type,

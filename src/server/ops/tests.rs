@@ -348,6 +348,24 @@ fn sample_request(app: &App, op: &str, policy: Option<&str>) -> Value {
             json!({"KeyId": key, "GrantId": grant_on(app, &key, &["Sign"])})
         }
         "UpdateKeyDescription" => json!({"KeyId": sign(), "Description": "d"}),
+        "ReplicateKey" => json!({"KeyId": multi_region(app, policy), "ReplicaRegion": "us-west-2"}),
+        "UpdatePrimaryRegion" => {
+            let id = multi_region(app, policy);
+            let primary = app
+                .store
+                .get_key(&crate::server::store::multi_region_row_id(&id, "us-east-1"))
+                .unwrap()
+                .unwrap();
+            let replica = KeyRecord {
+                key_id: crate::server::store::multi_region_row_id(&id, "us-west-2"),
+                region: "us-west-2".into(),
+                ..primary.clone()
+            };
+            app.store
+                .insert_replica(&replica, &primary.key_id, &[], &[])
+                .unwrap();
+            json!({"KeyId": id, "PrimaryRegion": "us-west-2"})
+        }
         "CreateCustomKeyStore" | "DescribeCustomKeyStores" => json!({}),
         "ConnectCustomKeyStore"
         | "DisconnectCustomKeyStore"
@@ -359,6 +377,17 @@ fn sample_request(app: &App, op: &str, policy: Option<&str>) -> Value {
 
 const ROOT: &str = "arn:aws:iam::111122223333:root";
 const GRANTEE: &str = "arn:aws:iam::111122223333:role/Grantee";
+
+/// A multi-Region symmetric primary key in us-east-1 with key policy `policy`; its key id.
+fn multi_region(app: &App, policy: Option<&str>) -> String {
+    let mut body = json!({"MultiRegion": true});
+    if let Some(p) = policy {
+        body["Policy"] = json!(p);
+        body["BypassPolicyLockoutSafetyCheck"] = json!(true);
+    }
+    let out = dispatch(app, &principal(), "CreateKey", &body).unwrap();
+    out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string()
+}
 
 /// A symmetric ciphertext of key `id` (made in-process, whatever the key's policy).
 fn blob_of(app: &App, id: &str) -> Vec<u8> {

@@ -208,7 +208,7 @@ fn a_key_past_its_rotation_date_rotates_automatically_when_next_used() {
     let id = create(&app, json!({}));
     ok(&app, "EnableKeyRotation", json!({"KeyId": id}));
     app.store
-        .set_rotation(&id, Some(365), Some(now() - 1.0))
+        .set_rotation(std::slice::from_ref(&id), Some(365), Some(now() - 1.0))
         .unwrap();
     let blob = ok(&app, "Encrypt", json!({"KeyId": id, "Plaintext": "eA=="}));
     let rotations = ok(&app, "ListKeyRotations", json!({"KeyId": id}));
@@ -611,4 +611,129 @@ fn grant_operations_and_constraints_must_suit_the_key() {
 
 fn arn_of(app: &App, id: &str) -> String {
     crate::aws::arn::key_arn("us-east-1", &app.account_id, id)
+}
+
+fn in_region(arn: &str, region: &str) -> Caller {
+    Caller {
+        region: region.into(),
+        ..caller(arn)
+    }
+}
+
+#[test]
+fn a_multi_region_replica_decrypts_the_primary_ciphertext_and_keeps_its_own_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let west = in_region("arn:aws:iam::111122223333:root", "us-west-2");
+    let md = ok(&app, "CreateKey", json!({"MultiRegion": true}))["KeyMetadata"].clone();
+    let id = md["KeyId"].as_str().unwrap().to_string();
+    assert!(id.starts_with("mrk-") && id.len() == 36, "{id}");
+    assert_eq!(md["MultiRegion"], true);
+    assert_eq!(
+        md["MultiRegionConfiguration"]["MultiRegionKeyType"],
+        "PRIMARY"
+    );
+    assert_eq!(md["MultiRegionConfiguration"]["ReplicaKeys"], json!([]));
+    let blob = ok(
+        &app,
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": "ZWFzdA==", "EncryptionContext": {"a": "b"}}),
+    )["CiphertextBlob"]
+        .clone();
+    let rep = ok(
+        &app,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": "us-west-2", "Description": "west"}),
+    );
+    assert_eq!(rep["ReplicaKeyMetadata"]["KeyState"], "Creating");
+    assert_eq!(
+        rep["ReplicaKeyMetadata"]["Arn"],
+        format!("arn:aws:kms:us-west-2:111122223333:key/{id}")
+    );
+    // The replica (same key id, its Region's ARN) decrypts what the primary encrypted.
+    let back = dispatch(
+        &app,
+        &west,
+        "Decrypt",
+        &json!({"CiphertextBlob": blob, "EncryptionContext": {"a": "b"}}),
+    )
+    .unwrap();
+    assert_eq!(bytes(&back["Plaintext"]), b"east");
+    let e = err(
+        &app,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": "us-west-2"}),
+    );
+    assert_eq!(e.code, Code::AlreadyExists);
+    let e = dispatch(
+        &app,
+        &west,
+        "ReplicateKey",
+        &json!({"KeyId": id, "ReplicaRegion": "eu-west-1"}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.code, e.message),
+        (
+            Code::UnsupportedOperation,
+            format!(
+                "arn:aws:kms:us-west-2:111122223333:key/{id} is not a multi-region primary key."
+            )
+        )
+    );
+    // State is per Region.
+    dispatch(&app, &west, "DisableKey", &json!({"KeyId": id})).unwrap();
+    ok(&app, "Encrypt", json!({"KeyId": id, "Plaintext": "eA=="}));
+    dispatch(&app, &west, "EnableKey", &json!({"KeyId": id})).unwrap();
+    // Rotation on the primary reaches the replica's material; a replica does not rotate itself.
+    ok(&app, "RotateKeyOnDemand", json!({"KeyId": id}));
+    let fresh = ok(&app, "Encrypt", json!({"KeyId": id, "Plaintext": "eA=="}));
+    assert!(
+        dispatch(
+            &app,
+            &west,
+            "Decrypt",
+            &json!({"CiphertextBlob": fresh["CiphertextBlob"]})
+        )
+        .is_ok()
+    );
+    let e = dispatch(&app, &west, "RotateKeyOnDemand", &json!({"KeyId": id})).unwrap_err();
+    assert_eq!(e.code, Code::UnsupportedOperation);
+    // UpdatePrimaryRegion moves the primary; the old primary is now a replica.
+    ok(
+        &app,
+        "UpdatePrimaryRegion",
+        json!({"KeyId": id, "PrimaryRegion": "us-west-2"}),
+    );
+    let east = &ok(&app, "DescribeKey", json!({"KeyId": id}))["KeyMetadata"];
+    assert_eq!(
+        east["MultiRegionConfiguration"]["MultiRegionKeyType"],
+        "REPLICA"
+    );
+    assert_eq!(
+        east["MultiRegionConfiguration"]["PrimaryKey"]["Region"],
+        "us-west-2"
+    );
+    let listed = ok(&app, "ListKeys", json!({}));
+    assert_eq!(listed["Keys"][0]["KeyId"], json!(id));
+}
+
+#[test]
+fn an_asymmetric_multi_region_replica_signs_with_the_same_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let west = in_region("arn:aws:iam::111122223333:root", "us-west-2");
+    let id = create(
+        &app,
+        json!({"MultiRegion": true, "KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+    );
+    ok(
+        &app,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": "us-west-2"}),
+    );
+    let east_pub = ok(&app, "GetPublicKey", json!({"KeyId": id}))["PublicKey"].clone();
+    let west_pub =
+        dispatch(&app, &west, "GetPublicKey", &json!({"KeyId": id})).unwrap()["PublicKey"].clone();
+    assert_eq!(east_pub, west_pub);
 }

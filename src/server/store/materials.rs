@@ -4,7 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, db_err};
+use super::{KeyRecord, Store, db_err};
 use crate::error::Result;
 
 /// One key material of a symmetric key.
@@ -51,11 +51,12 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Material> {
 const COLUMNS: &str = "seq, material_id, material, created, rotation_type";
 
 impl Store {
-    /// Adds a rotation's material, which becomes current; `next_rotation` is the next automatic
-    /// rotation (unchanged by on-demand rotations, as in KMS). One transaction.
+    /// Adds a rotation's material to each of `key_ids` (a key, or every related multi-Region key:
+    /// they share their material), where it becomes current; `next_rotation` is the next
+    /// automatic rotation (unchanged by on-demand rotations, as in KMS). One transaction.
     pub fn rotate(
         &self,
-        key_id: &str,
+        key_ids: &[String],
         material_id: &str,
         material: &[u8],
         rotation_type: &str,
@@ -63,12 +64,14 @@ impl Store {
     ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db_err)?;
-        insert(&tx, key_id, material_id, material, Some(rotation_type))?;
-        tx.execute(
-            "UPDATE keys SET next_rotation = ?2 WHERE key_id = ?1",
-            params![key_id, next_rotation],
-        )
-        .map_err(db_err)?;
+        for key_id in key_ids {
+            insert(&tx, key_id, material_id, material, Some(rotation_type))?;
+            tx.execute(
+                "UPDATE keys SET next_rotation = ?2 WHERE key_id = ?1",
+                params![key_id, next_rotation],
+            )
+            .map_err(db_err)?;
+        }
         tx.commit().map_err(db_err)
     }
 
@@ -112,20 +115,23 @@ impl Store {
             .map_err(db_err)
     }
 
-    /// Sets automatic rotation: `period_days` `None` disables it.
+    /// Sets automatic rotation of each of `key_ids`: `period_days` `None` disables it.
     pub fn set_rotation(
         &self,
-        key_id: &str,
+        key_ids: &[String],
         period_days: Option<i64>,
         next_rotation: Option<f64>,
     ) -> Result<()> {
-        self.conn()
-            .execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db_err)?;
+        for key_id in key_ids {
+            tx.execute(
                 "UPDATE keys SET rotation_period_days = ?2, next_rotation = ?3 WHERE key_id = ?1",
                 params![key_id, period_days, next_rotation],
             )
-            .map(drop)
-            .map_err(db_err)
+            .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
     }
 
     /// Replaces a key's description (UpdateKeyDescription).
@@ -134,6 +140,53 @@ impl Store {
             .execute(
                 "UPDATE keys SET description = ?2 WHERE key_id = ?1",
                 params![key_id, description],
+            )
+            .map(drop)
+            .map_err(db_err)
+    }
+}
+
+impl Store {
+    /// The storage ids of every related multi-Region key of `kms_key_id` (all Regions).
+    pub fn related_keys(&self, kms_key_id: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT key_id FROM keys WHERE key_id LIKE ?1 || '@%' ORDER BY region")
+            .map_err(db_err)?;
+        stmt.query_map(params![kms_key_id], |r| r.get(0))
+            .map_err(db_err)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(db_err)
+    }
+
+    /// Inserts the replica `k` of multi-Region key `source` (a storage id): its private key (empty
+    /// for a replica waiting for imported material) and `source`'s symmetric material, with tags,
+    /// in one transaction.
+    pub fn insert_replica(
+        &self,
+        k: &KeyRecord,
+        source: &str,
+        private_pkcs8: &[u8],
+        tags: &[(String, String)],
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db_err)?;
+        super::insert_key_row(&tx, k, private_pkcs8, tags)?;
+        tx.execute(
+            "INSERT INTO key_materials (key_id, seq, material_id, material, created, rotation_type)
+             SELECT ?1, seq, material_id, material, created, rotation_type FROM key_materials WHERE key_id = ?2",
+            params![k.key_id, source],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+
+    /// Makes `region` the primary Region of every related key of `kms_key_id`.
+    pub fn set_primary_region(&self, kms_key_id: &str, region: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE keys SET primary_region = ?2 WHERE key_id LIKE ?1 || '@%'",
+                params![kms_key_id, region],
             )
             .map(drop)
             .map_err(db_err)

@@ -26,7 +26,8 @@ pub const DB_FILE: &str = "kms.sqlite3";
 
 /// Schema version (`PRAGMA user_version`) this code writes. 2: keys and aliases have a Region;
 /// 3: keys have an origin and imported-material expiry, and the account has wrapping keys;
-/// 4: symmetric key material (with rotations), automatic-rotation settings, grants.
+/// 4: symmetric key material (with rotations), automatic-rotation settings, grants, multi-Region
+/// keys.
 const SCHEMA_VERSION: i64 = 4;
 
 /// Columns added to `keys` after version 2, added to an older database when missing (SQLite's
@@ -37,6 +38,7 @@ const KEY_COLUMNS_SINCE_V2: &[(&str, &str)] = &[
     ("valid_to", "REAL"),
     ("rotation_period_days", "INTEGER"),
     ("next_rotation", "REAL"),
+    ("primary_region", "TEXT"),
 ];
 
 const SCHEMA: &str = "
@@ -57,7 +59,8 @@ CREATE TABLE IF NOT EXISTS keys (
     expiration_model TEXT,
     valid_to REAL,
     rotation_period_days INTEGER,
-    next_rotation REAL
+    next_rotation REAL,
+    primary_region TEXT
 );
 CREATE TABLE IF NOT EXISTS key_materials (
     key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
@@ -167,7 +170,9 @@ impl KeyState {
 /// A key's metadata and public key (everything but the private key).
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
-    /// UUID v4.
+    /// The storage id: the KMS key id (a UUID v4) of a single-Region key; for a multi-Region key,
+    /// whose related keys share one KMS key id (`mrk-` and 32 hex digits) across Regions,
+    /// `<key id>@<region>` ([`KeyRecord::kms_key_id`], [`multi_region_row_id`]).
     pub key_id: String,
     pub key_spec: KmsKeySpec,
     pub key_usage: KeyUsage,
@@ -194,6 +199,20 @@ pub struct KeyRecord {
     /// when the next rotation is due (seconds since the epoch).
     pub rotation_period_days: Option<i64>,
     pub next_rotation: Option<f64>,
+    /// Multi-Region keys: the Region of the primary key (the same in every related key).
+    pub primary_region: Option<String>,
+}
+
+impl KeyRecord {
+    /// The KMS key id (what ARNs, KeyMetadata and ciphertext blobs carry).
+    pub fn kms_key_id(&self) -> &str {
+        self.key_id.split('@').next().unwrap_or(&self.key_id)
+    }
+}
+
+/// The storage id of the multi-Region key `kms_key_id` in `region`.
+pub fn multi_region_row_id(kms_key_id: &str, region: &str) -> String {
+    format!("{kms_key_id}@{region}")
 }
 
 /// An alias and the key it points at.
@@ -370,7 +389,7 @@ impl Store {
         let conn = self.conn();
         // Cached statements: these reads run on every request (key lookup, private key, alias).
         let mut stmt = conn
-            .prepare_cached("SELECT key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, region, origin, expiration_model, valid_to, rotation_period_days, next_rotation FROM keys WHERE key_id = ?1")
+            .prepare_cached("SELECT key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, region, origin, expiration_model, valid_to, rotation_period_days, next_rotation, primary_region FROM keys WHERE key_id = ?1")
             .map_err(db_err)?;
         stmt.query_row(params![key_id], |r| {
             let spec: String = r.get(1)?;
@@ -400,6 +419,7 @@ impl Store {
                     valid_to: r.get(13)?,
                     rotation_period_days: r.get(14)?,
                     next_rotation: r.get(15)?,
+                    primary_region: r.get(16)?,
                 },
                 spec,
                 usage,
@@ -726,8 +746,8 @@ fn insert_key_row(
     tags: &[(String, String)],
 ) -> Result<()> {
     tx.execute(
-        "INSERT INTO keys (key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, private_pkcs8, region, origin, expiration_model, valid_to, rotation_period_days, next_rotation)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        "INSERT INTO keys (key_id, key_spec, key_usage, description, creation_date, state, deletion_date, pending_window_days, policy, public_der, private_pkcs8, region, origin, expiration_model, valid_to, rotation_period_days, next_rotation, primary_region)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             k.key_id,
             k.key_spec.as_str(),
@@ -745,7 +765,8 @@ fn insert_key_row(
             k.expiration_model.map(|m| m.as_str()),
             k.valid_to,
             k.rotation_period_days,
-            k.next_rotation
+            k.next_rotation,
+            k.primary_region
         ],
     )
     .map_err(db_err)?;
@@ -792,6 +813,7 @@ mod tests {
             valid_to: None,
             rotation_period_days: None,
             next_rotation: None,
+            primary_region: None,
         }
     }
 
