@@ -73,6 +73,83 @@ unsafe fn set_params<T>(
     }
 }
 
+/// `EVP_PKEY_encapsulate`: a KEM encapsulation to public key `key` (ML-KEM: FIPS 203
+/// ML-KEM.Encaps): the ciphertext and the shared secret. OpenSSL ≥ 3.5 for ML-KEM.
+pub fn encapsulate<T: openssl::pkey::HasPublic>(
+    key: &openssl::pkey::PKeyRef<T>,
+) -> Result<(Vec<u8>, Vec<u8>), ErrorStack> {
+    let ctx = openssl::pkey_ctx::PkeyCtx::new(key)?;
+    // SAFETY: ctx is a live EVP_PKEY_CTX; the first call with NULL buffers reports the lengths,
+    // the second writes at most those lengths into buffers of that size.
+    unsafe {
+        let p = ctx.as_ptr();
+        if openssl_sys::EVP_PKEY_encapsulate_init(p, std::ptr::null()) <= 0 {
+            return Err(ErrorStack::get());
+        }
+        let (mut ct_len, mut ss_len) = (0usize, 0usize);
+        if openssl_sys::EVP_PKEY_encapsulate(
+            p,
+            std::ptr::null_mut(),
+            &mut ct_len,
+            std::ptr::null_mut(),
+            &mut ss_len,
+        ) <= 0
+        {
+            return Err(ErrorStack::get());
+        }
+        let (mut ct, mut ss) = (vec![0u8; ct_len], vec![0u8; ss_len]);
+        if openssl_sys::EVP_PKEY_encapsulate(
+            p,
+            ct.as_mut_ptr(),
+            &mut ct_len,
+            ss.as_mut_ptr(),
+            &mut ss_len,
+        ) <= 0
+        {
+            return Err(ErrorStack::get());
+        }
+        ct.truncate(ct_len);
+        ss.truncate(ss_len);
+        Ok((ct, ss))
+    }
+}
+
+/// `EVP_PKEY_decapsulate`: the shared secret of ciphertext `ct` under private key `key`
+/// (ML-KEM: FIPS 203 ML-KEM.Decaps, with implicit rejection: a wrong ciphertext of the right
+/// length yields an unrelated secret, not an error).
+pub fn decapsulate(
+    key: &openssl::pkey::PKeyRef<openssl::pkey::Private>,
+    ct: &[u8],
+) -> Result<Vec<u8>, ErrorStack> {
+    let ctx = openssl::pkey_ctx::PkeyCtx::new(key)?;
+    // SAFETY: as for `encapsulate`; `ct` is read-only input of its own length.
+    unsafe {
+        let p = ctx.as_ptr();
+        if openssl_sys::EVP_PKEY_decapsulate_init(p, std::ptr::null()) <= 0 {
+            return Err(ErrorStack::get());
+        }
+        let mut ss_len = 0usize;
+        if openssl_sys::EVP_PKEY_decapsulate(
+            p,
+            std::ptr::null_mut(),
+            &mut ss_len,
+            ct.as_ptr(),
+            ct.len(),
+        ) <= 0
+        {
+            return Err(ErrorStack::get());
+        }
+        let mut ss = vec![0u8; ss_len];
+        if openssl_sys::EVP_PKEY_decapsulate(p, ss.as_mut_ptr(), &mut ss_len, ct.as_ptr(), ct.len())
+            <= 0
+        {
+            return Err(ErrorStack::get());
+        }
+        ss.truncate(ss_len);
+        Ok(ss)
+    }
+}
+
 /// `EVP_PKEY_CTX_new_from_name` + `EVP_PKEY_keygen_init` + `EVP_PKEY_generate`: a fresh key of the
 /// algorithm OpenSSL calls `name` (`"SM2"`, `"ML-DSA-65"`, ...). Names the linked OpenSSL's providers
 /// do not know (ML-DSA before 3.5) fail with its error stack.

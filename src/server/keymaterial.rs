@@ -118,6 +118,14 @@ pub fn derive(key: &PKeyRef<Private>, spec: KeySpec, peer_spki: &[u8]) -> OpResu
     evp::derive(key, &peer).map_err(|e| bad_peer(e.to_string()))
 }
 
+/// Generates an ML-KEM key. `UnsupportedOperationException` naming OpenSSL 3.5 when the linked
+/// OpenSSL has no ML-KEM.
+pub fn generate_ml_kem(spec: crate::core::spec::MlKemKeySpec) -> OpResult<PKey<Private>> {
+    crate::core::spec::OPENSSL_3_5.require(format!("KeySpec {spec}"))?;
+    crate::core::ossl::keygen_by_name(spec.openssl_name())
+        .map_err(|e| KmsError::internal("EVP_PKEY_generate(ML-KEM)", e))
+}
+
 /// `n` bytes from OpenSSL's CSPRNG (`RAND_bytes`), for key material, data keys and
 /// GenerateRandom.
 pub fn random_bytes(n: usize) -> OpResult<Vec<u8>> {

@@ -181,6 +181,11 @@ pub struct App {
     pub limits: listener::Limits,
     /// STS sessions (AssumeRole), in memory: lost at restart, as short-lived credentials may be.
     pub sessions: MemorySessionStore,
+    /// GetKeyLastUsage: the last successful cryptographic operation per key (storage id) and
+    /// when, since [`App::tracking_start`]; in memory, so tracking starts again at each start.
+    pub last_usage: Mutex<std::collections::HashMap<String, (&'static str, f64)>>,
+    /// When this process began tracking key usage (seconds since the epoch).
+    pub tracking_start: f64,
 }
 
 impl App {
@@ -224,6 +229,8 @@ impl App {
             admin,
             limits: config.limits,
             sessions: MemorySessionStore::new(),
+            last_usage: Mutex::new(std::collections::HashMap::new()),
+            tracking_start: store::now(),
         })
     }
 

@@ -19,6 +19,8 @@ pub enum Group {
     CryptoEccSm2,
     /// Sign, Verify on ML-DSA keys (shared).
     CryptoMlDsa,
+    /// Encapsulate, Decapsulate on ML-KEM keys (shared).
+    CryptoMlKem,
     /// Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateMac, VerifyMac, GenerateRandom on
     /// symmetric and HMAC keys (shared: "Cryptographic operations (symmetric)").
     CryptoSymmetric,
@@ -31,6 +33,7 @@ pub fn crypto_group(spec: KmsKeySpec) -> Group {
     match spec {
         KmsKeySpec::Asymmetric(spec) => asymmetric_group(spec),
         KmsKeySpec::Symmetric(_) => Group::CryptoSymmetric,
+        KmsKeySpec::MlKem(_) => Group::CryptoMlKem,
     }
 }
 

@@ -341,11 +341,13 @@ async fn prove(kms: &Kms, key_id: &str, local: &LocalKey, usage: KeyUsage) -> Re
             )
         }
         // Local OpenSSL keys are asymmetric: the spec check refused this usage already.
-        KeyUsage::GenerateVerifyMac => Err(Error::Spec(SpecError::UsageDoesNotFitKeySpec {
-            key_spec: local.key_spec,
-            key_usage: usage,
-            allowed: local.key_spec.allowed_usages().to_vec(),
-        })),
+        KeyUsage::GenerateVerifyMac | KeyUsage::EncapsulateDecapsulate => {
+            Err(Error::Spec(SpecError::UsageDoesNotFitKeySpec {
+                key_spec: local.key_spec,
+                key_usage: usage,
+                allowed: local.key_spec.allowed_usages().to_vec(),
+            }))
+        }
     }
 }
 

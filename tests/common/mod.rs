@@ -271,6 +271,19 @@ pub fn aws_cli() -> PathBuf {
         })
 }
 
+/// Python with boto3 (the project's venv: `$KMS_OPENSSL_VENV/bin/python`, then
+/// `<repo>/.venv/bin/python`). Fails the test with how to create it when missing.
+pub fn venv_python() -> PathBuf {
+    let mut candidates = Vec::new();
+    if let Some(v) = std::env::var_os("KMS_OPENSSL_VENV") {
+        candidates.push(PathBuf::from(v).join("bin/python"));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+    candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!("Python with boto3 is required for this test: interop-tests/setup-peers.sh creates .venv from interop-tests/requirements.txt (needs `apt-get install python3 python3-venv`)")
+    })
+}
+
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
         .map(|p| {

@@ -175,7 +175,9 @@ impl KeySpec {
                 key_agreement: vec![KEY_AGREEMENT_ECDH],
                 ..Default::default()
             },
-            KeyUsage::GenerateVerifyMac => AlgorithmLists::default(),
+            KeyUsage::GenerateVerifyMac | KeyUsage::EncapsulateDecapsulate => {
+                AlgorithmLists::default()
+            }
         }
     }
 

@@ -20,6 +20,7 @@ pub use hash::Hash;
 pub use import::{
     HYBRID_AES_KEY_LEN, IMPORT_PARAMETERS_VALID_SECONDS, MAX_IMPORT_BLOB, MAX_VALID_TO_DAYS,
 };
+pub use kem::{ENCAPSULATION_ML_KEM, ML_KEM_SHARED_SECRET_LEN, MlKemKeySpec};
 pub use keys::{AlgorithmLists, KeyFamily};
 pub use signing::{
     ED25519_SIGNATURE_LEN, OpensslTool, SIGNING_TABLE, Scheme, SignatureEncoding, SignatureShape,
@@ -111,6 +112,8 @@ kms_enum!(
         KeyAgreement => "KEY_AGREEMENT",
         /// HMAC keys only.
         GenerateVerifyMac => "GENERATE_VERIFY_MAC",
+        /// ML-KEM keys only.
+        EncapsulateDecapsulate => "ENCAPSULATE_DECAPSULATE",
     }
 );
 
@@ -385,6 +388,7 @@ pub const ML_DSA: [MlDsaParams; 3] = [
 pub const ML_DSA_SPKI_KEY_OFFSET: usize = 22;
 
 mod import;
+mod kem;
 mod symmetric;
 
 #[cfg(test)]

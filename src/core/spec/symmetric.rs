@@ -127,6 +127,9 @@ impl DataKeySpec {
 pub enum KmsKeySpec {
     Asymmetric(KeySpec),
     Symmetric(SymmetricKeySpec),
+    /// ML-KEM (KEY usage ENCAPSULATE_DECAPSULATE); kept apart from [`KeySpec`], whose table is
+    /// the signing / encryption / key-agreement one.
+    MlKem(MlKemKeySpec),
 }
 
 impl KmsKeySpec {
@@ -136,7 +139,8 @@ impl KmsKeySpec {
         let sym = SymmetricKeySpec::ALL
             .iter()
             .map(|s| KmsKeySpec::Symmetric(*s));
-        sym.chain(asym).collect()
+        let kem = MlKemKeySpec::ALL.iter().map(|s| KmsKeySpec::MlKem(*s));
+        sym.chain(asym).chain(kem).collect()
     }
 
     /// The KMS wire name.
@@ -144,6 +148,7 @@ impl KmsKeySpec {
         match self {
             KmsKeySpec::Asymmetric(s) => s.as_str(),
             KmsKeySpec::Symmetric(s) => s.as_str(),
+            KmsKeySpec::MlKem(s) => s.as_str(),
         }
     }
 
@@ -151,7 +156,7 @@ impl KmsKeySpec {
     pub fn asymmetric(self) -> Option<KeySpec> {
         match self {
             KmsKeySpec::Asymmetric(s) => Some(s),
-            KmsKeySpec::Symmetric(_) => None,
+            _ => None,
         }
     }
 
@@ -159,7 +164,15 @@ impl KmsKeySpec {
     pub fn symmetric(self) -> Option<SymmetricKeySpec> {
         match self {
             KmsKeySpec::Symmetric(s) => Some(s),
-            KmsKeySpec::Asymmetric(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The ML-KEM spec, if it is one.
+    pub fn ml_kem(self) -> Option<MlKemKeySpec> {
+        match self {
+            KmsKeySpec::MlKem(s) => Some(s),
+            _ => None,
         }
     }
 }

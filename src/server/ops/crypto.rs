@@ -24,6 +24,15 @@ pub(super) fn get_public_key(c: &mut Call<'_>) -> OpResult<Value> {
     let key = c.key("KeyId", &required(r.key_id, "KeyId")?)?;
     let app = c.app;
     app.require_enabled(&key)?;
+    if key.key_spec.ml_kem().is_some() {
+        return Ok(json!({
+            "KeyId": app.key_arn(&key),
+            "PublicKey": b64(&key.public_der),
+            "CustomerMasterKeySpec": key.key_spec,
+            "KeySpec": key.key_spec,
+            "KeyUsage": key.key_usage,
+        }));
+    }
     let Some(spec) = key.key_spec.asymmetric() else {
         return Err(KmsError::new(
             Code::UnsupportedOperation,
@@ -46,7 +55,7 @@ pub(super) fn get_public_key(c: &mut Call<'_>) -> OpResult<Value> {
         KeyUsage::SignVerify => out["SigningAlgorithms"] = json!(lists.signing),
         KeyUsage::EncryptDecrypt => out["EncryptionAlgorithms"] = json!(lists.encryption),
         KeyUsage::KeyAgreement => out["KeyAgreementAlgorithms"] = json!(lists.key_agreement),
-        KeyUsage::GenerateVerifyMac => {}
+        KeyUsage::GenerateVerifyMac | KeyUsage::EncapsulateDecapsulate => {}
     }
     Ok(out)
 }
@@ -242,15 +251,12 @@ pub(super) fn encrypt(c: &mut Call<'_>) -> OpResult<Value> {
         &plaintext,
         r.dry_run,
     )?;
-    let mut out = json!({
+    // EncryptResponse has no KeyMaterialId (API model); Decrypt reports it.
+    Ok(json!({
         "KeyId": app.key_arn(&key),
         "CiphertextBlob": b64(&sealed.blob),
         "EncryptionAlgorithm": sealed.algorithm,
-    });
-    if let Some(m) = sealed.material_id {
-        out["KeyMaterialId"] = json!(m);
-    }
-    Ok(out)
+    }))
 }
 
 /// A ciphertext made by [`encrypt_with`].

@@ -110,7 +110,9 @@ fn operations_for(key: &KeyRecord) -> &'static [&'static str] {
             "DeriveSharedSecret",
             "GetPublicKey",
         ],
-        (_, KeyUsage::GenerateVerifyMac) => &["DescribeKey", "CreateGrant", "RetireGrant"],
+        (_, KeyUsage::GenerateVerifyMac | KeyUsage::EncapsulateDecapsulate) => {
+            &["DescribeKey", "CreateGrant", "RetireGrant", "GetPublicKey"]
+        }
     }
 }
 

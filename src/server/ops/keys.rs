@@ -111,6 +111,12 @@ pub(super) fn algorithm_names(k: &KeyRecord) -> AlgorithmNames {
             key_agreement: Vec::new(),
             mac: spec.mac_algorithm().into_iter().collect(),
         },
+        KmsKeySpec::MlKem(_) => AlgorithmNames {
+            encryption: Vec::new(),
+            signing: Vec::new(),
+            key_agreement: Vec::new(),
+            mac: Vec::new(),
+        },
     }
 }
 
@@ -216,11 +222,11 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
                     format!("Origin EXTERNAL: {why}"),
                 )
             })?,
-            KmsKeySpec::Symmetric(_) => {
+            KmsKeySpec::Symmetric(_) | KmsKeySpec::MlKem(_) => {
                 return Err(KmsError::new(
                     Code::UnsupportedOperation,
                     format!(
-                        "Origin EXTERNAL with KeySpec {spec}: this local KMS imports asymmetric key material only"
+                        "Origin EXTERNAL with KeySpec {spec}: this local KMS imports asymmetric key material of the signing, encryption and key-agreement specs only"
                     ),
                 ));
             }
@@ -299,8 +305,11 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
                 .insert_key(&record, &[], &tags)
                 .map_err(store_err("insert key"))?;
         }
-        KmsKeySpec::Asymmetric(asym) => {
-            let pkey = keymaterial::generate(asym)?;
+        KmsKeySpec::Asymmetric(_) | KmsKeySpec::MlKem(_) => {
+            let pkey = match spec {
+                KmsKeySpec::MlKem(kem) => keymaterial::generate_ml_kem(kem)?,
+                _ => keymaterial::generate(super::crypto::asymmetric(&record)?)?,
+            };
             let pkcs8 = pkey
                 .private_key_to_pkcs8()
                 .map_err(|e| KmsError::internal("i2d_PKCS8PrivateKey", e))?;
@@ -322,6 +331,11 @@ fn create_key_usage(spec: KmsKeySpec, given: Option<&str>) -> OpResult<KeyUsage>
     let usage_names = || KeyUsage::ALL.iter().map(|u| u.as_str()).collect::<Vec<_>>();
     let usage = match given {
         None => match spec {
+            KmsKeySpec::MlKem(_) => {
+                return Err(KmsError::validation(
+                    "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.",
+                ));
+            }
             KmsKeySpec::Symmetric(s) if s.mac_algorithm().is_some() => {
                 return Err(KmsError::validation(
                     "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.",
@@ -335,6 +349,7 @@ fn create_key_usage(spec: KmsKeySpec, given: Option<&str>) -> OpResult<KeyUsage>
     let allowed: Vec<KeyUsage> = match spec {
         KmsKeySpec::Asymmetric(s) => s.allowed_usages().to_vec(),
         KmsKeySpec::Symmetric(s) => vec![s.key_usage()],
+        KmsKeySpec::MlKem(_) => vec![KeyUsage::EncapsulateDecapsulate],
     };
     if allowed.contains(&usage) {
         return Ok(usage);
@@ -505,4 +520,29 @@ pub(super) fn update_key_description(c: &mut Call<'_>) -> OpResult<Value> {
         .set_description(&key.key_id, &description)
         .map_err(store_err("description"))?;
     Ok(json!({}))
+}
+
+/// GetKeyLastUsage: the last successful cryptographic operation with the key and when, since
+/// `TrackingStartDate` (this process's start, or the key's creation if later). CloudTrail is not
+/// modelled: no `CloudTrailEventId` or `KmsRequestId`.
+pub(super) fn get_key_last_usage(c: &mut Call<'_>) -> OpResult<Value> {
+    let r: KeyIdRequest = c.request()?;
+    let key = c.key("KeyId", &required(r.key_id, "KeyId")?)?;
+    let app = c.app;
+    let mut out = json!({
+        "KeyId": key.kms_key_id(),
+        "KeyCreationDate": key.creation_date,
+        "TrackingStartDate": app.tracking_start.max(key.creation_date),
+        "KeyLastUsage": {},
+    });
+    let usage = app
+        .last_usage
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key.key_id)
+        .copied();
+    if let Some((operation, at)) = usage {
+        out["KeyLastUsage"] = json!({ "Operation": operation, "Timestamp": at });
+    }
+    Ok(out)
 }

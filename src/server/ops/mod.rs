@@ -28,6 +28,7 @@ mod crypto;
 mod datakeys;
 mod grants;
 mod import;
+mod kem;
 mod key_stores;
 mod keys;
 mod mac;
@@ -254,6 +255,18 @@ pub static OPERATIONS: &[Operation] = &[
         crypto::derive_shared_secret,
     ),
     op(
+        "Encapsulate",
+        &[key("kms:Encapsulate")],
+        Quota::Crypto,
+        kem::encapsulate,
+    ),
+    op(
+        "Decapsulate",
+        &[key("kms:Decapsulate")],
+        Quota::Crypto,
+        kem::decapsulate,
+    ),
+    op(
         "GenerateDataKey",
         &[key("kms:GenerateDataKey")],
         Quota::Crypto,
@@ -386,6 +399,12 @@ pub static OPERATIONS: &[Operation] = &[
         multi_region::update_primary_region,
     ),
     op(
+        "GetKeyLastUsage",
+        &[key_id_only("kms:GetKeyLastUsage")],
+        Quota::Own,
+        keys::get_key_last_usage,
+    ),
+    op(
         "UpdateKeyDescription",
         &[key_id_only("kms:UpdateKeyDescription")],
         Quota::Own,
@@ -516,6 +535,7 @@ pub fn dispatch(app: &App, caller: &Caller, op: &str, body: &Value) -> OpResult<
         op: row,
         body,
         admitted: false,
+        used: Vec::new(),
     };
     if row.quota == Quota::Own {
         call.admit(quota::Group::Operation(row.name))?;
@@ -526,7 +546,15 @@ pub fn dispatch(app: &App, caller: &Caller, op: &str, body: &Value) -> OpResult<
     if let Some(tokens) = body.get("GrantTokens") {
         app.check_grant_tokens(tokens)?;
     }
-    (row.run)(&mut call)
+    let out = (row.run)(&mut call)?;
+    if row.quota == Quota::Crypto {
+        let mut usage = app.last_usage.lock().unwrap_or_else(|p| p.into_inner());
+        let at = now();
+        for key in call.used {
+            usage.insert(key, (row.name, at));
+        }
+    }
+    Ok(out)
 }
 
 /// Most grant tokens one request may carry, and the longest token (API model `GrantTokenList`,
@@ -610,6 +638,8 @@ pub struct Call<'a> {
     body: &'a Value,
     /// Whether the request was counted against a quota already (at most once per request).
     admitted: bool,
+    /// Storage ids of the keys this request resolved (for GetKeyLastUsage).
+    used: Vec<String>,
 }
 
 impl Call<'_> {
@@ -688,6 +718,7 @@ impl Call<'_> {
             self.admit(quota::crypto_group(key.key_spec))?;
         }
         self.allow(&key, action)?;
+        self.used.push(key.key_id.clone());
         Ok(key)
     }
 

@@ -642,3 +642,23 @@ fn a_key_lives_in_the_region_of_the_create_key_request_and_is_not_found_from_ano
     let d = dispatch(&app, &eu, "DescribeKey", &json!({"KeyId": "alias/eu"})).unwrap();
     assert_eq!(d["KeyMetadata"]["KeyId"], json!(id));
 }
+
+#[test]
+fn docs_kms_operations_lists_exactly_the_operations_of_the_table() {
+    let doc = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/kms-operations.md"
+    ));
+    let mut listed: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let mut table: Vec<&str> = OPERATIONS.iter().map(|o| o.name).collect();
+    listed.sort_unstable();
+    table.sort_unstable();
+    assert_eq!(
+        listed, table,
+        "docs/kms-operations.md and OPERATIONS differ"
+    );
+}

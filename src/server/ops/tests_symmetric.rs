@@ -90,7 +90,15 @@ fn symmetric_ciphertext_names_its_key_and_binds_the_encryption_context() {
     );
     assert_eq!(bytes(&back["Plaintext"]), b"hello");
     assert_eq!(back["KeyId"], out["KeyId"]);
-    assert_eq!(back["KeyMaterialId"], out["KeyMaterialId"]);
+    assert!(
+        out.get("KeyMaterialId").is_none(),
+        "EncryptResponse has none"
+    );
+    let md = ok(&app, "DescribeKey", json!({"KeyId": id}));
+    assert_eq!(
+        back["KeyMaterialId"],
+        md["KeyMetadata"]["CurrentKeyMaterialId"]
+    );
     for wrong in [
         json!({}),
         json!({"purpose": "test"}),
@@ -122,12 +130,21 @@ fn old_ciphertexts_decrypt_after_rotation_and_the_current_material_changes() {
     let tmp = tempfile::tempdir().unwrap();
     let app = app(tmp.path());
     let id = create(&app, json!({}));
+    let material = |app: &App| {
+        ok(app, "DescribeKey", json!({"KeyId": id}))["KeyMetadata"]["CurrentKeyMaterialId"].clone()
+    };
+    let first = material(&app);
     let before = ok(&app, "Encrypt", json!({"KeyId": id, "Plaintext": "b2xk"}));
     ok(&app, "RotateKeyOnDemand", json!({"KeyId": id}));
     let after = ok(&app, "Encrypt", json!({"KeyId": id, "Plaintext": "bmV3"}));
-    assert_ne!(before["KeyMaterialId"], after["KeyMaterialId"]);
-    let md = &ok(&app, "DescribeKey", json!({"KeyId": id}))["KeyMetadata"];
-    assert_eq!(md["CurrentKeyMaterialId"], after["KeyMaterialId"]);
+    let second = material(&app);
+    assert_ne!(first, second);
+    let new = ok(
+        &app,
+        "Decrypt",
+        json!({"CiphertextBlob": after["CiphertextBlob"]}),
+    );
+    assert_eq!(new["KeyMaterialId"], second);
     let old = ok(
         &app,
         "Decrypt",
@@ -211,11 +228,16 @@ fn a_key_past_its_rotation_date_rotates_automatically_when_next_used() {
         .set_rotation(std::slice::from_ref(&id), Some(365), Some(now() - 1.0))
         .unwrap();
     let blob = ok(&app, "Encrypt", json!({"KeyId": id, "Plaintext": "eA=="}));
+    let back = ok(
+        &app,
+        "Decrypt",
+        json!({"CiphertextBlob": blob["CiphertextBlob"]}),
+    );
     let rotations = ok(&app, "ListKeyRotations", json!({"KeyId": id}));
     assert_eq!(rotations["Rotations"][0]["RotationType"], "AUTOMATIC");
     assert_eq!(
         rotations["Rotations"][0]["KeyMaterialId"],
-        blob["KeyMaterialId"]
+        back["KeyMaterialId"]
     );
     let status = ok(&app, "GetKeyRotationStatus", json!({"KeyId": id}));
     assert!(status["NextRotationDate"].as_f64().unwrap() > now() + 364.0 * 86_400.0);
@@ -736,4 +758,50 @@ fn an_asymmetric_multi_region_replica_signs_with_the_same_key() {
     let west_pub =
         dispatch(&app, &west, "GetPublicKey", &json!({"KeyId": id})).unwrap()["PublicKey"].clone();
     assert_eq!(east_pub, west_pub);
+}
+
+#[test]
+fn ml_kem_keys_encapsulate_and_decapsulate_where_openssl_has_ml_kem_else_name_the_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let body = json!({"KeySpec": "ML_KEM_768", "KeyUsage": "ENCAPSULATE_DECAPSULATE"});
+    if !crate::core::spec::OPENSSL_3_5.is_linked() {
+        let e = err(&app, "CreateKey", body);
+        assert_eq!(e.code, Code::UnsupportedOperation);
+        assert!(e.message.contains("OpenSSL 3.5"), "{}", e.message);
+        return;
+    }
+    let id = create(&app, body);
+    let enc = ok(
+        &app,
+        "Encapsulate",
+        json!({"KeyId": id, "EncapsulationAlgorithm": "ML_KEM"}),
+    );
+    let ct = bytes(&enc["SharedSecretCiphertextBlob"]);
+    assert_eq!(ct.len(), 1088);
+    assert_eq!(bytes(&enc["SharedSecret"]).len(), 32);
+    let dec = ok(
+        &app,
+        "Decapsulate",
+        json!({"KeyId": id, "SharedSecretCiphertextBlob": enc["SharedSecretCiphertextBlob"],
+            "EncapsulationAlgorithm": "ML_KEM"}),
+    );
+    assert_eq!(dec["SharedSecret"], enc["SharedSecret"]);
+    // Implicit rejection: a changed ciphertext of the right length gives another secret.
+    let mut bad = ct.clone();
+    bad[0] ^= 1;
+    let other = ok(
+        &app,
+        "Decapsulate",
+        json!({"KeyId": id, "SharedSecretCiphertextBlob": B64.encode(&bad)}),
+    );
+    assert_ne!(other["SharedSecret"], enc["SharedSecret"]);
+    let e = err(
+        &app,
+        "Decapsulate",
+        json!({"KeyId": id, "SharedSecretCiphertextBlob": B64.encode(&ct[..100])}),
+    );
+    assert_eq!(e.code, Code::InvalidCiphertext);
+    let pk = ok(&app, "GetPublicKey", json!({"KeyId": id}));
+    assert_eq!(pk["KeySpec"], "ML_KEM_768");
 }
