@@ -55,6 +55,8 @@ kill $serve_pid 2>/dev/null || true
 serve_pid=
 
 # The provider is never built vendored: it must link the libcrypto of the process loading it.
+# The same target dir as above: only openssl-sys (OpenSSL from source), openssl and this crate are
+# built again with the feature; every other dependency (the AWS SDK above all) is reused.
 echo "== cargo test -p kms-openssl --features vendored (OpenSSL built from source)"
-CARGO_TARGET_DIR="$root/target/vendored" cargo test --no-fail-fast -p kms-openssl --features vendored --lib --tests \
+cargo test --no-fail-fast -p kms-openssl --features vendored --lib --tests \
   2>&1 | tee -a "$log"

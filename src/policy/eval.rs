@@ -267,7 +267,8 @@ impl RequestContext {
 /// `key_arn`, with the condition keys KMS sets from the request body (docs/kms-facts.md §6):
 /// `kms:SigningAlgorithm` and `kms:MessageType` (default `RAW`) for Sign and Verify,
 /// `kms:EncryptionAlgorithm` (default `SYMMETRIC_DEFAULT`) for Encrypt, Decrypt and
-/// ReEncrypt, `kms:RequestAlias` when `KeyId` is an alias name, and `kms:CallerAccount`.
+/// ReEncrypt (its source or destination algorithm), `kms:MacAlgorithm`,
+/// `kms:EncryptionContext:<key>`, `kms:GranteePrincipal` / `kms:RetiringPrincipal` for CreateGrant, `kms:RequestAlias` when `KeyId` is an alias name, and `kms:CallerAccount`.
 /// The server may add key-derived keys (`kms:KeySpec`, `kms:KeyUsage`) with
 /// [`RequestContext::with`].
 pub fn request_context(
@@ -290,6 +291,27 @@ pub fn request_context(
                 "kms:EncryptionAlgorithm",
                 member("EncryptionAlgorithm").unwrap_or("SYMMETRIC_DEFAULT"),
             );
+        }
+        "ReEncryptFrom" | "ReEncryptTo" => {
+            let member_name = if operation == "ReEncryptFrom" {
+                "SourceEncryptionAlgorithm"
+            } else {
+                "DestinationEncryptionAlgorithm"
+            };
+            ctx = ctx.with(
+                "kms:EncryptionAlgorithm",
+                member(member_name).unwrap_or("SYMMETRIC_DEFAULT"),
+            );
+        }
+        "CreateGrant" => {
+            for (key, m) in [
+                ("kms:GranteePrincipal", "GranteePrincipal"),
+                ("kms:RetiringPrincipal", "RetiringPrincipal"),
+            ] {
+                if let Some(v) = member(m) {
+                    ctx = ctx.with(key, v);
+                }
+            }
         }
         "GenerateMac" | "VerifyMac" => {
             if let Some(a) = member("MacAlgorithm") {

@@ -98,6 +98,41 @@ impl Grant<'_> {
     }
 }
 
+impl Grant<'_> {
+    /// Whether a grantee allowed CreateGrant by this grant may create a grant with
+    /// `operations` and `constraints` (Developer Guide "Grant constraints": a child grant's
+    /// operations are a subset of its parent's, and its constraints at least as strict: under
+    /// Equals E only Equals E; under Subset S, Subset S′ ⊇ S or Equals E′ ⊇ S).
+    pub fn permits_child(&self, operations: &[String], constraints: Option<&Value>) -> bool {
+        if !operations.iter().all(|o| self.operations.contains(o)) {
+            return false;
+        }
+        let Some(parent) = self.constraints else {
+            return true;
+        };
+        let pairs = |c: Option<&Value>, name: &str| {
+            c.and_then(|c| c.get(name))
+                .and_then(Value::as_object)
+                .cloned()
+        };
+        let includes = |big: &Map<String, Value>, small: &Map<String, Value>| {
+            small.iter().all(|(k, v)| big.get(k) == Some(v))
+        };
+        let (child_eq, child_sub) = (
+            pairs(constraints, CONSTRAINT_EQUALS),
+            pairs(constraints, CONSTRAINT_SUBSET),
+        );
+        if let Some(eq) = pairs(Some(parent), CONSTRAINT_EQUALS) {
+            return child_eq.as_ref() == Some(&eq) && child_sub.is_none_or(|s| includes(&eq, &s));
+        }
+        if let Some(sub) = pairs(Some(parent), CONSTRAINT_SUBSET) {
+            return child_eq.as_ref().is_some_and(|e| includes(e, &sub))
+                || child_sub.as_ref().is_some_and(|s| includes(s, &sub));
+        }
+        true
+    }
+}
+
 /// The one authorization decision for a request on a key: the key policy, then (unless it denies
 /// explicitly) the key's grants. Errors: [`PolicyError::AccessDenied`] with AWS's message.
 pub fn authorize(
@@ -179,6 +214,43 @@ mod tests {
         assert!(
             eq.allows(&describe, &json!({})),
             "constraints ignored for DescribeKey"
+        );
+    }
+
+    #[test]
+    fn a_child_grant_is_no_wider_than_its_parent() {
+        let ops = vec!["Decrypt".to_string(), "CreateGrant".to_string()];
+        let sub = json!({"EncryptionContextSubset": {"app": "a"}});
+        let parent = Grant {
+            grantee: "arn:aws:iam::111122223333:role/App",
+            operations: &ops,
+            constraints: Some(&sub),
+        };
+        let decrypt = vec!["Decrypt".to_string()];
+        let encrypt = vec!["Encrypt".to_string()];
+        let stricter = json!({"EncryptionContextSubset": {"app": "a", "x": "y"}});
+        let equals = json!({"EncryptionContextEquals": {"app": "a"}});
+        let other = json!({"EncryptionContextSubset": {"app": "b"}});
+        assert!(parent.permits_child(&decrypt, Some(&sub)));
+        assert!(parent.permits_child(&decrypt, Some(&stricter)));
+        assert!(parent.permits_child(&decrypt, Some(&equals)));
+        assert!(
+            !parent.permits_child(&decrypt, None),
+            "dropping the constraint"
+        );
+        assert!(!parent.permits_child(&decrypt, Some(&other)));
+        assert!(
+            !parent.permits_child(&encrypt, Some(&sub)),
+            "an operation it lacks"
+        );
+        let eq_parent = Grant {
+            constraints: Some(&equals),
+            ..parent
+        };
+        assert!(eq_parent.permits_child(&decrypt, Some(&equals)));
+        assert!(
+            !eq_parent.permits_child(&decrypt, Some(&stricter)),
+            "Equals cannot become Subset"
         );
     }
 

@@ -237,7 +237,7 @@ pub(super) fn encrypt(c: &mut Call<'_>) -> OpResult<Value> {
     let r: CryptRequest = c.request()?;
     let key_id = required(r.key_id.clone(), "KeyId")?;
     let plaintext = required(r.plaintext.clone(), "Plaintext")?.0;
-    check_len("Plaintext", plaintext.len(), 1, MAX_PLAINTEXT)?;
+    check_plaintext_len(plaintext.len())?;
     let alg = parse_encryption_algorithm("EncryptionAlgorithm", r.encryption_algorithm.as_deref())?;
     let key = c.key("KeyId", &key_id)?;
     let app = c.app;
@@ -257,6 +257,20 @@ pub(super) fn encrypt(c: &mut Call<'_>) -> OpResult<Value> {
         "CiphertextBlob": b64(&sealed.blob),
         "EncryptionAlgorithm": sealed.algorithm,
     }))
+}
+
+/// Plaintext is 1–4096 bytes, in KMS's recorded words (the sensitive value is not echoed).
+fn check_plaintext_len(len: usize) -> OpResult<()> {
+    let bound = if len == 0 {
+        "greater than or equal to 1".to_string()
+    } else if len > MAX_PLAINTEXT {
+        format!("less than or equal to {MAX_PLAINTEXT}")
+    } else {
+        return Ok(());
+    };
+    Err(KmsError::validation(format!(
+        "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length {bound}"
+    )))
 }
 
 /// A ciphertext made by [`encrypt_with`].
@@ -390,7 +404,8 @@ pub(super) fn ciphertext_key_id(
         return Ok(k.to_string());
     }
     match ciphertext::header(ct) {
-        Some(h) if alg.is_none() => Ok(h.key_id),
+        // A damaged header is damaged ciphertext, never a lookup of whatever it names.
+        Some(h) if alg.is_none() && crate::aws::arn::is_key_id(&h.key_id) => Ok(h.key_id),
         _ if alg.is_some() => Err(KmsError::new(
             Code::InvalidCiphertext,
             "Ciphertext of an asymmetric KMS key carries no key id: specify KeyId and EncryptionAlgorithm.",

@@ -189,6 +189,7 @@ pub(super) fn create_grant(c: &mut Call<'_>) -> OpResult<Value> {
     let key = c.key("KeyId", &key_id)?;
     let app = c.app;
     app.require_not_pending_deletion(&key)?;
+    app.require_not_pending_import(&key)?;
     let allowed = operations_for(&key);
     if let Some(o) = operations.iter().find(|o| !allowed.contains(&o.as_str())) {
         return Err(KmsError::validation(format!(
@@ -205,6 +206,20 @@ pub(super) fn create_grant(c: &mut Call<'_>) -> OpResult<Value> {
         .filter(|c| !c.is_empty())
         .map(|c| check_constraints(app, &key, c))
         .transpose()?;
+    // A caller allowed only by grants creates grants no wider than one of them.
+    if !c.allowing_grants.is_empty()
+        && !c
+            .allowing_grants
+            .iter()
+            .any(|g| super::grant_view(g).permits_child(&operations, constraints.as_ref()))
+    {
+        return Err(KmsError::access_denied(format!(
+            "User: {} is not authorized to perform: kms:CreateGrant on resource: {} because the grant that allows it allows neither all of {} nor constraints this loose",
+            c.principal(),
+            app.key_arn(&key),
+            operations.join(", ")
+        )));
+    }
     dry_run(r.dry_run)?;
     let existing = match &r.name {
         Some(name) => app
@@ -327,11 +342,25 @@ pub(super) fn list_retirable_grants(c: &mut Call<'_>) -> OpResult<Value> {
     let principal = required(r.retiring_principal.clone(), "RetiringPrincipal")?;
     check_principal("RetiringPrincipal", &principal)?;
     let app = c.app;
+    let region = c.region();
+    // Grants on keys of this Region only, as every KMS listing.
     let grants = app
         .store
         .grants_retirable_by(&principal)
-        .map_err(store_err("grants"))?;
-    page(app, grants, &r, c.region())
+        .map_err(store_err("grants"))?
+        .into_iter()
+        .filter(|g| grant_region(app, g).as_deref() == Some(region))
+        .collect();
+    page(app, grants, &r, region)
+}
+
+/// The Region of the key a grant is on (`None` if the key is gone).
+fn grant_region(app: &App, g: &GrantRecord) -> Option<String> {
+    app.store
+        .get_key(&g.key_id)
+        .ok()
+        .flatten()
+        .map(|k| k.region)
 }
 
 /// A GrantId: 1–128 characters (API model `GrantIdType`), else `InvalidGrantIdException`.
@@ -373,6 +402,7 @@ pub(super) fn retire_grant(c: &mut Call<'_>) -> OpResult<Value> {
             app.store
                 .grant(&id)
                 .map_err(store_err("grants"))?
+                .filter(|g| grant_region(app, g).as_deref() == Some(c.region()))
                 .ok_or_else(|| KmsError::new(Code::NotFound, format!("Grant ID {id} not found")))?
         }
         (None, Some(key_id), Some(grant_id)) => {

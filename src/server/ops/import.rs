@@ -136,8 +136,8 @@ impl App {
         if key.origin != Origin::External || !key.valid_to.is_some_and(|t| t <= now()) {
             return Ok(key);
         }
-        let state = if key.state == KeyState::PendingDeletion {
-            KeyState::PendingDeletion
+        let state = if key.state.is_pending_deletion() {
+            key.state
         } else {
             KeyState::PendingImport
         };
@@ -375,7 +375,7 @@ pub(super) fn import_key_material(c: &mut Call<'_>) -> OpResult<Value> {
     app.forget_key(&key.key_id);
     Ok(json!({
         "KeyId": app.key_arn(&key),
-        "KeyMaterialId": key_material_id(&key.key_id, &public_der),
+        "KeyMaterialId": key_material_id(key.kms_key_id(), &public_der),
     }))
 }
 
@@ -402,7 +402,7 @@ pub(super) fn delete_imported_key_material(c: &mut Call<'_>) -> OpResult<Value> 
             ),
         ));
     }
-    let id = key_material_id(&key.key_id, &key.public_der);
+    let id = key_material_id(key.kms_key_id(), &key.public_der);
     if let Some(given) = r.key_material_id.filter(|g| *g != id) {
         return Err(KmsError::new(
             Code::NotFound,
@@ -412,8 +412,8 @@ pub(super) fn delete_imported_key_material(c: &mut Call<'_>) -> OpResult<Value> 
             ),
         ));
     }
-    let state = if key.state == KeyState::PendingDeletion {
-        KeyState::PendingDeletion
+    let state = if key.state.is_pending_deletion() {
+        key.state
     } else {
         KeyState::PendingImport
     };

@@ -459,6 +459,23 @@ pub(super) fn schedule_key_deletion(c: &mut Call<'_>) -> OpResult<Value> {
     let key = c.key("KeyId", &required(r.key_id, "KeyId")?)?;
     let app = c.app;
     app.require_not_pending_deletion(&key)?;
+    // A multi-Region primary with replicas waits for them (PendingReplicaDeletion).
+    let is_primary = key.primary_region.as_deref() == Some(key.region.as_str());
+    if is_primary && app.material_sharers(&key)?.len() > 1 {
+        app.store
+            .set_state(
+                &key.key_id,
+                KeyState::PendingReplicaDeletion,
+                None,
+                Some(days),
+            )
+            .map_err(store_err("set state"))?;
+        return Ok(json!({
+            "KeyId": app.key_arn(&key),
+            "KeyState": KeyState::PendingReplicaDeletion.as_str(),
+            "PendingWindowInDays": days,
+        }));
+    }
     let deletion = now() + (days * 86_400) as f64;
     app.store
         .set_state(
@@ -481,7 +498,7 @@ pub(super) fn cancel_key_deletion(c: &mut Call<'_>) -> OpResult<Value> {
     let r: KeyIdRequest = c.request()?;
     let key = c.key("KeyId", &required(r.key_id, "KeyId")?)?;
     let app = c.app;
-    if key.state != KeyState::PendingDeletion {
+    if !key.state.is_pending_deletion() {
         return Err(KmsError::new(
             Code::KmsInvalidState,
             format!("{} is not pending deletion.", app.key_arn(&key)),

@@ -536,6 +536,7 @@ pub fn dispatch(app: &App, caller: &Caller, op: &str, body: &Value) -> OpResult<
         body,
         admitted: false,
         used: Vec::new(),
+        allowing_grants: Vec::new(),
     };
     if row.quota == Quota::Own {
         call.admit(quota::Group::Operation(row.name))?;
@@ -640,6 +641,18 @@ pub struct Call<'a> {
     admitted: bool,
     /// Storage ids of the keys this request resolved (for GetKeyLastUsage).
     used: Vec<String>,
+    /// The grants that allowed the last key check when the key policy alone did not (empty when
+    /// the key policy allowed).
+    pub allowing_grants: Vec<crate::server::store::GrantRecord>,
+}
+
+/// The authorizer's view of a stored grant.
+fn grant_view(g: &crate::server::store::GrantRecord) -> policy::grant::Grant<'_> {
+    policy::grant::Grant {
+        grantee: &g.grantee,
+        operations: &g.operations,
+        constraints: g.constraints.as_ref(),
+    }
 }
 
 impl Call<'_> {
@@ -756,7 +769,7 @@ impl Call<'_> {
 
     /// Evaluates `key`'s policy for `action` with the condition keys of this request and
     /// `kms:KeySpec` / `kms:KeyUsage` of the key: `AccessDeniedException` unless allowed.
-    fn allow(&self, key: &KeyRecord, action: &str) -> OpResult<()> {
+    fn allow(&mut self, key: &KeyRecord, action: &str) -> OpResult<()> {
         let arn = self.app.key_arn(key);
         let parsed = match self.app.key_policy(key) {
             Ok(p) => p,
@@ -780,7 +793,10 @@ impl Call<'_> {
         // Grants are read only when the key policy alone does not allow (the common case of an
         // allowed request costs no grant lookup).
         let grants = match policy::evaluate(&parsed, &ctx) {
-            policy::Decision::Allow => return Ok(()),
+            policy::Decision::Allow => {
+                self.allowing_grants.clear();
+                return Ok(());
+            }
             policy::Decision::ExplicitDeny => Vec::new(),
             policy::Decision::ImplicitDeny => self
                 .app
@@ -788,16 +804,15 @@ impl Call<'_> {
                 .grants_of_key(&key.key_id)
                 .map_err(store_err("grants"))?,
         };
-        let grants: Vec<_> = grants
-            .iter()
-            .map(|g| policy::grant::Grant {
-                grantee: &g.grantee,
-                operations: &g.operations,
-                constraints: g.constraints.as_ref(),
-            })
+        let views: Vec<_> = grants.iter().map(grant_view).collect();
+        policy::grant::authorize(&parsed, &views, &ctx, self.body)
+            .map_err(|e| KmsError::access_denied(e.message()))?;
+        // Allowed by grants alone: remember which, for CreateGrant's child-grant rule.
+        self.allowing_grants = grants
+            .into_iter()
+            .filter(|g| grant_view(g).allows(&ctx, self.body))
             .collect();
-        policy::grant::authorize(&parsed, &grants, &ctx, self.body)
-            .map_err(|e| KmsError::access_denied(e.message()))
+        Ok(())
     }
 
     /// The related multi-Region key of `kms_key_id` in `region` ([`Check::Replica`]), with its key
@@ -1030,7 +1045,7 @@ impl App {
             self.store
                 .delete_key(&key.key_id)
                 .map_err(store_err("key deletion"))?;
-            self.forget_key(&key.key_id);
+            self.key_deleted(&key.key_id)?;
             return Err(self.key_not_found(region, key.kms_key_id()));
         }
         Ok(key)
@@ -1063,7 +1078,9 @@ impl App {
                 Code::Disabled,
                 format!("{} is disabled.", self.key_arn(key)),
             )),
-            KeyState::PendingDeletion => Err(self.pending_deletion(key)),
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
+                Err(self.pending_deletion(key))
+            }
             KeyState::PendingImport => Err(self.pending_import(key)),
         }
     }
@@ -1086,12 +1103,52 @@ impl App {
     fn pending_deletion(&self, key: &KeyRecord) -> KmsError {
         KmsError::new(
             Code::KmsInvalidState,
-            format!("{} is pending deletion.", self.key_arn(key)),
+            format!(
+                "{} is pending {}deletion.",
+                self.key_arn(key),
+                if key.state == KeyState::PendingReplicaDeletion {
+                    "replica "
+                } else {
+                    ""
+                }
+            ),
         )
     }
 
+    /// After a key's row is deleted: drop its caches, and when it was the last replica of a
+    /// multi-Region primary waiting in PendingReplicaDeletion, start the primary's waiting period
+    /// now (Developer Guide "Deleting multi-Region keys").
+    fn key_deleted(&self, row_id: &str) -> OpResult<()> {
+        self.forget_key(row_id);
+        let Some((kms_key_id, _)) = row_id.split_once('@') else {
+            return Ok(());
+        };
+        let related = self
+            .store
+            .related_keys(kms_key_id)
+            .map_err(store_err("related keys"))?;
+        let [last] = related.as_slice() else {
+            return Ok(());
+        };
+        let Some(primary) = self.store.get_key(last).map_err(store_err("key lookup"))? else {
+            return Ok(());
+        };
+        if primary.state == KeyState::PendingReplicaDeletion {
+            let days = primary.pending_window_days.unwrap_or(30);
+            self.store
+                .set_state(
+                    last,
+                    KeyState::PendingDeletion,
+                    Some(now() + (days * 86_400) as f64),
+                    Some(days),
+                )
+                .map_err(store_err("set state"))?;
+        }
+        Ok(())
+    }
+
     fn require_not_pending_deletion(&self, key: &KeyRecord) -> OpResult<()> {
-        if key.state == KeyState::PendingDeletion {
+        if key.state.is_pending_deletion() {
             Err(self.pending_deletion(key))
         } else {
             Ok(())
@@ -1123,7 +1180,7 @@ impl App {
             .purge_deleted(now())
             .map_err(store_err("purge"))?
         {
-            self.forget_key(&id);
+            self.key_deleted(&id)?;
         }
         Ok(())
     }

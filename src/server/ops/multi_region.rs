@@ -73,6 +73,9 @@ pub(super) fn replicate_key(c: &mut Call<'_>) -> OpResult<Value> {
     let primary = c.key("KeyId", &key_id)?;
     let app = c.app;
     require_primary(app, &primary)?;
+    // A primary pending import has no material to share (its replicas must get the same).
+    app.require_not_pending_deletion(&primary)?;
+    app.require_not_pending_import(&primary)?;
     let row = multi_region_row_id(primary.kms_key_id(), &replica_region);
     if app
         .store
@@ -154,11 +157,14 @@ pub(super) fn update_primary_region(c: &mut Call<'_>) -> OpResult<Value> {
     let primary = c.key("KeyId", &key_id)?;
     let app = c.app;
     require_primary(app, &primary)?;
+    app.require_not_pending_deletion(&primary)?;
+    app.require_not_pending_import(&primary)?;
     if region == primary.region {
         return Ok(json!({}));
     }
     let replica = c.replica(primary.kms_key_id(), &region)?;
     app.require_not_pending_deletion(&replica)?;
+    app.require_not_pending_import(&replica)?;
     app.store
         .set_primary_region(replica.kms_key_id(), &region)
         .map_err(store_err("primary region"))?;

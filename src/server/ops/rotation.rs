@@ -41,9 +41,21 @@ struct RotationRequest {
 fn rotatable_key(c: &mut Call<'_>, r: &RotationRequest) -> OpResult<KeyRecord> {
     let key = c.key("KeyId", &required(r.key_id.clone(), "KeyId")?)?;
     let app = c.app;
-    if key.key_spec.symmetric() != Some(SymmetricKeySpec::SymmetricDefault)
-        || key.origin != Origin::AwsKms
-    {
+    if key.origin == Origin::External {
+        // The words KMS answers (docs/kms-facts-2.md §2.4).
+        return Err(KmsError::new(
+            Code::UnsupportedOperation,
+            format!(
+                "{} origin is EXTERNAL which is not valid for this operation.",
+                app.key_arn(&key)
+            ),
+        ));
+    }
+    if key.key_spec.symmetric() != Some(SymmetricKeySpec::SymmetricDefault) {
+        // RotateKeyOnDemand of an asymmetric key: an empty message, as recorded (§3).
+        if c.op.name == "RotateKeyOnDemand" {
+            return Err(KmsError::new(Code::UnsupportedOperation, ""));
+        }
         return Err(KmsError::new(
             Code::UnsupportedOperation,
             format!(
@@ -116,7 +128,7 @@ pub(super) fn get_key_rotation_status(c: &mut Call<'_>) -> OpResult<Value> {
     let app = c.app;
     let mut out = json!({ "KeyId": app.key_arn(&key), "KeyRotationEnabled": false });
     if let (Some(days), Some(next)) = (key.rotation_period_days, key.next_rotation)
-        && key.state != KeyState::PendingDeletion
+        && !key.state.is_pending_deletion()
     {
         out["KeyRotationEnabled"] = json!(true);
         out["RotationPeriodInDays"] = json!(days);
@@ -149,7 +161,7 @@ pub(super) fn rotate_key_on_demand(c: &mut Call<'_>) -> OpResult<Value> {
             ),
         ));
     }
-    app.rotate(&key, ON_DEMAND, key.next_rotation)?;
+    app.rotate(&key, ON_DEMAND, key.next_rotation, None)?;
     Ok(json!({ "KeyId": app.key_arn(&key) }))
 }
 
@@ -216,7 +228,13 @@ pub(super) fn list_key_rotations(c: &mut Call<'_>) -> OpResult<Value> {
 impl App {
     /// Adds new material to symmetric `key` (a rotation of `rotation_type`); `next` is the next
     /// automatic rotation.
-    fn rotate(&self, key: &KeyRecord, rotation_type: &str, next: Option<f64>) -> OpResult<()> {
+    fn rotate(
+        &self,
+        key: &KeyRecord,
+        rotation_type: &str,
+        next: Option<f64>,
+        due: Option<(&str, f64)>,
+    ) -> OpResult<bool> {
         let spec = key
             .key_spec
             .symmetric()
@@ -229,6 +247,7 @@ impl App {
                 &material,
                 rotation_type,
                 next,
+                due,
             )
             .map_err(store_err("rotation"))
     }
@@ -242,11 +261,25 @@ impl App {
         if next > now() || key.state != KeyState::Enabled {
             return Ok(key);
         }
-        let next = now() + days as f64 * DAY;
-        self.rotate(&key, AUTOMATIC, Some(next))?;
-        Ok(KeyRecord {
-            next_rotation: Some(next),
-            ..key
-        })
+        // A multi-Region key rotates on its primary's schedule, and not while that is disabled.
+        if let Some(primary) = key.primary_region.as_deref().filter(|p| *p != key.region) {
+            let row = crate::server::store::multi_region_row_id(key.kms_key_id(), primary);
+            let enabled = self
+                .store
+                .get_key(&row)
+                .map_err(store_err("key lookup"))?
+                .is_some_and(|p| p.state == KeyState::Enabled);
+            if !enabled {
+                return Ok(key);
+            }
+        }
+        let due = now() + days as f64 * DAY;
+        self.rotate(&key, AUTOMATIC, Some(due), Some((&key.key_id, next)))?;
+        // Rotated now or by a concurrent request: either way the stored key is current.
+        Ok(self
+            .store
+            .get_key(&key.key_id)
+            .map_err(store_err("key lookup"))?
+            .unwrap_or(key))
     }
 }

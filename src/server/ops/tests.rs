@@ -336,6 +336,9 @@ fn sample_request(app: &App, op: &str, policy: Option<&str>) -> Value {
         | "RotateKeyOnDemand"
         | "ListKeyRotations" => json!({"KeyId": symmetric()}),
         "GenerateRandom" => json!({"NumberOfBytes": 8}),
+        "Encapsulate" | "Decapsulate" => {
+            json!({"KeyId": sign(), "SharedSecretCiphertextBlob": "bQ=="})
+        }
         "GenerateMac" | "VerifyMac" => json!({
             "KeyId": make_key(app, "HMAC_256", "GENERATE_VERIFY_MAC", policy),
             "Message": "bQ==", "MacAlgorithm": "HMAC_SHA_256", "Mac": "bQ=="}),

@@ -404,7 +404,11 @@ fn re_encrypt_moves_between_symmetric_and_rsa_keys_inside_kms() {
             "DestinationKeyId": rsa, "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
     );
     assert_eq!(c2["SourceEncryptionAlgorithm"], "SYMMETRIC_DEFAULT");
-    assert_eq!(c2["SourceKeyMaterialId"], c1["KeyMaterialId"]);
+    let md = ok(&app, "DescribeKey", json!({"KeyId": sym}));
+    assert_eq!(
+        c2["SourceKeyMaterialId"],
+        md["KeyMetadata"]["CurrentKeyMaterialId"]
+    );
     let c3 = ok(
         &app,
         "ReEncrypt",
@@ -804,4 +808,180 @@ fn ml_kem_keys_encapsulate_and_decapsulate_where_openssl_has_ml_kem_else_name_th
     assert_eq!(e.code, Code::InvalidCiphertext);
     let pk = ok(&app, "GetPublicKey", json!({"KeyId": id}));
     assert_eq!(pk["KeySpec"], "ML_KEM_768");
+}
+
+#[test]
+fn a_grantee_allowed_create_grant_by_a_grant_creates_no_wider_grant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let id = create(&app, json!({}));
+    let session = caller(SESSION);
+    ok(
+        &app,
+        "CreateGrant",
+        json!({"KeyId": id, "GranteePrincipal": ROLE, "Operations": ["Decrypt", "CreateGrant"],
+            "Constraints": {"EncryptionContextSubset": {"app": "a"}}}),
+    );
+    let child = |ops: Value, constraints: Value| {
+        dispatch(
+            &app,
+            &session,
+            "CreateGrant",
+            &json!({"KeyId": id, "GranteePrincipal": ROLE, "Operations": ops,
+                "Constraints": constraints}),
+        )
+        .map(drop)
+        .map_err(|e| e.code)
+    };
+    let stricter = json!({"EncryptionContextEquals": {"app": "a"}});
+    assert_eq!(child(json!(["Decrypt"]), stricter), Ok(()));
+    assert_eq!(
+        child(
+            json!(["Decrypt", "Encrypt"]),
+            json!({"EncryptionContextSubset": {"app": "a"}})
+        ),
+        Err(Code::AccessDenied),
+        "an operation the parent grant lacks"
+    );
+    assert_eq!(
+        child(json!(["Decrypt"]), json!({})),
+        Err(Code::AccessDenied),
+        "dropping the parent's constraint"
+    );
+}
+
+#[test]
+fn a_damaged_key_id_in_a_blob_is_invalid_ciphertext_not_a_lookup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let id = create(&app, json!({}));
+    let blob =
+        bytes(&ok(&app, "Encrypt", json!({"KeyId": id, "Plaintext": "eA=="}))["CiphertextBlob"]);
+    for at in [1, 2, 5] {
+        let mut bad = blob.clone();
+        bad[at] ^= 0x40;
+        let e = err(&app, "Decrypt", json!({"CiphertextBlob": B64.encode(&bad)}));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (Code::InvalidCiphertext, ""),
+            "byte {at}"
+        );
+    }
+}
+
+#[test]
+fn a_key_policy_condition_on_the_encryption_algorithm_applies_to_re_encrypt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:ReEncryptFrom", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}}}]});
+    let id = create(&app, json!({"Policy": policy.to_string()}));
+    let blob =
+        ok(&app, "Encrypt", json!({"KeyId": id, "Plaintext": "eA=="}))["CiphertextBlob"].clone();
+    let e = err(
+        &app,
+        "ReEncrypt",
+        json!({"CiphertextBlob": blob, "DestinationKeyId": id}),
+    );
+    assert_eq!(e.code, Code::AccessDenied);
+}
+
+#[test]
+fn a_primary_with_replicas_waits_in_pending_replica_deletion_until_the_last_replica_goes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let west = in_region("arn:aws:iam::111122223333:root", "us-west-2");
+    let id = create(&app, json!({"MultiRegion": true}));
+    ok(
+        &app,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": "us-west-2"}),
+    );
+    let out = ok(
+        &app,
+        "ScheduleKeyDeletion",
+        json!({"KeyId": id, "PendingWindowInDays": 7}),
+    );
+    assert_eq!(out["KeyState"], "PendingReplicaDeletion");
+    assert!(out.get("DeletionDate").is_none());
+    let e = err(&app, "Encrypt", json!({"KeyId": id, "Plaintext": "eA=="}));
+    assert_eq!(e.code, Code::KmsInvalidState);
+    dispatch(
+        &app,
+        &west,
+        "ScheduleKeyDeletion",
+        &json!({"KeyId": id, "PendingWindowInDays": 7}),
+    )
+    .unwrap();
+    // The replica's waiting period ends; the next lookup deletes it and starts the primary's.
+    let replica_row = crate::server::store::multi_region_row_id(&id, "us-west-2");
+    app.store
+        .set_state(
+            &replica_row,
+            KeyState::PendingDeletion,
+            Some(now() - 1.0),
+            Some(7),
+        )
+        .unwrap();
+    let e = dispatch(&app, &west, "DescribeKey", &json!({"KeyId": id})).unwrap_err();
+    assert_eq!(e.code, Code::NotFound);
+    let md = &ok(&app, "DescribeKey", json!({"KeyId": id}))["KeyMetadata"];
+    assert_eq!(md["KeyState"], "PendingDeletion");
+    let days = (md["DeletionDate"].as_f64().unwrap() - now()) / 86_400.0;
+    assert!((6.9..=7.0).contains(&days), "{days}");
+}
+
+#[test]
+fn replicating_a_primary_pending_import_is_invalid_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let id = create(
+        &app,
+        json!({"MultiRegion": true, "KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY",
+            "Origin": "EXTERNAL"}),
+    );
+    let e = err(
+        &app,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": "us-west-2"}),
+    );
+    assert_eq!(e.code, Code::KmsInvalidState);
+    assert!(e.message.ends_with("is pending import."), "{}", e.message);
+}
+
+#[test]
+fn a_grant_of_another_region_cannot_be_retired_by_its_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(tmp.path());
+    let west = in_region("arn:aws:iam::111122223333:root", "us-west-2");
+    let id = create(&app, json!({}));
+    let g = ok(
+        &app,
+        "CreateGrant",
+        json!({"KeyId": id, "GranteePrincipal": ROLE, "RetiringPrincipal": ROLE,
+            "Operations": ["Decrypt"]}),
+    );
+    let here = ok(
+        &app,
+        "ListRetirableGrants",
+        json!({"RetiringPrincipal": ROLE}),
+    );
+    assert_eq!(here["Grants"].as_array().unwrap().len(), 1);
+    let e = dispatch(
+        &app,
+        &west,
+        "RetireGrant",
+        &json!({"GrantToken": g["GrantToken"]}),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, Code::NotFound);
+    let listed = dispatch(
+        &app,
+        &west,
+        "ListRetirableGrants",
+        &json!({"RetiringPrincipal": ROLE}),
+    );
+    assert_eq!(listed.unwrap()["Grants"], json!([]));
 }

@@ -54,6 +54,10 @@ impl Store {
     /// Adds a rotation's material to each of `key_ids` (a key, or every related multi-Region key:
     /// they share their material), where it becomes current; `next_rotation` is the next
     /// automatic rotation (unchanged by on-demand rotations, as in KMS). One transaction.
+    ///
+    /// `due`: an automatic rotation claimed by the row that was due (storage id, and the
+    /// `next_rotation` it was due at): when another request rotated it first, nothing is done and
+    /// the answer is `false`.
     pub fn rotate(
         &self,
         key_ids: &[String],
@@ -61,9 +65,21 @@ impl Store {
         material: &[u8],
         rotation_type: &str,
         next_rotation: Option<f64>,
-    ) -> Result<()> {
+        due: Option<(&str, f64)>,
+    ) -> Result<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db_err)?;
+        if let Some((row, was)) = due {
+            let claimed = tx
+                .execute(
+                    "UPDATE keys SET next_rotation = ?3 WHERE key_id = ?1 AND next_rotation = ?2",
+                    params![row, was, next_rotation],
+                )
+                .map_err(db_err)?;
+            if claimed == 0 {
+                return Ok(false);
+            }
+        }
         for key_id in key_ids {
             insert(&tx, key_id, material_id, material, Some(rotation_type))?;
             tx.execute(
@@ -72,7 +88,8 @@ impl Store {
             )
             .map_err(db_err)?;
         }
-        tx.commit().map_err(db_err)
+        tx.commit().map_err(db_err)?;
+        Ok(true)
     }
 
     /// Every material of a key, oldest first.

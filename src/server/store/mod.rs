@@ -144,6 +144,9 @@ pub enum KeyState {
     PendingDeletion,
     /// An EXTERNAL key without key material (never imported, deleted, or expired).
     PendingImport,
+    /// A multi-Region primary scheduled for deletion while it still has replicas: its waiting
+    /// period starts when the last replica is deleted.
+    PendingReplicaDeletion,
 }
 
 impl KeyState {
@@ -154,7 +157,16 @@ impl KeyState {
             KeyState::Disabled => "Disabled",
             KeyState::PendingDeletion => "PendingDeletion",
             KeyState::PendingImport => "PendingImport",
+            KeyState::PendingReplicaDeletion => "PendingReplicaDeletion",
         }
+    }
+
+    /// Scheduled for deletion (PendingDeletion or PendingReplicaDeletion).
+    pub fn is_pending_deletion(self) -> bool {
+        matches!(
+            self,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        )
     }
 
     fn parse(s: &str) -> KeyState {
@@ -162,6 +174,7 @@ impl KeyState {
             "Enabled" => KeyState::Enabled,
             "PendingDeletion" => KeyState::PendingDeletion,
             "PendingImport" => KeyState::PendingImport,
+            "PendingReplicaDeletion" => KeyState::PendingReplicaDeletion,
             _ => KeyState::Disabled,
         }
     }
