@@ -45,13 +45,13 @@ for _ in $(seq 100); do
 done
 [ -n "$endpoint" ] || { cat "$work/server.log" >&2; exit 1; }
 eval "$(grep '^export AWS_ACCESS_KEY_ID=' "$work/server.log")"
-export AWS_ENDPOINT_URL_KMS=$endpoint AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+export AWS_ENDPOINT_URL_KMS=$endpoint AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
 echo "# kms-openssl serve at $endpoint pinned to core 0 ($profile build, $(openssl version))"
 declare -A speed
 speed_line=$(taskset -c 0 openssl speed -seconds "$seconds" rsa2048 ecdsap256 2>/dev/null)
 speed[RSA_2048]=$(awk '/^rsa 2048 bits/ {print $6}' <<<"$speed_line")
-speed[ECC_NIST_P256]=$(awk '/256 bits ecdsa \(nistp256\)/ {print $6}' <<<"$speed_line")
+speed[ECC_NIST_P256]=$(awk '/256 bits ecdsa \(nistp256\)/ {print $7}' <<<"$speed_line")
 echo "# openssl speed on core 0: rsa2048 ${speed[RSA_2048]} sign/s, ecdsap256 ${speed[ECC_NIST_P256]} sign/s"
 
 for case in "RSA_2048 RSASSA_PKCS1_V1_5_SHA_256" "ECC_NIST_P256 ECDSA_SHA_256"; do

@@ -504,6 +504,16 @@ pub static OPERATIONS: &[Operation] = &[
     ),
 ];
 
+impl Operation {
+    /// Whether the operation is short CPU work that writes nothing (the cryptographic operations
+    /// but key-pair generation, DescribeKey, GetPublicKey): the server runs it on its async
+    /// worker instead of the blocking pool.
+    pub fn runs_inline(&self) -> bool {
+        (self.quota == Quota::Crypto && !self.name.starts_with("GenerateDataKeyPair"))
+            || matches!(self.name, "DescribeKey" | "GetPublicKey")
+    }
+}
+
 /// The table row of an operation name.
 pub fn operation(name: &str) -> Option<&'static Operation> {
     OPERATIONS.iter().find(|o| o.name == name)
