@@ -164,9 +164,9 @@ async fn handle(
         if ops::operation(&op).is_some_and(|o| o.runs_inline()) {
             run()
         } else {
-            tokio::task::spawn_blocking(run).await.unwrap_or_else(|e| {
-                (String::new(), Err(KmsError::internal("operation task", e)))
-            })
+            tokio::task::spawn_blocking(run)
+                .await
+                .unwrap_or_else(|e| (String::new(), Err(KmsError::internal("operation task", e))))
         }
     };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
