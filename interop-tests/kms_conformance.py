@@ -17,6 +17,7 @@ import sys
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
 
 ACCOUNT_ROLE = "arn:aws:iam::{account}:role/ConformanceGrantee"
 results = []
@@ -267,7 +268,13 @@ def _():
         assert pair["KeyPairSpec"] == spec and pair["KeyId"] == sym_arn
         back = kms.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"], EncryptionContext=CTX)
         assert back["Plaintext"] == pair["PrivateKeyPlaintext"], spec
-        assert pair["PublicKey"][:1] == b"\x30", spec
+        # The public key is the private key's own (pyca/cryptography parses both DER forms; it
+        # has no SM2 curve, so SM2 pairs are judged by openssl in tests/serve_kms_api.rs).
+        if spec == "SM2":
+            continue
+        private = serialization.load_der_private_key(pair["PrivateKeyPlaintext"], password=None)
+        assert private.public_key().public_bytes(serialization.Encoding.DER,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo) == pair["PublicKey"], spec
 
 
 @check("data key pairs: WithoutPlaintext has no private key plaintext; ML_DSA_65 is not a KeyPairSpec")

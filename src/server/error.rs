@@ -57,6 +57,14 @@ impl KmsError {
         ))
     }
 
+    /// `ValidationException` in KMS's own wording for a value outside the member's pattern.
+    pub fn pattern(field: &str, value: &str, pattern: &str) -> KmsError {
+        KmsError::validation(format!(
+            "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}",
+            camel(field)
+        ))
+    }
+
     /// The answer to a request that failed SigV4 authentication.
     pub fn from_auth(e: &crate::server::auth::sigv4::AuthError) -> KmsError {
         KmsError::new(e.kms_code(), e.message())

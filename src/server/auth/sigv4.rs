@@ -537,34 +537,31 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
 
 /// Signing keys already derived on this thread, by (secret, date, region, service): a key is the
 /// same for a whole day, so a client's requests derive it once (four HMACs saved per request).
-/// Bounded: cleared when it holds [`SIGNING_KEY_CACHE`] keys.
-const SIGNING_KEY_CACHE: usize = 256;
+/// Bounded: cleared when it holds [`SIGNING_KEY_CACHE`] keys (a few principals and Regions a day).
+const SIGNING_KEY_CACHE: usize = 32;
 
-type SigningKeyId = (String, String, String, String);
+/// One cached signing key: the strings it was derived from, and the key.
+type CachedSigningKey = ([String; 4], [u8; 32]);
 
 thread_local! {
-    static SIGNING_KEYS: std::cell::RefCell<std::collections::HashMap<SigningKeyId, [u8; 32]>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    static SIGNING_KEYS: std::cell::RefCell<Vec<CachedSigningKey>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// [`signing_key`], from the per-thread cache when this thread derived it before.
+/// [`signing_key`], from the per-thread cache when this thread derived it before (a hit
+/// compares strings and allocates nothing: it is on every request's path).
 fn cached_signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
-    let id = (
-        secret.to_string(),
-        date.to_string(),
-        region.to_string(),
-        service.to_string(),
-    );
+    let id = [secret, date, region, service];
     SIGNING_KEYS.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(k) = cache.get(&id) {
+        if let Some((_, k)) = cache.iter().find(|(ids, _)| ids.iter().eq(id.iter())) {
             return *k;
         }
         if cache.len() >= SIGNING_KEY_CACHE {
             cache.clear();
         }
         let k = signing_key(secret, date, region, service);
-        cache.insert(id, k);
+        cache.push((id.map(str::to_string), k));
         k
     })
 }

@@ -132,20 +132,12 @@ pub(super) fn generate_data_key_pair(c: &mut Call<'_>) -> OpResult<Value> {
     let r: DataKeyRequest = c.request()?;
     let key_id = required(r.key_id.clone(), "KeyId")?;
     let spec_str = required(r.key_pair_spec.clone(), "KeyPairSpec")?;
-    let spec = DATA_KEY_PAIR_SPECS
-        .iter()
-        .copied()
-        .find(|s| s.as_str() == spec_str)
-        .ok_or_else(|| {
-            KmsError::not_in_enum(
-                "KeyPairSpec",
-                &spec_str,
-                &DATA_KEY_PAIR_SPECS
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>(),
-            )
-        })?;
+    let spec = super::parse_enum(
+        "KeyPairSpec",
+        &spec_str,
+        DATA_KEY_PAIR_SPECS,
+        KeySpec::as_str,
+    )?;
     no_recipient(&r.recipient)?;
     let key = symmetric_encryption_key(c, &key_id)?;
     let app = c.app;

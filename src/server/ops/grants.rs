@@ -15,6 +15,9 @@ use crate::server::error::{Code, KmsError, OpResult};
 use crate::server::keymaterial;
 use crate::server::store::{GrantRecord, KeyRecord, now};
 
+/// [`App::mac`] purpose of grant tokens.
+const GRANT_TOKEN_PURPOSE: &[u8] = b"kms-openssl grant token";
+
 /// Grants per key (KMS resource quota).
 const MAX_GRANTS_PER_KEY: u64 = 50_000;
 /// Pairs per constraint map (API model `GrantConstraints`, Developer Guide).
@@ -47,18 +50,8 @@ fn check_principal(field: &str, p: &str) -> OpResult<()> {
     {
         Ok(())
     } else {
-        Err(KmsError::validation(format!(
-            "1 validation error detected: Value '{p}' at '{}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$",
-            lower_first(field)
-        )))
+        Err(KmsError::pattern(field, p, r"^[\w+=,.@:/-]+$"))
     }
-}
-
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
-        .unwrap_or_default()
 }
 
 /// The operations a grant on `key` may allow (Developer Guide "Grant operations": they must suit
@@ -181,9 +174,7 @@ pub(super) fn create_grant(c: &mut Call<'_>) -> OpResult<Value> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || ":/_-".contains(c))
         {
-            return Err(KmsError::validation(format!(
-                "1 validation error detected: Value '{n}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
-            )));
+            return Err(KmsError::pattern("Name", n, "^[a-zA-Z0-9:/_-]+$"));
         }
     }
     let key = c.key("KeyId", &key_id)?;
@@ -440,35 +431,19 @@ impl App {
     /// A new token for grant `grant_id`: its id and a random nonce, MAC'd so only this endpoint's
     /// tokens are accepted; different on every call, all equivalent (as KMS's).
     fn issue_grant_token(&self, grant_id: &str) -> OpResult<String> {
-        use base64::Engine;
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let item = format!("{grant_id}:{}", hex::encode(keymaterial::random_bytes(8)?));
-        Ok(format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(&item),
-            self.mac(b"kms-openssl grant token", item.as_bytes())
-        ))
+        Ok(self.seal_item(GRANT_TOKEN_PURPOSE, &item))
     }
 
     /// The grant id in a token this endpoint issued; `InvalidGrantTokenException` otherwise.
     pub(super) fn read_grant_token(&self, token: &str) -> OpResult<String> {
-        use base64::Engine;
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let invalid = || {
-            KmsError::new(
-                Code::InvalidGrantToken,
-                "The grant token is not valid: this local KMS did not issue it.",
-            )
-        };
-        let (item, mac) = token.split_once('.').ok_or_else(invalid)?;
-        let item = URL_SAFE_NO_PAD.decode(item).map_err(|_| invalid())?;
-        let expected = self.mac(b"kms-openssl grant token", &item);
-        if !crate::server::auth::sigv4::ct_eq(expected.as_bytes(), mac.as_bytes()) {
-            return Err(invalid());
-        }
-        let item = String::from_utf8(item).map_err(|_| invalid())?;
-        item.split_once(':')
-            .map(|(id, _)| id.to_string())
-            .ok_or_else(invalid)
+        self.open_item(GRANT_TOKEN_PURPOSE, token)
+            .and_then(|item| item.split_once(':').map(|(id, _)| id.to_string()))
+            .ok_or_else(|| {
+                KmsError::new(
+                    Code::InvalidGrantToken,
+                    "The grant token is not valid: this local KMS did not issue it.",
+                )
+            })
     }
 }

@@ -6,14 +6,13 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::policies::{check_lockout, check_policy};
+use super::policies::new_key_policy;
 use super::tags::{Tag, check_tags};
 use super::{Call, check_len, names, page_limit, parse_enum, required, store_err, to_value};
 use crate::core::spec::{
     DEFAULT_KEY_USAGE, ExpirationModel, KeyUsage, KmsKeySpec, MacAlgorithm, Origin,
     SYMMETRIC_DEFAULT_ALGORITHM, SigningAlgorithm, SymmetricKeySpec,
 };
-use crate::policy;
 use crate::server::App;
 use crate::server::error::{Code, KmsError, OpResult};
 use crate::server::keymaterial;
@@ -258,19 +257,12 @@ pub(super) fn create_key(c: &mut Call<'_>) -> OpResult<Value> {
         let id = uuid::Uuid::new_v4().to_string();
         (id.clone(), id)
     };
-    let policy = match r.policy {
-        Some(p) => {
-            let parsed = check_policy(&p)?;
-            check_lockout(
-                &parsed,
-                c.principal(),
-                &crate::aws::arn::key_arn(c.region(), &app.account_id, &kms_key_id),
-                r.bypass_policy_lockout_safety_check,
-            )?;
-            p
-        }
-        None => policy::default_policy(&app.account_id),
-    };
+    let policy = new_key_policy(
+        c,
+        r.policy,
+        &crate::aws::arn::key_arn(c.region(), &app.account_id, &kms_key_id),
+        r.bypass_policy_lockout_safety_check,
+    )?;
 
     let mut record = KeyRecord {
         key_id,

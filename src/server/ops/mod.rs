@@ -568,6 +568,9 @@ pub fn dispatch(app: &App, caller: &Caller, op: &str, body: &Value) -> OpResult<
     Ok(out)
 }
 
+/// [`App::mac`] purpose of list markers.
+const MARKER_PURPOSE: &[u8] = b"kms-openssl list marker";
+
 /// Most grant tokens one request may carry, and the longest token (API model `GrantTokenList`,
 /// `GrantTokenType`).
 const MAX_GRANT_TOKENS: usize = 10;
@@ -596,31 +599,39 @@ impl App {
     /// this endpoint did not issue is refused ([`App::read_marker`]). Opaque to clients, as KMS's
     /// markers are; valid across restarts of the same state.
     pub(super) fn issue_marker(&self, last: &str) -> String {
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(last),
-            self.marker_mac(last.as_bytes())
-        )
+        self.seal_item(MARKER_PURPOSE, last)
     }
 
     /// The item a `Marker` this endpoint issued names; `None` for no marker.
     /// `InvalidMarkerException` for a marker it did not issue.
     pub(super) fn read_marker(&self, marker: Option<&str>) -> OpResult<Option<String>> {
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let Some(m) = marker else { return Ok(None) };
-        let invalid = || KmsError::new(Code::InvalidMarker, "Invalid marker.");
-        let (item, mac) = m.split_once('.').ok_or_else(invalid)?;
-        let item = URL_SAFE_NO_PAD.decode(item).map_err(|_| invalid())?;
-        if !crate::server::auth::sigv4::ct_eq(self.marker_mac(&item).as_bytes(), mac.as_bytes()) {
-            return Err(invalid());
-        }
-        String::from_utf8(item).map(Some).map_err(|_| invalid())
+        self.open_item(MARKER_PURPOSE, m)
+            .map(Some)
+            .ok_or_else(|| KmsError::new(Code::InvalidMarker, "Invalid marker."))
     }
 
-    /// HMAC-SHA-256 over `item` keyed from the administrator's secret, 16 bytes in hex.
-    fn marker_mac(&self, item: &[u8]) -> String {
-        self.mac(b"kms-openssl list marker", item)
+    /// `item` in a string only this endpoint can make: base64url(item) `.` [`App::mac`] over it
+    /// for `purpose` (list markers, grant tokens). Opaque to clients; valid across restarts.
+    pub(super) fn seal_item(&self, purpose: &[u8], item: &str) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(item),
+            self.mac(purpose, item.as_bytes())
+        )
+    }
+
+    /// The item of a string [`App::seal_item`] made for `purpose`; `None` for any other string.
+    pub(super) fn open_item(&self, purpose: &[u8], sealed: &str) -> Option<String> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (item, mac) = sealed.split_once('.')?;
+        let item = URL_SAFE_NO_PAD.decode(item).ok()?;
+        let expected = self.mac(purpose, &item);
+        if !crate::server::auth::sigv4::ct_eq(expected.as_bytes(), mac.as_bytes()) {
+            return None;
+        }
+        String::from_utf8(item).ok()
     }
 
     /// HMAC-SHA-256 over `item` under a key derived from the administrator's secret for
@@ -649,7 +660,7 @@ pub struct Call<'a> {
     body: &'a Value,
     /// Whether the request was counted against a quota already (at most once per request).
     admitted: bool,
-    /// Storage ids of the keys this request resolved (for GetKeyLastUsage).
+    /// Storage ids of the keys a cryptographic request used (for GetKeyLastUsage).
     used: Vec<String>,
     /// The grants that allowed the last key check when the key policy alone did not (empty when
     /// the key policy allowed).
@@ -741,7 +752,9 @@ impl Call<'_> {
             self.admit(quota::crypto_group(key.key_spec))?;
         }
         self.allow(&key, action)?;
-        self.used.push(key.key_id.clone());
+        if self.op.quota == Quota::Crypto {
+            self.used.push(key.key_id.clone());
+        }
         Ok(key)
     }
 

@@ -8,11 +8,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::keys::key_metadata;
-use super::policies::{check_lockout, check_policy};
+use super::policies::new_key_policy;
 use super::tags::{Tag, check_tags};
 use super::{Call, check_len, required, store_err};
 use crate::core::spec::Origin;
-use crate::policy;
 use crate::server::App;
 use crate::server::error::{Code, KmsError, OpResult};
 use crate::server::store::{KeyRecord, KeyState, multi_region_row_id, now};
@@ -35,14 +34,7 @@ fn check_region(field: &str, region: &str) -> OpResult<()> {
     if crate::aws::arn::is_region(region) {
         return Ok(());
     }
-    Err(KmsError::validation(format!(
-        "1 validation error detected: Value '{region}' at '{}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-z]+-){{2,3}}\\d+$",
-        if field == "ReplicaRegion" {
-            "replicaRegion"
-        } else {
-            "primaryRegion"
-        }
-    )))
+    Err(KmsError::pattern(field, region, r"^([a-z]+-){2,3}\d+$"))
 }
 
 /// The primary key a request names, or `UnsupportedOperationException` in KMS's words for a
@@ -93,19 +85,12 @@ pub(super) fn replicate_key(c: &mut Call<'_>) -> OpResult<Value> {
     }
     let replica_arn =
         crate::aws::arn::key_arn(&replica_region, &app.account_id, primary.kms_key_id());
-    let policy = match r.policy {
-        Some(p) => {
-            let parsed = check_policy(&p)?;
-            check_lockout(
-                &parsed,
-                c.principal(),
-                &replica_arn,
-                r.bypass_policy_lockout_safety_check,
-            )?;
-            p
-        }
-        None => policy::default_policy(&app.account_id),
-    };
+    let policy = new_key_policy(
+        c,
+        r.policy.take(),
+        &replica_arn,
+        r.bypass_policy_lockout_safety_check,
+    )?;
     let external_pending = primary.origin == Origin::External;
     let replica = KeyRecord {
         key_id: row,

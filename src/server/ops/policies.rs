@@ -27,6 +27,23 @@ fn policy_error(e: policy::PolicyError) -> KmsError {
 /// The lockout safety check of PutKeyPolicy and CreateKey: the new policy must let the caller
 /// PutKeyPolicy later, unless `BypassPolicyLockoutSafetyCheck`. The account root in a policy stands
 /// for the administrator only (no IAM delegation: IAM is not modelled).
+/// The key policy of a new key (CreateKey, ReplicateKey): `given`, checked ([`check_policy`]) and
+/// held to the lockout safety check for the caller on `key_arn`; else the default key policy.
+pub(super) fn new_key_policy(
+    c: &super::Call<'_>,
+    given: Option<String>,
+    key_arn: &str,
+    bypass: Option<bool>,
+) -> OpResult<String> {
+    match given {
+        Some(p) => {
+            check_lockout(&check_policy(&p)?, c.principal(), key_arn, bypass)?;
+            Ok(p)
+        }
+        None => Ok(policy::default_policy(&c.app.account_id)),
+    }
+}
+
 pub(super) fn check_lockout(
     parsed: &policy::Policy,
     caller: &Principal,

@@ -60,7 +60,7 @@ fn blob_rejects_bad_base64_as_serialization_error() {
     assert_eq!(e.code, Code::Serialization);
 }
 
-fn app(dir: &std::path::Path) -> App {
+pub(super) fn app(dir: &std::path::Path) -> App {
     App::open(&crate::server::ServerConfig::ephemeral(dir)).unwrap()
 }
 
@@ -73,7 +73,7 @@ fn principal() -> Caller {
     caller("arn:aws:iam::111122223333:root")
 }
 
-fn caller(arn: &str) -> Caller {
+pub(super) fn caller(arn: &str) -> Caller {
     Caller {
         access_key_id: "AKIAEXAMPLE".into(),
         principal: Principal::new(arn),

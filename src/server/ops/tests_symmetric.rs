@@ -1,21 +1,8 @@
 //! Unit tests of symmetric, HMAC, data-key, rotation and grant operations on an in-process App.
 
+use super::tests::{app, caller};
 use super::*;
 use serde_json::json;
-
-fn app(dir: &std::path::Path) -> App {
-    App::open(&crate::server::ServerConfig::ephemeral(dir)).unwrap()
-}
-
-fn caller(arn: &str) -> Caller {
-    Caller {
-        access_key_id: "AKIAEXAMPLE".into(),
-        principal: Principal::new(arn),
-        region: "us-east-1".into(),
-        service: "kms".into(),
-        temporary: false,
-    }
-}
 
 fn admin() -> Caller {
     caller("arn:aws:iam::111122223333:root")
